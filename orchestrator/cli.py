@@ -1,0 +1,264 @@
+"""The ``rayward`` command line (typer + rich). The only module that prints."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestrator.errors import RaywardError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Rayward: evaluate reward models on Ray.")
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_JOB = Path(__file__).parent / "demo.yaml"
+SECTION_COLUMNS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Prior Sets")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class By(str, Enum):
+    section = "section"
+    subset = "subset"
+
+
+def _fail(exc: RaywardError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# ----------------------------------------------------------------- output
+
+
+def _fmt_cell(value: Any, percent: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{100 * value:.2f}" if percent else f"{value:.6g}"
+    return str(value)
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, *, percent: set[str] = frozenset(), title: str | None = None) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+        return
+    cells = [[_fmt_cell(r.get(c), c in percent) for c in columns] for r in rows]
+    if fmt is Format.markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, justify="right" if c in percent else "left")
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[str, Any]], list[str], set[str]]:
+    from orchestrator.store import connect, stored_query
+
+    con = connect(results)
+    try:
+        if by is By.subset:
+            long = stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist()
+            subsets: list[str] = []
+            wide: dict[str, dict[str, Any]] = {}
+            for r in long:
+                if r["subset"] not in subsets:
+                    subsets.append(r["subset"])
+                wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
+            return list(wide.values()), ["model", *subsets], set(subsets)
+        rows = stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
+    finally:
+        con.close()
+    sections = [c for c in SECTION_COLUMNS if any(r.get(c) is not None for r in rows)] or list(SECTION_COLUMNS[:4])
+    for r in rows:
+        for c in SECTION_COLUMNS:
+            if c not in sections:
+                r.pop(c, None)
+    columns = ["model", "kind", *sections, "score"]
+    if any(not r["complete"] for r in rows):
+        columns.append("complete")
+    return rows, columns, {*sections, "score"}
+
+
+def _print_leaderboard(results: Path, benchmark: str, by: By, fmt: Format) -> None:
+    rows, columns, percent = _leaderboard_rows(results, benchmark, by)
+    if fmt is Format.json and by is By.section:
+        rows = [{k: r.get(k) for k in ("model", "kind", *[c for c in columns if c not in ("model", "kind")], "run_id")} for r in rows]
+    if not rows and fmt is Format.table:
+        err_console.print(f"no results for benchmark {benchmark!r} in {results}")
+        return
+    _emit(rows, columns, fmt, percent=percent, title=f"{benchmark} leaderboard (accuracy %)" if by is By.section else f"{benchmark} per-subset accuracy (%)")
+
+
+# ----------------------------------------------------------------- progress
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[tuple[str, str], Any] = {}
+
+    def start(self, model: str, benchmark: str, total: int) -> None:
+        self.tasks[(model, benchmark)] = self.progress.add_task(f"{model} · {benchmark}", total=total, status="")
+
+    def advance(self, model: str, benchmark: str, n: int) -> None:
+        self.progress.advance(self.tasks[(model, benchmark)], n)
+
+    def finish(self, model: str, benchmark: str, status: str) -> None:
+        mark = "[green]ok[/]" if status == "ok" else "[red]failed[/]"
+        self.progress.update(self.tasks[(model, benchmark)], status=mark)
+
+
+def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Optional[str]) -> int:
+    from orchestrator.runner import run_job
+
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        result = run_job(job, results=results, address=address, progress=_RichProgress(bar), job_path=str(job_path) if job_path else None)
+    summary = Table(title=f"run {result.run_id} ({result.wall_seconds:.1f}s)")
+    for c in ("model", "benchmark", "status", "records", "load s", "score s", "error"):
+        summary.add_column(c)
+    for o in result.outcomes:
+        colour = "green" if o.status == "ok" else "red"
+        summary.add_row(
+            o.model, o.benchmark, f"[{colour}]{o.status}[/]", str(o.n_records),
+            f"{o.load_seconds:.1f}" if o.load_seconds is not None else "", f"{o.score_seconds:.1f}", o.error or "",
+        )
+    err_console.print(summary)
+    for bench in dict.fromkeys(o.benchmark for o in result.outcomes):
+        _print_leaderboard(result.results, bench, By.section, Format.table)
+    return 0 if result.ok else 1
+
+
+# ----------------------------------------------------------------- commands
+
+
+@app.command()
+def run(
+    job: Path = typer.Argument(..., help="Job YAML file."),
+    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: the job's `results`)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run a job: score every model on every benchmark and write records."""
+    _setup_logging(verbose)
+    from orchestrator.config import from_yaml
+
+    try:
+        config = from_yaml(job)
+        code = _run(job, config, results, address)
+    except RaywardError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
+
+
+@app.command()
+def leaderboard(
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to rank on."),
+    by: By = typer.Option(By.section, "--by", help="section (leaderboard) or subset (per-subset accuracy)."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+) -> None:
+    """Print the leaderboard (latest successful run of each model)."""
+    try:
+        _print_leaderboard(results, benchmark, by, fmt)
+    except RaywardError as exc:
+        _fail(exc)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="A read-only SQL query over the views (records, subset_accuracy, leaderboard, ...)."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+) -> None:
+    """Run read-only SQL over the results store with the views preloaded."""
+    from orchestrator.store import check_read_only, connect, run_query
+
+    try:
+        check_read_only(query)
+        con = connect(results)
+        table = run_query(con, query)
+    except RaywardError as exc:
+        _fail(exc)
+    _emit(table.to_pylist(), table.column_names, fmt)
+
+
+@app.command("build-tiny-models")
+def build_tiny_models(root: Path = typer.Argument(Path("models"), help="Where to put the demo models.")) -> None:
+    """Build the tiny offline demo models (deterministic random weights)."""
+    from orchestrator.tiny import ensure_demo_models
+
+    for name, path in ensure_demo_models(root).items():
+        console.print(f"{name}: {path}")
+
+
+@app.command()
+def demo(
+    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: results/)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Build the tiny demo models if missing, run the demo job, print the leaderboard."""
+    _setup_logging(verbose)
+    import yaml
+
+    from orchestrator.config import JobConfig
+    from orchestrator.tiny import ensure_demo_models
+
+    try:
+        data = yaml.safe_load(DEMO_JOB.read_text(encoding="utf-8"))
+        for bench in data["benchmarks"]:
+            if not Path(bench["source"]).exists():
+                err_console.print(f"{bench['source']} not found; using the hub's allenai/reward-bench")
+                bench["source"] = "allenai/reward-bench"
+        ensure_demo_models(Path(data["models"][0]["path"]).parent)
+        job = JobConfig.from_dict(data, source=str(DEMO_JOB))
+        code = _run(None, job, results, address)
+    except RaywardError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,208 @@
+"""Job specification: strict pydantic v2 models loaded from YAML through :func:`from_yaml`.
+
+Relative paths in a job file (``source``, ``path``, ``results``, a chat template file)
+are resolved against the current working directory, as the shipped jobs expect when run
+from the repository root.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from orchestrator.errors import ConfigError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+=@-]*$")
+
+
+def _check_name(value: str, what: str) -> str:
+    """Names become record values and (encoded) directory names: keep them safe."""
+    if not _NAME_RE.match(value) or any(part in ("", ".", "..") for part in value.split("/")):
+        raise ValueError(
+            f"invalid {what} {value!r}: use letters, digits and . _ - / + = @, "
+            "starting with a letter or digit, with no empty, '.' or '..' path parts"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BenchmarkSpec(_Strict):
+    """One benchmark to run: its scoring rules (``name``) and where its data lives."""
+
+    name: Literal["reward-bench"] = "reward-bench"
+    """The benchmark's scoring rules; ``reward-bench`` is RewardBench v1 (Chat, Chat Hard, Safety, Reasoning)."""
+
+    source: str = "allenai/reward-bench"
+    """A local .parquet/.json/.jsonl file or directory, or a Hugging Face hub dataset id."""
+
+    split: str | None = None
+    """Dataset split; defaults to the benchmark's own (``filtered`` for RewardBench v1)."""
+
+    revision: str | None = None
+    """Hub dataset revision (ignored for local sources)."""
+
+    subsets: list[str] | None = None
+    """Only evaluate these subsets (default: all)."""
+
+    limit: int | None = Field(default=None, ge=1)
+    """Only evaluate the first N rows of each subset (quick runs); default all."""
+
+
+class ModelSpec(_Strict):
+    """One reward model to evaluate."""
+
+    name: str
+    """Name used in records and the leaderboard (unique within the job)."""
+
+    path: str
+    """Local model directory or Hugging Face hub id."""
+
+    kind: Literal["classifier"] = "classifier"
+    """Reward-model family: ``classifier`` = sequence-classification head, raw logit is the score."""
+
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) for hub ids."""
+
+    tokenizer: str | None = None
+    """A tokenizer path or hub id when it differs from ``path``."""
+
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype; ``auto`` is bfloat16 on GPU actors and float32 on CPU actors."""
+
+    max_length: int = Field(default=2048, ge=8)
+    """Longest input in tokens; longer inputs are truncated (as the reference does)."""
+
+    truncation_side: Literal["left", "right"] = "left"
+    """Which end of an over-long input is cut (the reference cuts the left)."""
+
+    batch_tokens: int = Field(default=32768, ge=1)
+    """Token budget of one batch (padded length x batch size) for length-sorted batching."""
+
+    chat_template: str | None = None
+    """A Jinja chat template (inline, or a path to a .jinja file) overriding the tokenizer's."""
+
+    attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] | None = None
+    """Attention kernel passed to transformers (default: its own choice)."""
+
+    trust_remote_code: bool = False
+    """Allow the model repository's own Python code to run (off unless set per model)."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value, "model name")
+
+
+class Resources(_Strict):
+    """Compute declared once for the job; :func:`orchestrator.resources.actor_options` maps it to Ray."""
+
+    gpus_per_actor: float = Field(default=1, ge=0)
+    """GPUs each scoring actor holds; 0 means CPU actors."""
+
+    cpus_per_actor: float = Field(default=1, gt=0)
+    """CPUs each scoring actor holds."""
+
+    actors_per_model: int = Field(default=1, ge=1)
+    """Scoring actors (model replicas) per model; shards are spread over them."""
+
+    shard_size: int = Field(default=1024, ge=1)
+    """Preference pairs per work unit; each finished shard is written at once."""
+
+    torch_threads: int | None = Field(default=None, ge=1)
+    """Intra-op threads for CPU actors (default: ``cpus_per_actor``)."""
+
+
+class JobConfig(_Strict):
+    """A Rayward job: benchmarks x models, the compute to use, where records go."""
+
+    name: str
+    """Job name, stored in each run's manifest."""
+
+    benchmarks: list[BenchmarkSpec] = Field(min_length=1)
+    """Benchmarks to evaluate every model on."""
+
+    models: list[ModelSpec] = Field(min_length=1)
+    """Reward models to evaluate."""
+
+    resources: Resources = Resources()
+    """Compute per scoring actor."""
+
+    results: str = "results"
+    """Results store directory (records, manifests)."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_job_name(cls, value: str) -> str:
+        return _check_name(value, "job name")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> JobConfig:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"duplicate model name {model.name!r}")
+            seen.add(model.name)
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> JobConfig:
+        """Load and validate a job file; errors name the file and the key path."""
+        return from_yaml(path)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<job>") -> JobConfig:
+        """Validate a job given as a mapping; errors name ``source`` and the key path."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<root>"
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key = _loc_to_path(loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = "unknown key"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def from_yaml(path: str | Path) -> JobConfig:
+    """Read a job YAML file into a validated :class:`JobConfig`."""
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"{file}: job file not found")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: a job file must be a mapping with keys name, benchmarks, models")
+    return JobConfig.from_dict(data, source=str(file))

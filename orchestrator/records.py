@@ -1,0 +1,213 @@
+"""The one record schema, its Parquet layout, atomic writes, and run manifests.
+
+Layout under the results root::
+
+    records/benchmark=<b>/model=<m>/run=<run_id>/shard-00000.parquet
+    runs/<run_id>.json                       # the run manifest
+
+One row per (run, model, example). Scores are raw (logits), never probabilities.
+Fields are append-only: a new field gets added at the end and ``SCHEMA_VERSION`` bumps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+import urllib.parse
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = 1
+
+RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("schema_version", pa.int16(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("benchmark", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("subset", pa.string(), nullable=False),
+        pa.field("example_id", pa.int64(), nullable=False),
+        pa.field("row_index", pa.int64(), nullable=False),
+        pa.field("prompt", pa.string()),
+        pa.field("chosen", pa.string()),
+        pa.field("rejected", pa.string()),
+        pa.field("score_chosen", pa.float64()),
+        pa.field("score_rejected", pa.float64()),
+        pa.field("correct", pa.bool_()),
+        pa.field("tokens_chosen", pa.int32()),
+        pa.field("tokens_rejected", pa.int32()),
+        pa.field("shard", pa.int32(), nullable=False),
+        pa.field("scorer", pa.string()),
+        pa.field("error", pa.string()),
+    ],
+    metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
+)
+
+RECORDS_DIR = "records"
+RUNS_DIR = "runs"
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across concurrent drivers."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z-" + secrets.token_hex(3)
+
+
+def encode_part(value: str) -> str:
+    """A name as a single, safe path component (``/`` and ``%`` percent-encoded)."""
+    encoded = urllib.parse.quote(value, safe="._-+=@")
+    if encoded in ("", ".", ".."):
+        raise ValueError(f"invalid name for a path component: {value!r}")
+    return encoded
+
+
+def partition_dir(root: str | Path, benchmark: str, model: str, run_id: str) -> Path:
+    root = Path(root)
+    path = root / RECORDS_DIR / f"benchmark={encode_part(benchmark)}" / f"model={encode_part(model)}" / f"run={encode_part(run_id)}"
+    # defence in depth against traversal: the partition must stay under the root
+    if root.resolve() not in path.resolve().parents:
+        raise ValueError(f"partition path escapes the results root: {path}")
+    return path
+
+
+def shard_path(root: str | Path, benchmark: str, model: str, run_id: str, shard: int) -> Path:
+    return partition_dir(root, benchmark, model, run_id) / f"shard-{shard:05d}.parquet"
+
+
+def _atomic_write_bytes(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_table(columns: dict[str, Any]) -> pa.Table:
+    """Build a records table in the canonical schema (missing optional fields become null)."""
+    n = len(next(iter(columns.values())))
+    arrays = []
+    for f in RECORD_SCHEMA:
+        if f.name in columns:
+            arrays.append(pa.array(columns[f.name], type=f.type))
+        elif f.nullable:
+            arrays.append(pa.nulls(n, type=f.type))
+        else:
+            raise ValueError(f"record field {f.name!r} is required")
+    return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+
+
+def write_shard(root: str | Path, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int) -> Path:
+    """Write one shard's records atomically (temp file + rename); returns its path."""
+    table = table.cast(RECORD_SCHEMA)
+    path = shard_path(root, benchmark, model, run_id, shard)
+    _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    return path
+
+
+def record_files(root: str | Path) -> list[Path]:
+    """All committed record files (temp files never match)."""
+    base = Path(root) / RECORDS_DIR
+    if not base.is_dir():
+        return []
+    return sorted(base.glob("benchmark=*/model=*/run=*/shard-*.parquet"))
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def manifest_path(root: str | Path, run_id: str) -> Path:
+    return Path(root) / RUNS_DIR / f"{encode_part(run_id)}.json"
+
+
+def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write (or replace) a run manifest atomically."""
+    path = manifest_path(root, manifest["run_id"])
+    data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+
+    def _write(tmp: str) -> None:
+        Path(tmp).write_bytes(data)
+
+    _atomic_write_bytes(path, _write)
+    return path
+
+
+def read_manifests(root: str | Path) -> list[dict[str, Any]]:
+    base = Path(root) / RUNS_DIR
+    if not base.is_dir():
+        return []
+    out = []
+    for path in sorted(base.glob("*.json")):
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError:
+            continue  # a foreign or damaged file must not hide the other runs
+    return out
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return round(time.perf_counter() - self.start, 3)
+
+
+def model_runs_table(manifests: Iterable[dict[str, Any]]) -> pa.Table:
+    """Flatten manifests into one row per (run, benchmark, model) with its status."""
+    rows = []
+    for m in manifests:
+        for entry in m.get("models", []):
+            rows.append(
+                {
+                    "run_id": m.get("run_id"),
+                    "job": m.get("job"),
+                    "started_at": m.get("started_at"),
+                    "finished_at": m.get("finished_at"),
+                    "benchmark": entry.get("benchmark"),
+                    "model": entry.get("model"),
+                    "kind": entry.get("kind"),
+                    "status": entry.get("status"),
+                    "error": entry.get("error"),
+                    "n_records": entry.get("n_records"),
+                    "fingerprint": entry.get("fingerprint"),
+                    "num_parameters": entry.get("num_parameters"),
+                    "load_seconds": entry.get("load_seconds"),
+                    "score_seconds": entry.get("score_seconds"),
+                }
+            )
+    schema = pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("job", pa.string()),
+            ("started_at", pa.string()),
+            ("finished_at", pa.string()),
+            ("benchmark", pa.string()),
+            ("model", pa.string()),
+            ("kind", pa.string()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("n_records", pa.int64()),
+            ("fingerprint", pa.string()),
+            ("num_parameters", pa.int64()),
+            ("load_seconds", pa.float64()),
+            ("score_seconds", pa.float64()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)

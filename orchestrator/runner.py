@@ -1,0 +1,321 @@
+"""The Ray driver: plan work units, run scoring actors per model, write each shard at once.
+
+A model that fails to load or score is marked failed in the manifest and the others
+go on; records already committed by other models are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator import __version__
+from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.data import Examples, load_examples
+from orchestrator.errors import RaywardError
+from orchestrator.planning import WorkUnit, plan_units
+from orchestrator.records import Stopwatch, new_run_id, now_iso, write_manifest, write_shard
+from orchestrator.resources import actor_options, torch_threads
+
+logger = logging.getLogger(__name__)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+class Progress(Protocol):
+    """What the driver reports while it runs (the CLI renders it; tests may record it)."""
+
+    def start(self, model: str, benchmark: str, total: int) -> None: ...
+
+    def advance(self, model: str, benchmark: str, n: int) -> None: ...
+
+    def finish(self, model: str, benchmark: str, status: str) -> None: ...
+
+
+class _NoProgress:
+    def start(self, model: str, benchmark: str, total: int) -> None:
+        pass
+
+    def advance(self, model: str, benchmark: str, n: int) -> None:
+        pass
+
+    def finish(self, model: str, benchmark: str, status: str) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    """How one (model, benchmark) ended in a run."""
+
+    model: str
+    benchmark: str
+    kind: str
+    status: str = "pending"  # pending | ok | failed
+    error: str | None = None
+    n_records: int = 0
+    shards: list[int] = field(default_factory=list)
+    score_seconds: float = 0.0
+    load_seconds: float | None = None
+    fingerprint: str | None = None
+    num_parameters: int | None = None
+    revision: str | None = None
+    dtype: str | None = None
+    device: str | None = None
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    results: Path
+    outcomes: list[Outcome]
+    wall_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "ok" for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"rayward": __version__, "python": platform.python_version()}
+    for pkg in ("ray", "torch", "transformers", "tokenizers", "pyarrow", "duckdb", "vllm"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _preflight(spec: ModelSpec) -> str | None:
+    """A clear error for a model path that can be neither a local directory nor a hub id."""
+    path = Path(spec.path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            return f"model {spec.name!r}: {spec.path!r} is a file; expected a model directory or hub id"
+        if not (path / "config.json").is_file():
+            return f"model {spec.name!r}: {spec.path!r} has no config.json; not a transformers model directory"
+        return None
+    if spec.path.startswith((".", "/", "~")) or not _HUB_ID.match(spec.path):
+        return f"model {spec.name!r}: model directory {spec.path!r} not found"
+    return None
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class _Manifest:
+    def __init__(self, root: Path, job: JobConfig, job_path: str | None, run_id: str, examples: dict[str, Examples]):
+        self.root = root
+        self.data: dict[str, Any] = {
+            "run_id": run_id,
+            "job": job.name,
+            "job_path": job_path,
+            "status": "running",
+            "started_at": now_iso(),
+            "finished_at": None,
+            "wall_seconds": None,
+            "config": job.model_dump(mode="json"),
+            "versions": _versions(),
+            "datasets": [
+                {"benchmark": e.benchmark, "source": e.source, "split": e.split, "fingerprint": e.fingerprint, "n_examples": len(e)}
+                for e in examples.values()
+            ],
+            "models": [],
+        }
+
+    def write(self, outcomes: list[Outcome], status: str | None = None, wall: float | None = None) -> None:
+        from dataclasses import asdict
+
+        self.data["models"] = [asdict(o) for o in outcomes]
+        if status:
+            self.data["status"] = status
+            self.data["finished_at"] = now_iso()
+            self.data["wall_seconds"] = wall
+        write_manifest(self.root, self.data)
+
+
+def run_job(
+    job: JobConfig,
+    *,
+    results: str | Path | None = None,
+    address: str | None = None,
+    progress: Progress | None = None,
+    job_path: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+) -> RunResult:
+    """Run every (model, benchmark) of ``job`` on Ray and write records + manifest."""
+    from orchestrator.cluster import check_capacity, init_ray
+
+    clock = Stopwatch()
+    progress = progress or _NoProgress()
+    root = Path(results or job.results)
+    # Validate all data before anything is written: bad data costs nothing.
+    examples = {b.name: load_examples(b) for b in job.benchmarks}
+    run_id = new_run_id()
+    outcomes = {(m.name, b.name): Outcome(m.name, b.name, m.kind) for m in job.models for b in job.benchmarks}
+    manifest = _Manifest(root, job, job_path, run_id, examples)
+    manifest.write(list(outcomes.values()))
+
+    ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+    check_capacity(ray, job)
+    status = "failed"
+    try:
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest).run()
+        status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        manifest.write(list(outcomes.values()), status=status, wall=clock())
+    return RunResult(run_id, root, list(outcomes.values()), clock())
+
+
+class _Driver:
+    """Event loop over Ray futures: loads, shard scores, writes, failures."""
+
+    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest):
+        self.ray = ray
+        self.job = job
+        self.root = root
+        self.run_id = run_id
+        self.examples = examples
+        self.outcomes: dict[tuple[str, str], Outcome] = outcomes
+        self.progress = progress
+        self.manifest = manifest
+        self.queues: dict[str, deque[WorkUnit]] = {}
+        self.actors: dict[str, list[Any]] = {}
+        self.pending: dict[Any, tuple[str, str, int, WorkUnit | None]] = {}
+        self.clocks: dict[tuple[str, str], Stopwatch] = {}
+
+    def run(self) -> None:
+        ray = self.ray
+        from orchestrator.worker import ScoringWorker
+
+        actor_cls = ray.remote(ScoringWorker)
+        refs = {name: ray.put(e.table) for name, e in self.examples.items()}
+        self.refs = refs
+        units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
+        for m in self.job.models:
+            self.queues[m.name] = deque(u for u in units if u.model == m.name)
+            for b in self.job.benchmarks:
+                self.progress.start(m.name, b.name, len(self.examples[b.name]))
+        opts = actor_options(self.job.resources)
+        threads = torch_threads(self.job.resources)
+        want_gpu = self.job.resources.gpus_per_actor > 0
+        for spec in self.job.models:
+            error = _preflight(spec)
+            if error:
+                self._fail_model(spec.name, error)
+                continue
+            actors = [
+                actor_cls.options(**opts).remote(spec.model_dump(mode="json"), want_gpu, threads)
+                for _ in range(self.job.resources.actors_per_model)
+            ]
+            self.actors[spec.name] = actors
+            for i, actor in enumerate(actors):
+                self.pending[actor.load.remote()] = ("load", spec.name, i, None)
+
+        while self.pending:
+            done, _ = ray.wait(list(self.pending), num_returns=1)
+            ref = done[0]
+            what, model, index, unit = self.pending.pop(ref)
+            if model not in self.actors:  # model already failed; drop late results
+                continue
+            try:
+                value = ray.get(ref)
+            except Exception as exc:  # RayTaskError / RayActorError carry the worker's exception
+                self._fail_model(model, f"model {model!r}: {_error_text(exc)}" if what == "score" else _error_text(exc))
+                continue
+            if what == "load":
+                self._loaded(model, value)
+            else:
+                self._write(unit, value)
+            self._submit_next(model, index)
+
+    def _loaded(self, model: str, info: dict[str, Any]) -> None:
+        for (m, _b), o in self.outcomes.items():
+            if m == model and o.load_seconds is None:
+                o.load_seconds = round(info["load_seconds"], 3)
+                o.fingerprint = info["fingerprint"]
+                o.num_parameters = info["num_parameters"]
+                o.revision = info["revision"]
+                o.dtype = info["dtype"]
+                o.device = info["device"]
+
+    def _submit_next(self, model: str, index: int) -> None:
+        queue = self.queues[model]
+        if queue:
+            unit = queue.popleft()
+            self.clocks.setdefault((model, unit.benchmark), Stopwatch())
+            actor = self.actors[model][index]
+            ref = actor.score.remote(
+                self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark, shard=unit.shard
+            )
+            self.pending[ref] = ("score", model, index, unit)
+            return
+        if not any(p[1] == model for p in self.pending.values()):
+            self._finish_model(model)
+
+    def _write(self, unit: WorkUnit, table) -> None:
+        write_shard(self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard)
+        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.n_records += table.num_rows
+        outcome.shards.append(unit.shard)
+        self.progress.advance(unit.model, unit.benchmark, table.num_rows)
+
+    def _finish_model(self, model: str) -> None:
+        for (m, b), o in self.outcomes.items():
+            if m == model and o.status == "pending":
+                o.status = "ok" if o.n_records == len(self.examples[b]) else "failed"
+                if o.status == "failed":
+                    o.error = f"only {o.n_records} of {len(self.examples[b])} records were written"
+                o.shards.sort()
+                clock = self.clocks.get((m, b))
+                o.score_seconds = clock() if clock else 0.0
+                self.progress.finish(m, b, o.status)
+        self._release(model)
+        self.manifest.write(list(self.outcomes.values()))
+
+    def _fail_model(self, model: str, error: str) -> None:
+        logger.error("%s", error)
+        for (m, b), o in self.outcomes.items():
+            if m == model and o.status == "pending":
+                o.status = "failed"
+                o.error = error
+                self.progress.finish(m, b, "failed")
+        self.queues[model].clear()
+        self._release(model)
+        self.manifest.write(list(self.outcomes.values()))
+
+    def _release(self, model: str) -> None:
+        for actor in self.actors.pop(model, []):
+            try:
+                self.ray.kill(actor)
+            except Exception:  # already dead
+                pass
+
+
+def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:
+    """Load a job YAML and run it."""
+    from orchestrator.config import from_yaml
+
+    return run_job(from_yaml(path), job_path=str(path), **kwargs)
+
+
+__all__ = ["run_job", "run_job_file", "RunResult", "Outcome", "Progress", "RaywardError"]

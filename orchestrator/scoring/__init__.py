@@ -1,0 +1,15 @@
+"""Scoring backends. Nothing here imports Ray; torch/transformers load lazily."""
+
+from orchestrator.scoring.batching import token_budget_batches
+from orchestrator.scoring.formatting import encode, format_conversations, to_messages
+
+__all__ = ["token_budget_batches", "encode", "format_conversations", "to_messages", "make_scorer"]
+
+
+def make_scorer(spec, device: str = "cpu"):
+    """The scorer for a model spec's ``kind``."""
+    if spec.kind == "classifier":
+        from orchestrator.scoring.classifier import ClassifierScorer
+
+        return ClassifierScorer(spec, device=device)
+    raise ValueError(f"no scorer for kind {spec.kind!r}")

@@ -1,0 +1,174 @@
+"""Sequence-classifier reward models on transformers: the raw logit is the score.
+
+Importable and usable without Ray (benchmarks on a bare GPU machine use it directly).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from orchestrator._lazy import require
+from orchestrator.config import ModelSpec
+from orchestrator.errors import ModelError
+from orchestrator.scoring.batching import token_budget_batches
+from orchestrator.scoring.formatting import encode, format_conversations, resolve_chat_template
+
+logger = logging.getLogger(__name__)
+
+_DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+@dataclass
+class PairScores:
+    """Scores of chosen and rejected completions, aligned with the input pairs."""
+
+    score_chosen: np.ndarray
+    score_rejected: np.ndarray
+    tokens_chosen: np.ndarray
+    tokens_rejected: np.ndarray
+
+    @property
+    def correct(self) -> np.ndarray:
+        """RewardBench's rule: chosen must score strictly higher (a tie is wrong)."""
+        return self.score_chosen > self.score_rejected
+
+
+@dataclass
+class ModelInfo:
+    """What the manifest records about a loaded model."""
+
+    path: str
+    revision: str | None
+    fingerprint: str
+    dtype: str
+    device: str
+    load_seconds: float
+    num_parameters: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(want_gpu: bool) -> str:
+    torch = require("torch")
+    return "cuda" if want_gpu and torch.cuda.is_available() else "cpu"
+
+
+def model_fingerprint(path: str, revision: str | None = None) -> str:
+    """A stable identity for a model: content hash of small local files, or hub id@revision."""
+    local = Path(path).expanduser()
+    if not local.is_dir():
+        return f"hub:{path}@{revision or 'main'}"
+    digest = hashlib.sha256()
+    for file in sorted(p for p in local.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(local)}:{stat.st_size}\n".encode())
+        if stat.st_size <= 64 << 20 or file.suffix in (".json", ".jinja", ".txt", ".model"):
+            digest.update(file.read_bytes())
+        else:
+            digest.update(str(stat.st_mtime_ns).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def load_tokenizer(spec: ModelSpec):
+    transformers = require("transformers")
+    source = spec.tokenizer or spec.path
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            source, revision=spec.revision, trust_remote_code=spec.trust_remote_code
+        )
+    except Exception as exc:
+        raise ModelError(f"model {spec.name!r}: cannot load tokenizer from {source!r}: {exc}") from None
+    tokenizer.truncation_side = spec.truncation_side
+    template = resolve_chat_template(spec.chat_template)
+    if template is not None:
+        tokenizer.chat_template = template
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise ModelError(
+            f"model {spec.name!r}: tokenizer at {source!r} has no chat template and the job sets none; "
+            f"add `chat_template:` to this model's entry"
+        )
+    return tokenizer
+
+
+class ClassifierScorer:
+    """Loads one sequence-classification RM once and scores many (prompt, completion) pairs."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        torch = require("torch")
+        transformers = require("transformers")
+        self.spec = spec
+        self.device = device
+        start = time.perf_counter()
+        self.tokenizer = load_tokenizer(spec)
+        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+        kwargs: dict[str, Any] = {
+            "revision": spec.revision,
+            "trust_remote_code": spec.trust_remote_code,
+            "dtype": getattr(torch, _DTYPES[dtype_name]),
+        }
+        if spec.attn_implementation:
+            kwargs["attn_implementation"] = spec.attn_implementation
+        try:
+            model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
+        except Exception as exc:
+            raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r}: {exc}") from None
+        model.to(device).eval()
+        self.model = model
+        # The reference's fallbacks: pad = eos when the tokenizer has none; config follows the tokenizer.
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token_id = self.tokenizer.eos_token_id
+            model.config.pad_token_id = self.tokenizer.eos_token_id
+        if model.config.pad_token_id is None:
+            model.config.pad_token_id = self.tokenizer.pad_token_id
+        if self.tokenizer.pad_token_id is None:
+            raise ModelError(f"model {spec.name!r}: tokenizer has neither a pad nor an eos token")
+        if model.config.num_labels != 1:
+            raise ModelError(
+                f"model {spec.name!r}: has {model.config.num_labels} output labels; "
+                "a classifier reward model must have exactly one (its raw logit is the score)"
+            )
+        self.info = ModelInfo(
+            path=spec.path,
+            revision=spec.revision or getattr(model.config, "_commit_hash", None),
+            fingerprint=model_fingerprint(spec.path, spec.revision),
+            dtype=dtype_name,
+            device=device,
+            load_seconds=time.perf_counter() - start,
+            num_parameters=sum(p.numel() for p in model.parameters()),
+        )
+
+    def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and token counts of already formatted texts, in input order."""
+        torch = require("torch")
+        enc = encode(self.tokenizer, texts, self.spec.max_length)
+        lengths = enc.lengths
+        scores = np.empty(len(texts), dtype=np.float64)
+        pad = self.tokenizer.pad_token_id
+        with torch.inference_mode():
+            for batch in token_budget_batches(lengths, self.spec.batch_tokens):
+                width = max(lengths[i] for i in batch)
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    n = lengths[i]
+                    ids[row, :n] = torch.tensor(enc.input_ids[i], dtype=torch.long)
+                    mask[row, :n] = 1
+                    if enc.first_masked[i]:
+                        mask[row, 0] = 0
+                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+                values = out.logits[:, 0].float().cpu().numpy()
+                scores[batch] = values
+        return scores, np.asarray(lengths, dtype=np.int32)
+
+    def score_pairs(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
+        """Score chosen and rejected completions of each prompt in one length-sorted pass."""
+        n = len(prompts)
+        texts = format_conversations(self.tokenizer, list(prompts) * 2, list(chosen) + list(rejected))
+        scores, tokens = self.score_texts(texts)
+        return PairScores(scores[:n], scores[n:], tokens[:n], tokens[n:])

@@ -1,0 +1,102 @@
+"""DuckDB over the results store: the views of ``orchestrator/sql`` and read-only queries.
+
+Base relations come from Python (``raw_records`` over the committed Parquet files,
+``run_models`` from the run manifests); every derived view and every stored query
+is a ``.sql`` file taking DuckDB ``$named`` parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from orchestrator._lazy import require
+from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
+from orchestrator.errors import QueryError
+from orchestrator.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
+
+logger = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).parent / "sql"
+_READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+
+@lru_cache(maxsize=None)
+def read_sql(name: str) -> str:
+    """A stored query by name (``queries/<name>.sql``) or a view file by file name."""
+    path = SQL_DIR / "queries" / f"{name}.sql"
+    if not path.is_file():
+        path = SQL_DIR / name
+    return path.read_text(encoding="utf-8")
+
+
+def _view_files() -> list[Path]:
+    return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
+
+
+_PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV)}
+
+
+def connect(results: str | Path) -> Any:
+    """An in-memory DuckDB connection with every view over ``results`` defined."""
+    duckdb = require("duckdb")
+    con = duckdb.connect(":memory:")
+    files = record_files(results)
+    if files:
+        con.read_parquet([str(f) for f in files], union_by_name=True).create_view("raw_records")
+    else:
+        con.from_arrow(RECORD_SCHEMA.empty_table()).create_view("raw_records")
+    runs = model_runs_table(read_manifests(results))
+    con.register("_run_models_arrow", runs)
+    con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
+    con.unregister("_run_models_arrow")
+    for path in _view_files():
+        sql = path.read_text(encoding="utf-8")
+        params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
+        con.execute(sql, params or None)
+    return con
+
+
+def check_read_only(sql: str) -> None:
+    """Reject anything but queries: ``rayward sql`` must never change the store."""
+    duckdb = require("duckdb")
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"invalid SQL: {exc}") from None
+    if not statements:
+        raise QueryError("empty query")
+    for st in statements:
+        kind = str(st.type).rsplit(".", 1)[-1]
+        if kind not in _READ_ONLY_TYPES:
+            raise QueryError(f"read-only: only SELECT queries are allowed, got a {kind} statement")
+
+
+def run_query(con: Any, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """Execute SQL and return an Arrow table; DuckDB errors become :class:`QueryError`."""
+    duckdb = require("duckdb")
+    try:
+        relation = con.sql(sql, params=params or None)
+        if relation is None:  # a statement without a result set
+            return pa.table({})
+        return relation.to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).strip()) from None
+
+
+def stored_query(con: Any, name: str, **params: Any) -> pa.Table:
+    """Run ``orchestrator/sql/queries/<name>.sql`` with named parameters."""
+    return run_query(con, read_sql(name), params)
+
+
+def leaderboard(results: str | Path, benchmark: str = "reward-bench") -> list[dict[str, Any]]:
+    """The leaderboard as a list of dicts (section scores are fractions in [0, 1])."""
+    con = connect(results)
+    try:
+        return stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
+    finally:
+        con.close()
