@@ -81,8 +81,8 @@ class ModelSpec(_Strict):
     truncation_side: Literal["left", "right"] = "left"
     """Which end of an over-long input is cut (the reference cuts the left)."""
 
-    batch_tokens: int = Field(default=32768, ge=1)
-    """Token budget of one batch (padded length x batch size) for length-sorted batching."""
+    batch_tokens: int | None = Field(default=None, ge=1)
+    """Token budget of one batch (padded length x batch size); default 8192 on CPU, 65536 on GPU."""
 
     chat_template: str | None = None
     """A Jinja chat template (inline, or a path to a .jinja file) overriding the tokenizer's."""

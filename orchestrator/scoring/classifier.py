@@ -18,7 +18,7 @@ from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.batching import token_budget_batches
-from orchestrator.scoring.formatting import encode, format_conversations, resolve_chat_template
+from orchestrator.scoring.formatting import Encoded, encode, format_conversations, resolve_chat_template
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,19 @@ def model_fingerprint(path: str, revision: str | None = None) -> str:
         else:
             digest.update(str(stat.st_mtime_ns).encode())
     return "sha256:" + digest.hexdigest()
+
+
+def is_causal_decoder(model) -> bool:
+    """True for decoder-only models with causal attention that take ``position_ids``."""
+    import inspect
+
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if model.config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return False
+    if getattr(model.config, "is_encoder_decoder", False):
+        return False
+    return "position_ids" in inspect.signature(model.forward).parameters
 
 
 def load_tokenizer(spec: ModelSpec):
@@ -133,6 +146,7 @@ class ClassifierScorer:
                 f"model {spec.name!r}: has {model.config.num_labels} output labels; "
                 "a classifier reward model must have exactly one (its raw logit is the score)"
             )
+        self.causal = is_causal_decoder(model)
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision or getattr(model.config, "_commit_hash", None),
@@ -143,28 +157,50 @@ class ClassifierScorer:
             num_parameters=sum(p.numel() for p in model.parameters()),
         )
 
+    @property
+    def batch_tokens(self) -> int:
+        if self.spec.batch_tokens is not None:
+            return self.spec.batch_tokens
+        return 65536 if self.device.startswith("cuda") else 8192
+
     def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Raw scores and token counts of already formatted texts, in input order."""
-        torch = require("torch")
+        """Raw scores and token counts (as the reference counts them) of formatted texts, in input order."""
         enc = encode(self.tokenizer, texts, self.spec.max_length)
-        lengths = enc.lengths
-        scores = np.empty(len(texts), dtype=np.float64)
+        return self.score_encoded(enc), np.asarray(enc.lengths, dtype=np.int32)
+
+    def score_encoded(self, enc: Encoded) -> np.ndarray:
+        """Scores of tokenized sequences, batched longest-first under the token budget."""
+        torch = require("torch")
+        scores = np.empty(len(enc.input_ids), dtype=np.float64)
         pad = self.tokenizer.pad_token_id
+        if self.causal:
+            # Causal decoder: right padding never reaches real tokens under a causal mask, so no
+            # padding mask is needed (SDPA takes its fused causal kernel). A masked doubled BOS is
+            # dropped and the positions start at 1 instead: the same computation as the reference.
+            seqs = [ids[1:] if masked else ids for ids, masked in zip(enc.input_ids, enc.first_masked)]
+            offsets = [1 if masked else 0 for masked in enc.first_masked]
+        else:
+            seqs, offsets = enc.input_ids, [0] * len(enc.input_ids)
+        lengths = [len(x) for x in seqs]
         with torch.inference_mode():
-            for batch in token_budget_batches(lengths, self.spec.batch_tokens):
+            for batch in token_budget_batches(lengths, self.batch_tokens):
                 width = max(lengths[i] for i in batch)
                 ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    n = lengths[i]
-                    ids[row, :n] = torch.tensor(enc.input_ids[i], dtype=torch.long)
-                    mask[row, :n] = 1
-                    if enc.first_masked[i]:
-                        mask[row, 0] = 0
-                out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
-                values = out.logits[:, 0].float().cpu().numpy()
-                scores[batch] = values
-        return scores, np.asarray(lengths, dtype=np.int32)
+                    ids[row, : lengths[i]] = torch.tensor(seqs[i], dtype=torch.long)
+                if self.causal:
+                    start = torch.tensor([offsets[i] for i in batch], dtype=torch.long).unsqueeze(1)
+                    inputs = {"input_ids": ids, "position_ids": start + torch.arange(width).unsqueeze(0)}
+                else:
+                    mask = torch.zeros((len(batch), width), dtype=torch.long)
+                    for row, i in enumerate(batch):
+                        mask[row, : lengths[i]] = 1
+                        if enc.first_masked[i]:
+                            mask[row, 0] = 0
+                    inputs = {"input_ids": ids, "attention_mask": mask}
+                out = self.model(**{k: v.to(self.device, non_blocking=True) for k, v in inputs.items()})
+                scores[batch] = out.logits[:, 0].float().cpu().numpy()
+        return scores
 
     def score_pairs(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
         """Score chosen and rejected completions of each prompt in one length-sorted pass."""

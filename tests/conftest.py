@@ -1,0 +1,52 @@
+"""Shared fixtures: the real RewardBench data, tiny models built once, one local Ray cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FILTERED = SHARED_DATA / "reward-bench" / "filtered.parquet"
+RESULTS_TABLES = SHARED_DATA / "reward-bench-results"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def filtered_path() -> Path:
+    assert FILTERED.is_file(), f"RewardBench data missing: {FILTERED} (../shared must sit beside the checkout)"
+    return FILTERED
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """The demo models (deterministic weights) plus a tiny causal LM."""
+    from orchestrator.tiny import build_tiny_model, ensure_demo_models
+
+    root = tmp_path_factory.mktemp("models")
+    paths = ensure_demo_models(root)
+    paths["tiny-lm"] = build_tiny_model(root / "tiny-lm", kind="causal", seed="tiny-lm")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for the session, with 2 fake GPUs to exercise GPU scheduling."""
+    import ray
+
+    ray.init(
+        num_cpus=8,
+        num_gpus=2,
+        include_dashboard=False,
+        object_store_memory=512 * 1024 * 1024,
+        log_to_driver=False,
+    )
+    yield ray
+    ray.shutdown()

@@ -1,0 +1,104 @@
+"""The scorer against a direct transformers forward pass built like the reference pipeline."""
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from orchestrator.config import ModelSpec
+from orchestrator.errors import ModelError
+from orchestrator.scoring.classifier import ClassifierScorer
+
+
+def _sample(filtered_path):
+    t = pq.read_table(filtered_path).to_pylist()
+    picked, seen = [], {}
+    for i, row in enumerate(t):
+        if seen.get(row["subset"], 0) < 1:
+            seen[row["subset"]] = seen.get(row["subset"], 0) + 1
+            picked.append(i)
+    # the longest rows too, so that left truncation at max_length is exercised
+    longest = sorted(range(len(t)), key=lambda i: -len(t[i]["chosen"]) - len(t[i]["prompt"]))[:2]
+    return [t[i] for i in picked + longest]
+
+
+def _direct_scores(path, rows, max_length):
+    """One example at a time, as RewardBenchPipeline does it (no Rayward code involved)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path))
+    tok.truncation_side = "left"
+    model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
+    tok.pad_token_id = tok.eos_token_id
+    model.config.pad_token_id = tok.eos_token_id
+    out = []
+    for row in rows:
+        pair = []
+        for completion in (row["chosen"], row["rejected"]):
+            text = tok.apply_chat_template(
+                [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}], tokenize=False
+            )
+            inputs = tok([text], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            ids, mask = inputs["input_ids"], inputs["attention_mask"]
+            if ids.shape[1] > 1 and ids[0, 0] == tok.bos_token_id and ids[0, 1] == tok.bos_token_id:
+                mask[0, 0] = 0
+            with torch.no_grad():
+                pair.append(model(input_ids=ids, attention_mask=mask).logits[0, 0].item())
+        out.append(pair)
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def sample(filtered_path):
+    return _sample(filtered_path)
+
+
+@pytest.mark.parametrize("causal_path", [True, False], ids=["causal-no-mask", "padding-mask"])
+def test_scores_match_direct_forward(tiny_models, sample, causal_path):
+    path = tiny_models["tiny-rm"]
+    scorer = ClassifierScorer(ModelSpec(name="tiny-rm", path=str(path), batch_tokens=4096))
+    assert scorer.causal  # a Llama classifier is a causal decoder
+    scorer.causal = causal_path
+    got = scorer.score_pairs([r["prompt"] for r in sample], [r["chosen"] for r in sample], [r["rejected"] for r in sample])
+    want = _direct_scores(path, sample, 2048)
+    np.testing.assert_allclose(got.score_chosen, want[:, 0], atol=2e-5, rtol=1e-5)
+    np.testing.assert_allclose(got.score_rejected, want[:, 1], atol=2e-5, rtol=1e-5)
+    assert (got.correct == (want[:, 0] > want[:, 1])).all()
+    assert got.tokens_chosen.max() == 2048  # truncation was exercised
+
+
+def test_tie_is_wrong():
+    from orchestrator.scoring.classifier import PairScores
+
+    s = PairScores(np.array([1.0, 2.0, 0.5]), np.array([1.0, 1.0, 0.7]), np.zeros(3), np.zeros(3))
+    assert s.correct.tolist() == [False, True, False]
+
+
+def test_chat_template_from_file_and_missing(tiny_models, tmp_path):
+    import shutil
+
+    path = tmp_path / "notemplate"
+    shutil.copytree(tiny_models["tiny-rm"], path)
+    (path / "chat_template.jinja").unlink()
+    with pytest.raises(ModelError, match="no chat template"):
+        ClassifierScorer(ModelSpec(name="m", path=str(path)))
+    template = tmp_path / "t.jinja"
+    template.write_text("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}")
+    scorer = ClassifierScorer(ModelSpec(name="m", path=str(path), chat_template=str(template)))
+    s = scorer.score_pairs(["q"], ["a"], ["b"])
+    assert np.isfinite(s.score_chosen).all()
+
+
+def test_broken_model_path_message(tmp_path):
+    with pytest.raises(ModelError, match=r"model 'x': cannot load tokenizer from"):
+        ClassifierScorer(ModelSpec(name="x", path=str(tmp_path / "missing")))
+
+
+def test_multi_label_head_rejected(tmp_path, tiny_models):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_models["tiny-rm"]), num_labels=2, ignore_mismatched_sizes=True)
+    model.save_pretrained(str(tmp_path / "two"))
+    AutoTokenizer.from_pretrained(str(tiny_models["tiny-rm"])).save_pretrained(str(tmp_path / "two"))
+    with pytest.raises(ModelError, match="2 output labels"):
+        ClassifierScorer(ModelSpec(name="two", path=str(tmp_path / "two")))

@@ -1,0 +1,98 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestrator.benchmarks import expected_counts, subsets_of
+from orchestrator.config import BenchmarkSpec
+from orchestrator.data import load_examples
+from orchestrator.errors import DataError
+
+
+def test_real_filtered_split(filtered_path):
+    ex = load_examples(BenchmarkSpec(source=str(filtered_path)))
+    assert len(ex) == 2985
+    assert ex.table.column("row_index").to_pylist() == list(range(2985))
+    counts = {}
+    for s in ex.table.column("subset").to_pylist():
+        counts[s] = counts.get(s, 0) + 1
+    assert counts == expected_counts("reward-bench")
+    # id is not unique upstream (3692 twice); rows stay distinct by position
+    ids = ex.table.column("id").to_pylist()
+    assert ids.count(3692) == 2
+    assert ex.fingerprint.startswith("sha256:")
+
+
+def test_subset_filter_and_limit(filtered_path):
+    ex = load_examples(BenchmarkSpec(source=str(filtered_path), subsets=["hep-go", "mt-bench-easy"], limit=5))
+    assert ex.table.column("subset").to_pylist() == ["mt-bench-easy"] * 5 + ["hep-go"] * 5
+    # row_index still points at the source rows
+    src = pq.read_table(filtered_path)
+    for row, rid in zip(ex.table.column("row_index").to_pylist(), ex.table.column("id").to_pylist()):
+        assert src.column("id")[row].as_py() == rid
+
+
+def _small(filtered_path, n=6) -> pa.Table:
+    return pq.read_table(filtered_path).slice(0, n)
+
+
+def test_missing_column_named(tmp_path, filtered_path):
+    path = tmp_path / "bad.parquet"
+    pq.write_table(_small(filtered_path).drop_columns(["rejected"]), path)
+    with pytest.raises(DataError, match=r"bad.parquet: missing column\(s\) 'rejected'"):
+        load_examples(BenchmarkSpec(source=str(path)))
+
+
+def test_null_text_names_column_and_row(tmp_path, filtered_path):
+    table = _small(filtered_path)
+    chosen = table.column("chosen").to_pylist()
+    chosen[4] = None
+    table = table.set_column(table.schema.get_field_index("chosen"), "chosen", pa.array(chosen, pa.string()))
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(DataError, match="column 'chosen' is null at row 4"):
+        load_examples(BenchmarkSpec(source=str(path)))
+
+
+def test_unknown_subset_named(tmp_path, filtered_path):
+    rows = _small(filtered_path).to_pylist()
+    rows[2]["subset"] = "made-up"
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    with pytest.raises(DataError, match="row 2: unknown subset 'made-up'"):
+        load_examples(BenchmarkSpec(source=str(path)))
+
+
+def test_json_jsonl_and_hub_layout_dir(tmp_path, filtered_path):
+    rows = _small(filtered_path).to_pylist()
+    (tmp_path / "a.json").write_text(json.dumps(rows))
+    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    hub = tmp_path / "hub" / "data"
+    hub.mkdir(parents=True)
+    pq.write_table(_small(filtered_path), hub / "filtered-00000-of-00001.parquet")
+    for source in (tmp_path / "a.json", tmp_path / "b.jsonl", tmp_path / "hub"):
+        ex = load_examples(BenchmarkSpec(source=str(source)))
+        assert ex.table.column("chosen").to_pylist() == [r["chosen"] for r in rows]
+
+
+def test_bad_json_line_named(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"prompt": "a"}\n{oops\n')
+    with pytest.raises(DataError, match="x.jsonl:2: invalid JSON"):
+        load_examples(BenchmarkSpec(source=str(path)))
+
+
+def test_missing_local_source():
+    with pytest.raises(DataError, match="not found"):
+        load_examples(BenchmarkSpec(source="./no/such/file.parquet"))
+
+
+def test_offline_hub_source_gives_hint():
+    with pytest.raises(DataError, match="local .parquet"):
+        load_examples(BenchmarkSpec(source="allenai/definitely-not-cached-here"))
+
+
+def test_subset_table_is_complete():
+    assert len(subsets_of("reward-bench")) == 23
+    assert sum(expected_counts("reward-bench").values()) == 2985
