@@ -53,14 +53,19 @@ def sample(filtered_path):
     return _sample(filtered_path)
 
 
+@pytest.fixture(scope="module")
+def direct(tiny_models, sample):
+    return _direct_scores(tiny_models["tiny-rm"], sample, 2048)
+
+
 @pytest.mark.parametrize("causal_path", [True, False], ids=["causal-no-mask", "padding-mask"])
-def test_scores_match_direct_forward(tiny_models, sample, causal_path):
+def test_scores_match_direct_forward(tiny_models, sample, direct, causal_path):
     path = tiny_models["tiny-rm"]
     scorer = ClassifierScorer(ModelSpec(name="tiny-rm", path=str(path), batch_tokens=4096))
     assert scorer.causal  # a Llama classifier is a causal decoder
     scorer.causal = causal_path
     got = scorer.score_pairs([r["prompt"] for r in sample], [r["chosen"] for r in sample], [r["rejected"] for r in sample])
-    want = _direct_scores(path, sample, 2048)
+    want = direct
     np.testing.assert_allclose(got.score_chosen, want[:, 0], atol=2e-5, rtol=1e-5)
     np.testing.assert_allclose(got.score_rejected, want[:, 1], atol=2e-5, rtol=1e-5)
     assert (got.correct == (want[:, 0] > want[:, 1])).all()
