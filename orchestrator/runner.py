@@ -167,13 +167,12 @@ def run_job(
     root = Path(results or job.results)
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.name: load_examples(b) for b in job.benchmarks}
+    ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+    check_capacity(ray, job)
     run_id = new_run_id()
     outcomes = {(m.name, b.name): Outcome(m.name, b.name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
     manifest.write(list(outcomes.values()))
-
-    ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
-    check_capacity(ray, job)
     status = "failed"
     try:
         _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest).run()
