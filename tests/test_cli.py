@@ -1,0 +1,49 @@
+"""CLI error paths: exit codes and messages a user sees."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _rayward(*args, cwd=REPO):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_bad_job_key_exits_2_with_key_path(tmp_path):
+    job = tmp_path / "bad.yaml"
+    job.write_text("name: x\nbenchmarks: [{name: reward-bench}]\nmodels:\n  - name: a\n    path: p\n    batch_sise: 3\n")
+    out = _rayward("run", str(job), "--results", str(tmp_path / "r"))
+    assert out.returncode == 2
+    assert "models[0].batch_sise: unknown key" in out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_column_exits_2_and_writes_nothing(tmp_path, filtered_path):
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "d.parquet"
+    pq.write_table(pq.read_table(filtered_path).slice(0, 5).drop_columns(["chosen"]), data)
+    job = tmp_path / "j.yaml"
+    job.write_text(f"name: x\nbenchmarks: [{{name: reward-bench, source: {data}}}]\nmodels: [{{name: a, path: p}}]\nresources: {{gpus_per_actor: 0}}\n")
+    out = _rayward("run", str(job), "--results", str(tmp_path / "r"))
+    assert out.returncode == 2
+    assert "missing column(s) 'chosen'" in out.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_sql_rejects_writes_and_reports_bad_sql(tmp_path):
+    out = _rayward("sql", "DELETE FROM records", "--results", str(tmp_path))
+    assert out.returncode == 2 and "read-only" in out.stderr
+    out = _rayward("sql", "SELEC nonsense", "--results", str(tmp_path))
+    assert out.returncode == 2 and "error" in out.stderr.lower()
+
+
+def test_sql_and_leaderboard_on_empty_store(tmp_path):
+    out = _rayward("sql", "SELECT count(*) AS n FROM records", "--results", str(tmp_path), "--format", "json")
+    assert out.returncode == 0 and json.loads(out.stdout) == [{"n": 0}]
+    out = _rayward("leaderboard", "--results", str(tmp_path), "--format", "json")
+    assert out.returncode == 0 and json.loads(out.stdout) == []
