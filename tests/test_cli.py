@@ -47,3 +47,20 @@ def test_sql_and_leaderboard_on_empty_store(tmp_path):
     assert out.returncode == 0 and json.loads(out.stdout) == [{"n": 0}]
     out = _rayward("leaderboard", "--results", str(tmp_path), "--format", "json")
     assert out.returncode == 0 and json.loads(out.stdout) == []
+
+
+def test_run_with_broken_model_exits_1_and_keeps_good_records(tmp_path, filtered_path, tiny_models):
+    job = tmp_path / "j.yaml"
+    job.write_text(
+        "name: mixed\n"
+        f"benchmarks: [{{name: reward-bench, source: {filtered_path}, limit: 2}}]\n"
+        f"models: [{{name: good, path: {tiny_models['tiny-rm']}}}, {{name: broken, path: {tmp_path / 'nowhere'}}}]\n"
+        "resources: {gpus_per_actor: 0}\n"
+    )
+    out = _rayward("run", str(job), "--results", str(tmp_path / "r"))
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "broken" in out.stderr and "not found" in out.stderr
+    rows = json.loads(_rayward("leaderboard", "--results", str(tmp_path / "r"), "--format", "json").stdout)
+    assert [r["model"] for r in rows] == ["good"]
+    n = json.loads(_rayward("sql", "SELECT count(*) AS n FROM records WHERE model = 'good'", "--results", str(tmp_path / "r"), "--format", "json").stdout)
+    assert n == [{"n": 46}]
