@@ -28,6 +28,8 @@ _EXPORTS = {
     "SCHEMA_VERSION": "orchestrator.records",
     "connect": "orchestrator.store",
     "leaderboard": "orchestrator.store",
+    "analyze": "orchestrator.analyses",
+    "ANALYSES": "orchestrator.analyses",
     "make_scorer": "orchestrator.scoring",
     "build_tiny_model": "orchestrator.tiny",
     "ensure_demo_models": "orchestrator.tiny",

@@ -219,6 +219,28 @@ def sql(
     _emit(table.to_pylist(), table.column_names, fmt)
 
 
+@app.command()
+def analyze(
+    name: str = typer.Argument(..., help="refusals, refusal-prompts, reasoning, length, length-correlation, instruction, families, size."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to analyse."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+) -> None:
+    """Print one analysis view (latest successful run of each model)."""
+    from orchestrator.analyses import analysis_table, get_analysis
+
+    try:
+        spec = get_analysis(name)
+        table = analysis_table(results, name, benchmark)
+    except RaywardError as exc:
+        _fail(exc)
+    rows, columns = table.to_pylist(), table.column_names
+    if not rows and fmt is Format.table:
+        err_console.print(f"no rows for analysis {name!r} of benchmark {benchmark!r} in {results}")
+        return
+    _emit(rows, columns, fmt, percent=set(spec.percent), title=f"{name}: {spec.description} (% where a fraction)")
+
+
 @app.command("build-tiny-models")
 def build_tiny_models(root: Path = typer.Argument(Path("models"), help="Where to put the demo models.")) -> None:
     """Build the tiny offline demo models (deterministic random weights)."""
