@@ -33,6 +33,7 @@ _EXPORTS = {
     "leaderboard_cis": "orchestrator.stats",
     "mcnemar_exact": "orchestrator.stats",
     "compare_models": "orchestrator.compare",
+    "write_report": "orchestrator.report",
     "diff_runs": "orchestrator.compare",
     "ANALYSES": "orchestrator.analyses",
     "make_scorer": "orchestrator.scoring",

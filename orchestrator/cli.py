@@ -359,6 +359,24 @@ def diff(
             raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark"),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for the CIs."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write a self-contained HTML report (leaderboard with CIs, charts, run metadata; works offline)."""
+    from orchestrator.report import write_report
+
+    try:
+        path = write_report(results, out, benchmark, n_boot=n_boot, seed=seed)
+    except RaywardError as exc:
+        _fail(exc)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @app.command("build-tiny-models")
 def build_tiny_models(root: Path = typer.Argument(Path("models"), help="Where to put the demo models.")) -> None:
     """Build the tiny offline demo models (deterministic random weights)."""
