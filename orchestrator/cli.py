@@ -239,15 +239,80 @@ def leaderboard(
         _fail(exc)
 
 
+def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
+    """The interactive loop: read lines from stdin, print replies; history via readline on a terminal."""
+    from orchestrator.shell import SqlShell
+    from orchestrator.store import connect
+
+    con = connect(results)
+    shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value)
+    interactive = sys.stdin.isatty()
+    history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
+    readline = None
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+
+            try:
+                readline.read_history_file(history)
+            except OSError:
+                pass
+        except ImportError:  # pragma: no cover - Windows without pyreadline
+            readline = None
+        err_console.print(f"rayward sql over {results} (read-only). .help for commands, .quit to leave.", highlight=False)
+    try:
+        while True:
+            prompt = ("   ...> " if shell.pending else "rayward> ") if interactive else ""
+            try:
+                line = input(prompt) if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                shell.reset()
+                err_console.print("^C")
+                continue
+            if not interactive and line == "":
+                break
+            reply = shell.feed(line.rstrip("\n"))
+            if reply is None:
+                continue
+            if reply.kind == "quit":
+                break
+            if reply.kind == "error":
+                err_console.print(f"[bold red]error:[/] {reply.text}", highlight=False, soft_wrap=True)
+            elif reply.kind == "message":
+                console.print(reply.text, highlight=False)
+            else:
+                _emit(reply.table.to_pylist(), reply.table.column_names, Format(shell.fmt))
+                if reply.truncated:
+                    err_console.print(reply.text)
+        if shell.pending:
+            err_console.print("error: unfinished statement at end of input (end it with ';')")
+    finally:
+        con.close()
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError:
+                pass
+
+
 @app.command()
 def sql(
-    query: str = typer.Argument(..., help="A read-only SQL query over the views (records, subset_accuracy, leaderboard, ...)."),
+    query: Optional[str] = typer.Argument(None, help="A read-only SQL query; leave out for an interactive session."),
     results: Path = typer.Option(Path("results"), "--results", help="Results store."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    max_rows: int = typer.Option(100, "--max-rows", help="Row cap of the interactive session."),
 ) -> None:
-    """Run read-only SQL over the results store with the views preloaded."""
+    """Run read-only SQL over the results store with the views preloaded (no query: interactive session)."""
     from orchestrator.store import check_read_only, connect, run_query
 
+    if query is None:
+        try:
+            _sql_session(results, fmt, max_rows)
+        except RaywardError as exc:
+            _fail(exc)
+        return
     try:
         check_read_only(query)
         con = connect(results)
