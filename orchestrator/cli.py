@@ -116,7 +116,7 @@ def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[
 
 
 def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns: list[str], fmt: Format,
-             n_boot: int, seed: int) -> list[str]:
+             n_boot: int, seed: int, by: By = By.section) -> list[str]:
     """Add bootstrap CIs: ``<col>_low``/``<col>_high`` fields (json/csv), or "score [low, high]" cells (table/markdown)."""
     from orchestrator.stats import leaderboard_cis
     from orchestrator.store import connect
@@ -126,11 +126,19 @@ def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns:
         cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
     finally:
         con.close()
-    scored = [c for c in columns if c in SECTION_COLUMNS or c == "score"]
+    if by is By.subset:
+        scored = [c for c in columns if c != "model"]
+    else:
+        scored = [c for c in columns if c in SECTION_COLUMNS or c == "score"]
     for r in rows:
         ci = cis.get(r["model"])
         for c in scored:
-            iv = None if ci is None else (ci.overall if c == "score" else ci.sections.get(c))
+            if ci is None:
+                iv = None
+            elif by is By.subset:
+                iv = ci.subsets.get(c)
+            else:
+                iv = ci.overall if c == "score" else ci.sections.get(c)
             low, high = (iv.low, iv.high) if iv is not None else (None, None)
             if fmt in (Format.json, Format.csv):
                 r[f"{c}_low"], r[f"{c}_high"] = low, high
@@ -147,16 +155,16 @@ def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns:
 def _print_leaderboard(results: Path, benchmark: str, by: By, fmt: Format, ci: bool = False,
                        n_boot: int = 2000, seed: int = 0) -> None:
     rows, columns, percent = _leaderboard_rows(results, benchmark, by)
-    if ci and by is By.section:
-        columns = _add_cis(results, benchmark, rows, columns, fmt, n_boot, seed)
+    if ci:
+        columns = _add_cis(results, benchmark, rows, columns, fmt, n_boot, seed, by)
     if fmt is Format.json and by is By.section:
         rows = [{k: r.get(k) for k in ("model", "kind", *[c for c in columns if c not in ("model", "kind")], "run_id")} for r in rows]
     if not rows and fmt is Format.table:
         err_console.print(f"no results for benchmark {benchmark!r} in {results}")
         return
     title = f"{benchmark} leaderboard (accuracy %)" if by is By.section else f"{benchmark} per-subset accuracy (%)"
-    if ci and by is By.section:
-        title = f"{benchmark} leaderboard (accuracy %, bootstrap 95% CI over prompts, {n_boot} resamples, seed {seed})"
+    if ci:
+        title += f", bootstrap 95% CI over prompts, {n_boot} resamples, seed {seed}"
     _emit(rows, columns, fmt, percent=percent, title=title)
 
 

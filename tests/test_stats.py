@@ -105,3 +105,25 @@ def test_mcnemar_exact():
         expected = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
         assert mcnemar_exact(b, c) == pytest.approx(expected)
     assert mcnemar_exact(3, 12) == pytest.approx(0.03515625)
+
+
+def test_cli_leaderboard_ci(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    write_run(tmp_path, "20260101T000000Z-a", {"m": {"alpacaeval-easy": bools(30, 40), "donotanswer": bools(5, 40)}})
+    env = {**os.environ, "COLUMNS": "200"}
+    base = [sys.executable, "-m", "orchestrator.cli", "leaderboard", "--results", str(tmp_path), "--ci", "--n-boot", "300"]
+    out = subprocess.run([*base, "--format", "json"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads(out.stdout)
+    ci = leaderboard_cis(connect(tmp_path), n_boot=300)["m"]
+    assert (row["Chat"], row["Chat_low"], row["Chat_high"]) == (0.75, ci.sections["Chat"].low, ci.sections["Chat"].high)
+    assert (row["score_low"], row["score_high"]) == (ci.overall.low, ci.overall.high)
+    out = subprocess.run([*base, "--by", "subset"], cwd=REPO, env=env, capture_output=True, text=True)
+    low, high = ci.subsets["donotanswer"].low, ci.subsets["donotanswer"].high
+    assert f"12.50 [{100 * low:.1f}, {100 * high:.1f}]" in out.stdout
