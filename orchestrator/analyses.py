@@ -32,6 +32,8 @@ ANALYSES: dict[str, Analysis] = {
                  ("math", "code", "math_minus_code", "cpp", "go", "java", "js", "python", "rust", "code_spread", "code_stddev")),
         Analysis("length", "length_bias", "accuracy by whether the chosen completion is longer, per subset and overall",
                  ("accuracy", "acc_chosen_longer", "acc_chosen_shorter", "acc_equal", "gap")),
+        Analysis("length-category", "length_bias_by_category", "accuracy per reference length category (True / Neutral / False)",
+                 ("accuracy",)),
         Analysis("length-correlation", "length_score_correlation", "correlation of score with length per model"),
         Analysis("instruction", "instruction_following", "LLMBar natural vs adversarial",
                  ("natural", "adversarial", "natural_minus_adversarial", "adver_neighbor", "adver_gptinst", "adver_gptout", "adver_manual")),

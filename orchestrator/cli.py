@@ -332,7 +332,7 @@ def sql(
 
 @app.command()
 def analyze(
-    name: str = typer.Argument(..., help="refusals, refusal-prompts, reasoning, length, length-correlation, instruction, families, size."),
+    name: str = typer.Argument(..., help="refusals, refusal-prompts, reasoning, length, length-category, length-correlation, instruction, families, size."),
     results: Path = typer.Option(Path("results"), "--results", help="Results store."),
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to analyse."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),

@@ -86,6 +86,9 @@ def test_length_bias_tokens_else_chars(tmp_path):
     assert (a["n"], a["n_chosen_longer"], a["acc_chosen_longer"], a["n_chosen_shorter"]) == (10, 5, 0.8, 4)
     assert a["acc_chosen_shorter"] == 0.25 and a["length_category"] is None
     assert list(rows)[0] == "(all)"
+    cats = {r["length_category"]: r for r in analyze(tmp_path, "length-category")}
+    assert (cats["True"]["n"], cats["True"]["accuracy"], cats["False"]["n"]) == (7, 4 / 7, 3)
+    assert cats["False"]["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_length_score_correlation(tmp_path):

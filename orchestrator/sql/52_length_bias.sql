@@ -59,3 +59,15 @@ SELECT
     corr(score, chars) AS corr_chars
 FROM points
 GROUP BY model, benchmark;
+
+-- Accuracy per reference length category (benchmark_subsets.length_category: True = the reference's chosen
+-- responses are longer, False = shorter, Neutral = similar), pooled over the examples of those subsets.
+CREATE OR REPLACE VIEW length_bias_by_category AS
+SELECT
+    r.model, any_value(r.kind) AS kind, r.benchmark, s.length_category,
+    count(DISTINCT r.subset) AS n_subsets,
+    count(*) AS n,
+    avg(coalesce(r.correct, false)::INT) AS accuracy
+FROM latest_records r
+JOIN benchmark_subsets s USING (benchmark, subset)
+GROUP BY r.model, r.benchmark, s.length_category;
