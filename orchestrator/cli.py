@@ -115,14 +115,57 @@ def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[
     return rows, columns, {*sections, "score"}
 
 
-def _print_leaderboard(results: Path, benchmark: str, by: By, fmt: Format) -> None:
+def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns: list[str], fmt: Format,
+             n_boot: int, seed: int, by: By = By.section) -> list[str]:
+    """Add bootstrap CIs: ``<col>_low``/``<col>_high`` fields (json/csv), or "score [low, high]" cells (table/markdown)."""
+    from orchestrator.stats import leaderboard_cis
+    from orchestrator.store import connect
+
+    con = connect(results)
+    try:
+        cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
+    finally:
+        con.close()
+    if by is By.subset:
+        scored = [c for c in columns if c != "model"]
+    else:
+        scored = [c for c in columns if c in SECTION_COLUMNS or c == "score"]
+    for r in rows:
+        ci = cis.get(r["model"])
+        for c in scored:
+            if ci is None:
+                iv = None
+            elif by is By.subset:
+                iv = ci.subsets.get(c)
+            else:
+                iv = ci.overall if c == "score" else ci.sections.get(c)
+            low, high = (iv.low, iv.high) if iv is not None else (None, None)
+            if fmt in (Format.json, Format.csv):
+                r[f"{c}_low"], r[f"{c}_high"] = low, high
+            elif r.get(c) is not None and low is not None:
+                r[c] = f"{100 * r[c]:.2f} [{100 * low:.1f}, {100 * high:.1f}]"
+    if fmt in (Format.json, Format.csv):
+        out = []
+        for c in columns:
+            out += [c, f"{c}_low", f"{c}_high"] if c in scored else [c]
+        return out
+    return columns
+
+
+def _print_leaderboard(results: Path, benchmark: str, by: By, fmt: Format, ci: bool = False,
+                       n_boot: int = 2000, seed: int = 0) -> None:
     rows, columns, percent = _leaderboard_rows(results, benchmark, by)
+    if ci:
+        columns = _add_cis(results, benchmark, rows, columns, fmt, n_boot, seed, by)
     if fmt is Format.json and by is By.section:
         rows = [{k: r.get(k) for k in ("model", "kind", *[c for c in columns if c not in ("model", "kind")], "run_id")} for r in rows]
     if not rows and fmt is Format.table:
         err_console.print(f"no results for benchmark {benchmark!r} in {results}")
         return
-    _emit(rows, columns, fmt, percent=percent, title=f"{benchmark} leaderboard (accuracy %)" if by is By.section else f"{benchmark} per-subset accuracy (%)")
+    title = f"{benchmark} leaderboard (accuracy %)" if by is By.section else f"{benchmark} per-subset accuracy (%)"
+    if ci:
+        title += f", bootstrap 95% CI over prompts, {n_boot} resamples, seed {seed}"
+    _emit(rows, columns, fmt, percent=percent, title=title)
 
 
 # ----------------------------------------------------------------- progress
@@ -193,23 +236,91 @@ def leaderboard(
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to rank on."),
     by: By = typer.Option(By.section, "--by", help="section (leaderboard) or subset (per-subset accuracy)."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    ci: bool = typer.Option(False, "--ci", help="Add bootstrap 95% CIs (prompts resampled within subsets)."),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for --ci."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed for --ci."),
 ) -> None:
     """Print the leaderboard (latest successful run of each model)."""
     try:
-        _print_leaderboard(results, benchmark, by, fmt)
+        _print_leaderboard(results, benchmark, by, fmt, ci, n_boot, seed)
     except RaywardError as exc:
         _fail(exc)
 
 
+def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
+    """The interactive loop: read lines from stdin, print replies; history via readline on a terminal."""
+    from orchestrator.shell import SqlShell
+    from orchestrator.store import connect
+
+    con = connect(results)
+    shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value)
+    interactive = sys.stdin.isatty()
+    history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
+    readline = None
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+
+            try:
+                readline.read_history_file(history)
+            except OSError:
+                pass
+        except ImportError:  # pragma: no cover - Windows without pyreadline
+            readline = None
+        err_console.print(f"rayward sql over {results} (read-only). .help for commands, .quit to leave.", highlight=False)
+    try:
+        while True:
+            prompt = ("   ...> " if shell.pending else "rayward> ") if interactive else ""
+            try:
+                line = input(prompt) if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                shell.reset()
+                err_console.print("^C")
+                continue
+            if not interactive and line == "":
+                break
+            reply = shell.feed(line.rstrip("\n"))
+            if reply is None:
+                continue
+            if reply.kind == "quit":
+                break
+            if reply.kind == "error":
+                err_console.print(f"[bold red]error:[/] {reply.text}", highlight=False, soft_wrap=True)
+            elif reply.kind == "message":
+                console.print(reply.text, highlight=False)
+            else:
+                _emit(reply.table.to_pylist(), reply.table.column_names, Format(shell.fmt))
+                if reply.truncated:
+                    err_console.print(reply.text)
+        if shell.pending:
+            err_console.print("error: unfinished statement at end of input (end it with ';')")
+    finally:
+        con.close()
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError:
+                pass
+
+
 @app.command()
 def sql(
-    query: str = typer.Argument(..., help="A read-only SQL query over the views (records, subset_accuracy, leaderboard, ...)."),
+    query: Optional[str] = typer.Argument(None, help="A read-only SQL query; leave out for an interactive session."),
     results: Path = typer.Option(Path("results"), "--results", help="Results store."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    max_rows: int = typer.Option(100, "--max-rows", help="Row cap of the interactive session."),
 ) -> None:
-    """Run read-only SQL over the results store with the views preloaded."""
+    """Run read-only SQL over the results store with the views preloaded (no query: interactive session)."""
     from orchestrator.store import check_read_only, connect, run_query
 
+    if query is None:
+        try:
+            _sql_session(results, fmt, max_rows)
+        except RaywardError as exc:
+            _fail(exc)
+        return
     try:
         check_read_only(query)
         con = connect(results)
@@ -217,6 +328,126 @@ def sql(
     except RaywardError as exc:
         _fail(exc)
     _emit(table.to_pylist(), table.column_names, fmt)
+
+
+@app.command()
+def analyze(
+    name: str = typer.Argument(..., help="refusals, refusal-prompts, reasoning, length, length-category, length-correlation, instruction, families, size."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to analyse."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+) -> None:
+    """Print one analysis view (latest successful run of each model)."""
+    from orchestrator.analyses import analysis_table, get_analysis
+
+    try:
+        spec = get_analysis(name)
+        table = analysis_table(results, name, benchmark)
+    except RaywardError as exc:
+        _fail(exc)
+    rows, columns = table.to_pylist(), table.column_names
+    if not rows and fmt is Format.table:
+        err_console.print(f"no rows for analysis {name!r} of benchmark {benchmark!r} in {results}")
+        return
+    _emit(rows, columns, fmt, percent=set(spec.percent), title=f"{name}: {spec.description} (% where a fraction)")
+
+
+def _comparison_rows(comp: Any) -> list[dict[str, Any]]:
+    rows = []
+    for level, items in (("subset", comp.subsets), ("section", comp.sections), ("overall", [comp.overall])):
+        for d in items:
+            rows.append({"level": level, "name": d.name, "n": d.n, "a": d.score_a, "b": d.score_b, "delta": d.delta,
+                         "a_only": d.a_only, "b_only": d.b_only, "p": d.p, "delta_low": d.low, "delta_high": d.high})
+    return rows
+
+
+def _print_comparison(comp: Any, name_a: str, name_b: str, fmt: Format, title: str, n_boot: int, verdict_text: str) -> None:
+    rows = _comparison_rows(comp)
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps({"a": name_a, "b": name_b, "n_unpaired": comp.n_unpaired, "verdict": verdict_text,
+                                     "rows": rows}, indent=2, default=str) + "\n")
+        return
+    columns = ["level", "name", "n", "a", "b", "delta", "a_only", "b_only", "p", "delta_low", "delta_high"]
+    _emit(rows, columns, fmt, percent={"a", "b", "delta", "delta_low", "delta_high"}, title=title)
+    if fmt is not Format.csv:
+        if comp.n_unpaired:
+            err_console.print(f"{comp.n_unpaired} example(s) scored by only one side were left out")
+        console.print(verdict_text, highlight=False)
+
+
+@app.command()
+def compare(
+    model_a: str = typer.Argument(..., help="Model A."),
+    model_b: str = typer.Argument(..., help="Model B."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the verdict."),
+    n_boot: int = typer.Option(2000, "--n-boot"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Paired comparison of two models on the same examples (exact McNemar; paired bootstrap overall)."""
+    from orchestrator.compare import compare_models
+    from orchestrator.stats import verdict
+    from orchestrator.store import connect
+
+    try:
+        con = connect(results)
+        comp = compare_models(con, model_a, model_b, benchmark, n_boot=n_boot, seed=seed)
+    except RaywardError as exc:
+        _fail(exc)
+    text = verdict(comp, model_a, model_b, alpha=alpha, n_boot=n_boot)
+    _print_comparison(comp, model_a, model_b, fmt, f"{model_a} (a) vs {model_b} (b), accuracy %", n_boot, text)
+
+
+@app.command()
+def diff(
+    model: str = typer.Argument(..., help="The model whose runs to compare."),
+    runs: Optional[tuple[str, str]] = typer.Option(None, "--runs", help="OLD NEW run ids (default: previous and latest successful run)."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark"),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    fail_on_drop: Optional[float] = typer.Option(None, "--fail-on-drop", help="Exit 1 if a section (or overall) falls by more than X points."),
+    alpha: float = typer.Option(0.05, "--alpha"),
+    n_boot: int = typer.Option(2000, "--n-boot"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Per-subset and per-section deltas between two runs of one model (a = new, b = old), with significance."""
+    from orchestrator.compare import diff_runs, resolve_runs, section_drops
+    from orchestrator.stats import verdict
+    from orchestrator.store import connect
+
+    try:
+        con = connect(results)
+        old, new = resolve_runs(con, model, *(runs or (None, None)), benchmark=benchmark)
+        comp = diff_runs(con, model, old, new, benchmark, n_boot=n_boot, seed=seed)
+    except RaywardError as exc:
+        _fail(exc)
+    text = verdict(comp, f"new run {new}", f"old run {old}", alpha=alpha, n_boot=n_boot)
+    _print_comparison(comp, new, old, fmt, f"{model}: run {new} (a) vs run {old} (b), accuracy %", n_boot, text)
+    if fail_on_drop is not None:
+        dropped = section_drops(comp, fail_on_drop)
+        if dropped:
+            err_console.print(f"[bold red]drop:[/] {', '.join(dropped)} fell by more than {fail_on_drop:g} points", highlight=False)
+            raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark"),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for the CIs."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write a self-contained HTML report (leaderboard with CIs, charts, run metadata; works offline)."""
+    from orchestrator.report import write_report
+
+    try:
+        path = write_report(results, out, benchmark, n_boot=n_boot, seed=seed)
+    except RaywardError as exc:
+        _fail(exc)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command("build-tiny-models")

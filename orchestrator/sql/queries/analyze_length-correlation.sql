@@ -1,0 +1,2 @@
+-- rayward analyze length-correlation
+SELECT * EXCLUDE (benchmark) FROM length_score_correlation WHERE benchmark = $benchmark ORDER BY model;
