@@ -21,6 +21,8 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     if ray.is_initialized():
         return ray
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    # Ray's own notice that it enabled token auth on the local cluster is noise in our CLI output.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if address:
         kwargs["address"] = address

@@ -111,6 +111,7 @@ def build_tiny_model(
     """Build one tiny Llama model (``classifier`` or ``causal``) into ``out_dir``."""
     transformers = require("transformers")
     require("torch")
+    transformers.utils.logging.disable_progress_bar()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(out)
