@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from orchestrator._lazy import require
@@ -17,6 +18,10 @@ _OBJECT_STORE_BYTES = 512 * 1024 * 1024
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> Any:
     """Start a local Ray cluster (default) or connect to ``address``; reuse one already up."""
+    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+        # A head started with `ray start` uses token auth when a token exists; a client must say so
+        # too, before Ray reads its configuration.
+        os.environ["RAY_AUTH_MODE"] = "token"
     ray = require("ray")
     if ray.is_initialized():
         return ray

@@ -10,7 +10,8 @@ from conftest import REPO
 
 def _rayward(*args, cwd=REPO):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
 
 
 def test_bad_job_key_exits_2_with_key_path(tmp_path):
@@ -64,3 +65,35 @@ def test_run_with_broken_model_exits_1_and_keeps_good_records(tmp_path, filtered
     assert [r["model"] for r in rows] == ["good"]
     n = json.loads(_rayward("sql", "SELECT count(*) AS n FROM records WHERE model = 'good'", "--results", str(tmp_path / "r"), "--format", "json").stdout)
     assert n == [{"n": 46}]
+
+
+def test_run_on_existing_cluster_with_address(tmp_path, filtered_path, tiny_models):
+    """`--address` connects to a head started with `ray start` (token auth as Ray sets it up)."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    head = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--head", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--block"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        time.sleep(8)
+        job = tmp_path / "j.yaml"
+        job.write_text(
+            "name: remote\n"
+            f"benchmarks: [{{name: reward-bench, source: {filtered_path}, limit: 1}}]\n"
+            f"models: [{{name: good, path: {tiny_models['tiny-rm']}}}]\n"
+            "resources: {gpus_per_actor: 0}\n"
+        )
+        out = _rayward("run", str(job), "--results", str(tmp_path / "r"), "--address", f"127.0.0.1:{port}")
+        assert out.returncode == 0, out.stderr[-2000:]
+        rows = json.loads(_rayward("leaderboard", "--results", str(tmp_path / "r"), "--format", "json").stdout)
+        assert [r["model"] for r in rows] == ["good"]
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
