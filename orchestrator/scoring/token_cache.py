@@ -20,6 +20,7 @@ repeated calls in one process without touching the disk.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -63,7 +64,11 @@ def tokenizer_fingerprint(tokenizer) -> str:
     put("class", type(tokenizer).__name__)
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        put("backend", backend.to_str())
+        # its truncation/padding state changes with each call's arguments: not part of the identity
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        put("backend", json.dumps(state, sort_keys=True))
     else:  # slow (Python) tokenizer: its vocabulary and added tokens
         put("vocab", sorted(tokenizer.get_vocab().items()))
     put("special", sorted((k, str(v)) for k, v in tokenizer.special_tokens_map.items()))
