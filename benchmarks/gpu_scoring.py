@@ -174,9 +174,9 @@ def run_reference(model_dir: Path, texts: list[str], device: str, max_length: in
     mem = _Mem(device)
     mem.reset()
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    start = time.perf_counter()
     tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     tok.truncation_side = "left"
+    start = time.perf_counter()
     model = transformers.AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=dtype).to(device).eval()
     if tok.pad_token_id is None:
         tok.pad_token_id = tok.eos_token_id
@@ -264,7 +264,12 @@ def _device_name(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name()
-    return f"CPU {platform.machine()} ({platform.processor() or 'unknown'}), {os.cpu_count()} cores visible"
+    model = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU {model}, {os.cpu_count()} cores visible"
 
 
 def _fmt_bytes(n: int) -> str:
