@@ -19,7 +19,8 @@ Each path runs in its own process (clean peak memory, clean load):
   dataset order, chosen then rejected texts of each batch tokenized on the fly, padded to the
   batch's longest, attention mask with a doubled BOS masked; fp16 on GPU, fp32 on CPU.
 
-Both time from formatted texts to scores (tokenization included), after one warm-up batch.
+Both time from formatted texts to scores (tokenization included), after one warm-up batch;
+``--warm`` (default on GPU) adds a Rayward row timed again with its token ids cached.
 TFLOP/s is the 2 x (non-embedding parameters) x (real tokens) floor over the scoring time:
 attention and padding work are not counted. Peak memory is ``torch.cuda.max_memory_allocated``
 on GPU and the process's peak RSS on CPU. The same run checks that both paths' scores agree
@@ -146,7 +147,8 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_rayward(model_dir: Path, texts: list[str], device: str, max_length: int, batch_tokens: int | None) -> dict:
+def run_rayward(model_dir: Path, texts: list[str], device: str, max_length: int, batch_tokens: int | None,
+                warm: bool = False) -> dict:
     from orchestrator.config import ModelSpec
     from orchestrator.scoring.classifier import ClassifierScorer
 
@@ -160,7 +162,13 @@ def run_rayward(model_dir: Path, texts: list[str], device: str, max_length: int,
     scores, tokens = scorer.score_texts(texts)
     _sync(device)
     elapsed = time.perf_counter() - start
-    return {"scores": scores.tolist(), "tokens": tokens.tolist(), "seconds": elapsed,
+    warm_seconds = None
+    if warm:  # again, token ids now from the cache: scoring alone
+        start = time.perf_counter()
+        scorer.score_texts(texts)
+        _sync(device)
+        warm_seconds = time.perf_counter() - start
+    return {"scores": scores.tolist(), "tokens": tokens.tolist(), "seconds": elapsed, "warm_seconds": warm_seconds,
             "load_seconds": scorer.info.extra["model_load_seconds"], "peak_bytes": mem.peak_bytes(),
             "dtype": scorer.info.dtype, "attn": scorer.info.extra.get("attn_implementation"),
             "batch_tokens": scorer.batch_tokens}
@@ -224,7 +232,7 @@ def child(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     texts = json.loads(Path(args.texts).read_text())
     if args.child == "rayward":
-        result = run_rayward(Path(args.model_dir), texts, args.device, args.max_length, args.batch_tokens)
+        result = run_rayward(Path(args.model_dir), texts, args.device, args.max_length, args.batch_tokens, args.warm)
     else:
         result = run_reference(Path(args.model_dir), texts, args.device, args.max_length)
     Path(args.result).write_text(json.dumps(result))
@@ -299,21 +307,28 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
                "--threads", str(args.threads), "--max-length", str(args.max_length)]
         if args.batch_tokens:
             cmd += ["--batch-tokens", str(args.batch_tokens)]
+        if args.warm:
+            cmd += ["--warm"]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{name}/{path} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
         results[path] = json.loads(result_file.read_text())
     peak = _peak_tflops(args.device)
     rows = []
-    for path, label in (("rayward", "Rayward scorer"), ("reference", "reference run_rm.py way")):
+    variants = [("rayward", "Rayward scorer", "seconds")]
+    if results["rayward"].get("warm_seconds"):
+        variants.append(("rayward", "Rayward scorer, token ids cached", "warm_seconds"))
+    variants.append(("reference", "reference run_rm.py way", "seconds"))
+    for path, label, key in variants:
         r = results[path]
+        seconds = r[key]
         tokens = int(sum(r["tokens"]))
-        tflops = 2.0 * params * tokens / r["seconds"] / 1e12
+        tflops = 2.0 * params * tokens / seconds / 1e12
         pct = f"{100 * tflops / peak:.1f}%" if peak else "n/a"
-        speed = results["reference"]["seconds"] / r["seconds"]
-        rows.append(f"| {name} | {label} | {r['dtype']} | {n / r['seconds']:.2f} | {tokens / r['seconds']:,.0f} | "
+        speed = results["reference"]["seconds"] / seconds
+        rows.append(f"| {name} | {label} | {r['dtype']} | {n / seconds:.2f} | {tokens / seconds:,.0f} | "
                     f"{tflops:.3f} | {pct} | {_fmt_bytes(r['peak_bytes'])} | {r['load_seconds']:.2f} | "
-                    f"{r['seconds']:.2f} | {speed:.2f}x |")
+                    f"{seconds:.2f} | {speed:.2f}x |")
     ours = np.asarray(results["rayward"]["scores"])
     ref = np.asarray(results["reference"]["scores"])
     same_tokens = results["rayward"]["tokens"] == results["reference"]["tokens"]
@@ -342,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-length", type=int, default=2048)
     ap.add_argument("--batch-tokens", type=int, default=None, help="Rayward's token budget (default: the scorer's)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
+    ap.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time Rayward a second time with its token ids cached (default: on GPU only)")
     ap.add_argument("--_child", choices=["rayward", "reference"], help=argparse.SUPPRESS)
     ap.add_argument("--_model-dir", dest="model_dir", help=argparse.SUPPRESS)
     ap.add_argument("--_texts", dest="texts", help=argparse.SUPPRESS)
@@ -357,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         child(args)
         return 0
     cuda = args.device.startswith("cuda")
+    if args.warm is None:
+        args.warm = cuda
     names = [c.strip() for c in (args.configs or ("llama3.2-1b,gemma2-2b,llama3-8b" if cuda else "tiny,100m")).split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:
