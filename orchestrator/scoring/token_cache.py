@@ -106,17 +106,18 @@ class TokenCache:
         self.directory = Path(directory).expanduser() if directory is not None else None
         self.memory_entries = memory_entries
         self._memory: OrderedDict[str, Encoded] = OrderedDict()
-        self._fingerprints: dict[int, tuple[object, str]] = {}
+        self._fingerprints: dict[int, tuple[object, int, str]] = {}
         self.hits = 0
         self.misses = 0
 
     def fingerprint(self, tokenizer) -> str:
-        # computed once per tokenizer object (serializing a large vocabulary takes a moment)
+        # computed once per tokenizer object and size (serializing a large vocabulary takes a
+        # moment); tokens added in place change the size and so the fingerprint
         held = self._fingerprints.get(id(tokenizer))
-        if held is None or held[0] is not tokenizer:
-            held = (tokenizer, tokenizer_fingerprint(tokenizer))
+        if held is None or held[0] is not tokenizer or held[1] != len(tokenizer):
+            held = (tokenizer, len(tokenizer), tokenizer_fingerprint(tokenizer))
             self._fingerprints[id(tokenizer)] = held
-        return held[1]
+        return held[2]
 
     def key(self, tokenizer, texts: Sequence[str], max_length: int) -> str:
         return cache_key(

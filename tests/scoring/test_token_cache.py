@@ -56,6 +56,12 @@ def test_invalidation_on_every_key_part(tokenizer, tmp_path):
     finally:
         tokenizer.chat_template, tokenizer.truncation_side = template, side
     assert TokenCache(tmp_path).key(tokenizer, TEXTS, 32) == base  # and back again
+    grown = build_tokenizer(tmp_path / "grown")
+    grown.truncation_side = "left"
+    same = TokenCache(tmp_path)
+    assert same.key(grown, TEXTS, 32) == base  # same content, another object: same key
+    grown.add_tokens(["<|new|>"])  # changed in place: a new key, also for a cache that saw it before
+    assert same.key(grown, TEXTS, 32) != base
     # different settings on disk really are different entries with different contents
     cache.encode(tokenizer, TEXTS, 32)
     long = TokenCache(tmp_path).encode(tokenizer, TEXTS, 64)
