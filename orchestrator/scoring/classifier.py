@@ -62,15 +62,16 @@ def _has_accelerate() -> bool:
 
 
 def default_attn_implementation(device: str, dtype_name: str) -> str | None:
-    """Flash attention 2 on a GPU in half precision when the package is installed, else SDPA
-    on a GPU; on CPU transformers' own default."""
+    """Flash attention 2 on a GPU in half precision when the package is installed; otherwise
+    transformers' own choice (SDPA where the architecture supports it, eager where it needs to,
+    e.g. Gemma-2's attention-logit soft-capping)."""
     import importlib.util
 
     if not device.startswith("cuda"):
         return None
     if dtype_name in ("bfloat16", "float16") and importlib.util.find_spec("flash_attn") is not None:
         return "flash_attention_2"
-    return "sdpa"
+    return None
 
 
 def pick_device(want_gpu: bool) -> str:
@@ -165,8 +166,8 @@ class ClassifierScorer:
             except (ImportError, ValueError) as exc:
                 if spec.attn_implementation or attn != "flash_attention_2":
                     raise
-                logger.info("flash attention unavailable for %s (%s); using sdpa", spec.name, exc)
-                kwargs["attn_implementation"] = "sdpa"
+                logger.info("flash attention unavailable for %s (%s); using transformers' default", spec.name, exc)
+                del kwargs["attn_implementation"]
                 model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
         except Exception as exc:
             raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r}: {exc}") from None

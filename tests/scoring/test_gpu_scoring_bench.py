@@ -70,6 +70,23 @@ def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
     assert got.tokens_chosen.max() == 96 and got.tokens_chosen.min() < 96  # truncated and untruncated
 
 
+def test_gemma2_architecture_both_paths_agree(bench, filtered_path, tmp_path, monkeypatch):
+    """The Gemma-2-2B configuration's code path, shrunk: both benchmark paths give the same scores."""
+    import transformers
+
+    small = dict(bench.CONFIGS["gemma2-2b"][1], vocab_size=2000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16)
+    monkeypatch.setitem(bench.CONFIGS, "gemma2-small", ("gemma2", small))
+    path = bench.build_model("gemma2-small", tmp_path / "g2", "float32")
+    tok = transformers.AutoTokenizer.from_pretrained(str(path))
+    chosen, rejected = bench.load_texts(filtered_path, tok, 4)
+    ours = bench.run_rayward(path, chosen + rejected, "cpu", 256, None, warm=True)
+    ref = bench.run_reference(path, chosen + rejected, "cpu", 256)
+    assert ours["tokens"] == ref["tokens"] and max(ours["tokens"]) == 256
+    np.testing.assert_allclose(ours["scores"], ref["scores"], atol=1e-5, rtol=1e-4)
+    assert ours["warm_seconds"] is not None
+
+
 def test_script_smoke_prints_table(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
