@@ -93,6 +93,13 @@ class ModelSpec(_Strict):
     trust_remote_code: bool = False
     """Allow the model repository's own Python code to run (off unless set per model)."""
 
+    token_cache: str | None = None
+    """On-disk token-id cache: a directory, ``default`` (``~/.cache/rayward/tokens``) or ``off``;
+    unset means the ``RAYWARD_TOKEN_CACHE`` environment variable's value, else off."""
+
+    prefetch_batches: int = Field(default=2, ge=0)
+    """Padded batches a background thread prepares ahead of the one running (0: none)."""
+
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:

@@ -17,8 +17,9 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.batching import token_budget_batches
-from orchestrator.scoring.formatting import Encoded, encode, format_conversations, resolve_chat_template
+from orchestrator.scoring.formatting import Encoded, format_conversations, resolve_chat_template
+from orchestrator.scoring.prefetch import padded_batches, prefetch
+from orchestrator.scoring.token_cache import TokenCache, resolve_cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,25 @@ class ModelInfo:
     load_seconds: float
     num_parameters: int
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_accelerate() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("accelerate") is not None
+
+
+def default_attn_implementation(device: str, dtype_name: str) -> str | None:
+    """Flash attention 2 on a GPU in half precision when the package is installed; otherwise
+    transformers' own choice (SDPA where the architecture supports it, eager where it needs to,
+    e.g. Gemma-2's attention-logit soft-capping)."""
+    import importlib.util
+
+    if not device.startswith("cuda"):
+        return None
+    if dtype_name in ("bfloat16", "float16") and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return None
 
 
 def pick_device(want_gpu: bool) -> str:
@@ -110,7 +130,13 @@ def load_tokenizer(spec: ModelSpec):
 
 
 class ClassifierScorer:
-    """Loads one sequence-classification RM once and scores many (prompt, completion) pairs."""
+    """Loads one sequence-classification RM once and scores many (prompt, completion) pairs.
+
+    Fast path: token ids cached per (tokenizer, texts) (:class:`TokenCache`), length-sorted
+    batches under a token budget built and pinned by a background thread, non-blocking copies
+    to the device, logits gathered on the device and copied back once per call; weights loaded
+    straight to the device in the target dtype (bf16 on GPU by default).
+    """
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
         torch = require("torch")
@@ -119,19 +145,36 @@ class ClassifierScorer:
         self.device = device
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
+        self.token_cache = TokenCache(resolve_cache_dir(spec.token_cache))
+        tokenizer_seconds = time.perf_counter() - start
         dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
         kwargs: dict[str, Any] = {
             "revision": spec.revision,
             "trust_remote_code": spec.trust_remote_code,
             "dtype": getattr(torch, _DTYPES[dtype_name]),
         }
-        if spec.attn_implementation:
-            kwargs["attn_implementation"] = spec.attn_implementation
+        attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
+        if attn:
+            kwargs["attn_implementation"] = attn
+        if _has_accelerate():
+            # safetensors straight to the device in the target dtype (no CPU copy first)
+            kwargs["device_map"] = device
+        model_start = time.perf_counter()
         try:
-            model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
+            try:
+                model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
+            except (ImportError, ValueError) as exc:
+                if spec.attn_implementation or attn != "flash_attention_2":
+                    raise
+                logger.info("flash attention unavailable for %s (%s); using transformers' default", spec.name, exc)
+                del kwargs["attn_implementation"]
+                model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
         except Exception as exc:
             raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r}: {exc}") from None
         model.to(device).eval()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
+        model_seconds = time.perf_counter() - model_start
         self.model = model
         # The reference's fallbacks: pad = eos when the tokenizer has none; config follows the tokenizer.
         if self.tokenizer.pad_token_id is None:
@@ -155,6 +198,11 @@ class ClassifierScorer:
             device=device,
             load_seconds=time.perf_counter() - start,
             num_parameters=sum(p.numel() for p in model.parameters()),
+            extra={
+                "tokenizer_load_seconds": round(tokenizer_seconds, 4),
+                "model_load_seconds": round(model_seconds, 4),
+                "attn_implementation": getattr(model.config, "_attn_implementation", None),
+            },
         )
 
     @property
@@ -165,14 +213,11 @@ class ClassifierScorer:
 
     def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores and token counts (as the reference counts them) of formatted texts, in input order."""
-        enc = encode(self.tokenizer, texts, self.spec.max_length)
+        enc = self.token_cache.encode(self.tokenizer, texts, self.spec.max_length)
         return self.score_encoded(enc), np.asarray(enc.lengths, dtype=np.int32)
 
-    def score_encoded(self, enc: Encoded) -> np.ndarray:
-        """Scores of tokenized sequences, batched longest-first under the token budget."""
-        torch = require("torch")
-        scores = np.empty(len(enc.input_ids), dtype=np.float64)
-        pad = self.tokenizer.pad_token_id
+    def batches(self, enc: Encoded):
+        """The padded batches :meth:`score_encoded` runs, in order (built on the calling thread)."""
         if self.causal:
             # Causal decoder: right padding never reaches real tokens under a causal mask, so no
             # padding mask is needed (SDPA takes its fused causal kernel). A masked doubled BOS is
@@ -180,26 +225,37 @@ class ClassifierScorer:
             seqs = [ids[1:] if masked else ids for ids, masked in zip(enc.input_ids, enc.first_masked)]
             offsets = [1 if masked else 0 for masked in enc.first_masked]
         else:
-            seqs, offsets = enc.input_ids, [0] * len(enc.input_ids)
-        lengths = [len(x) for x in seqs]
+            seqs, offsets = enc.input_ids, None
+        return padded_batches(
+            seqs,
+            self.tokenizer.pad_token_id,
+            self.batch_tokens,
+            causal=self.causal,
+            offsets=offsets,
+            first_masked=enc.first_masked,
+            pin_memory=self.device.startswith("cuda"),
+        )
+
+    def score_encoded(self, enc: Encoded) -> np.ndarray:
+        """Scores of tokenized sequences, batched longest-first under the token budget.
+
+        The next batch is padded (and pinned) by a background thread while the current one runs;
+        each score is the model's own pooled logit (its rightmost non-pad token).
+        """
+        torch = require("torch")
+        scores = np.empty(len(enc.input_ids), dtype=np.float64)
+        order: list[list[int]] = []
+        logits = []
         with torch.inference_mode():
-            for batch in token_budget_batches(lengths, self.batch_tokens):
-                width = max(lengths[i] for i in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                for row, i in enumerate(batch):
-                    ids[row, : lengths[i]] = torch.tensor(seqs[i], dtype=torch.long)
-                if self.causal:
-                    start = torch.tensor([offsets[i] for i in batch], dtype=torch.long).unsqueeze(1)
-                    inputs = {"input_ids": ids, "position_ids": start + torch.arange(width).unsqueeze(0)}
-                else:
-                    mask = torch.zeros((len(batch), width), dtype=torch.long)
-                    for row, i in enumerate(batch):
-                        mask[row, : lengths[i]] = 1
-                        if enc.first_masked[i]:
-                            mask[row, 0] = 0
-                    inputs = {"input_ids": ids, "attention_mask": mask}
-                out = self.model(**{k: v.to(self.device, non_blocking=True) for k, v in inputs.items()})
-                scores[batch] = out.logits[:, 0].float().cpu().numpy()
+            for batch in prefetch(self.batches(enc), depth=self.spec.prefetch_batches):
+                inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
+                out = self.model(**inputs)
+                logits.append(out.logits[:, 0].float())
+                order.append(batch.indices)
+            if logits:
+                # one device-to-host copy at the end: no per-batch synchronisation
+                values = torch.cat(logits).cpu().numpy()
+                scores[[i for batch in order for i in batch]] = values
         return scores
 
     def score_pairs(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
