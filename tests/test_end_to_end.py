@@ -7,6 +7,7 @@ The fixtures in tests/fixtures/reference were produced by rewardbench 0.1.4's sc
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -79,3 +80,37 @@ def test_leaderboard_formats_and_by_subset(demo_results):
     sub = _rayward("leaderboard", "--results", str(results), "--by", "subset", "--format", "json")
     rows = json.loads(sub.stdout)
     assert len(rows) == 2 and len(rows[0]) == 24  # model + 23 subsets
+
+
+@pytest.mark.parametrize("name", ["refusals", "refusal-prompts", "reasoning", "length", "length-category",
+                                  "length-correlation", "instruction", "families", "size"])
+def test_every_analysis_runs_on_demo_results(demo_results, name):
+    results, _ = demo_results
+    out = _rayward("analyze", name, "--results", str(results), "--format", "json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads(out.stdout)
+    assert rows, f"analysis {name} returned no rows on the demo results"
+    if name in ("refusals", "reasoning", "instruction", "families", "size"):
+        assert {r["model"] for r in rows} == {"tiny-rm", "tiny-rm-b"}
+
+
+def test_refusal_analysis_agrees_with_records(demo_results):
+    """The refusal view's comply accuracy is xstest-should-respond's accuracy (checked against raw records)."""
+    results, _ = demo_results
+    rows = {r["model"]: r for r in json.loads(_rayward("analyze", "refusals", "--results", str(results), "--format", "json").stdout)}
+    sub = json.loads(_rayward("sql", "SELECT model, avg(correct::INT) AS acc FROM latest_records WHERE subset = 'xstest-should-respond' "
+                                     "GROUP BY model", "--results", str(results), "--format", "json").stdout)
+    for r in sub:
+        comply = [v for k, v in rows[r["model"]].items() if k.startswith("comply") and "acc" in k]
+        assert comply and comply[0] == pytest.approx(r["acc"])
+
+
+def test_report_and_compare_on_demo_results(demo_results, tmp_path):
+    results, _ = demo_results
+    out = _rayward("report", "--results", str(results), "--out", str(tmp_path / "r.html"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    html = (tmp_path / "r.html").read_text()
+    assert "tiny-rm-b" in html and "<script" in html
+    assert re.search(r"<script[^>]*\bsrc=", html) is None  # every script inlined: viewable offline
+    cmp = _rayward("compare", "tiny-rm", "tiny-rm-b", "--results", str(results))
+    assert cmp.returncode == 0 and "overall" in cmp.stdout
