@@ -32,6 +32,8 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     if address:
         kwargs["address"] = address
     else:
+        # Always a fresh local cluster: never join some other cluster running on this machine.
+        kwargs["address"] = "local"
         # more CPU slots than cores: actors that hold a slot while idle must not starve the driver's tasks
         kwargs["num_cpus"] = num_cpus or max(8, os.cpu_count() or 1)
         kwargs["object_store_memory"] = _OBJECT_STORE_BYTES

@@ -42,6 +42,7 @@ def ray_cluster():
     import ray
 
     ray.init(
+        address="local",
         num_cpus=8,
         num_gpus=2,
         include_dashboard=False,
