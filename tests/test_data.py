@@ -9,6 +9,8 @@ from orchestrator.config import BenchmarkSpec
 from orchestrator.data import load_examples
 from orchestrator.errors import DataError
 
+PRIOR_SETS = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize", "anthropic_harmless", "mtbench_gpt4", "mtbench_human")
+
 
 def test_real_filtered_split(filtered_path):
     ex = load_examples(BenchmarkSpec(source=str(filtered_path)))
@@ -17,7 +19,8 @@ def test_real_filtered_split(filtered_path):
     counts = {}
     for s in ex.table.column("subset").to_pylist():
         counts[s] = counts.get(s, 0) + 1
-    assert counts == expected_counts("reward-bench")
+    prior = set(PRIOR_SETS)
+    assert counts == {k: v for k, v in expected_counts("reward-bench").items() if k not in prior}
     # id is not unique upstream (3692 twice); rows stay distinct by position
     ids = ex.table.column("id").to_pylist()
     assert ids.count(3692) == 2
@@ -94,5 +97,10 @@ def test_offline_hub_source_gives_hint():
 
 
 def test_subset_table_is_complete():
-    assert len(subsets_of("reward-bench")) == 23
-    assert sum(expected_counts("reward-bench").values()) == 2985
+    core = [s for s in subsets_of("reward-bench") if s not in PRIOR_SETS]
+    assert len(core) == 23 and len(subsets_of("reward-bench")) == 23 + 7
+    assert sum(expected_counts("reward-bench")[s] for s in core) == 2985
+    # pref-test-sets split sizes (SOURCES.md); pku_* are not part of the benchmark
+    assert sum(expected_counts("reward-bench")[s] for s in PRIOR_SETS) == 2266 + 6192 + 221 + 9000 + 1741 + 3355 + 2400
+    assert expected_counts("reward-bench-2") == {"Factuality": 475, "Precise IF": 160, "Math": 183, "Safety": 450,
+                                                 "Focus": 495, "Ties": 102}
