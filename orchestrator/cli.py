@@ -88,7 +88,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, *, percen
 
 
 def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[str, Any]], list[str], set[str]]:
-    from orchestrator.store import connect, stored_query
+    from orchestrator.store import connect, leaderboard_rows, stored_query
 
     con = connect(results)
     try:
@@ -101,35 +101,33 @@ def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[
                     subsets.append(r["subset"])
                 wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
             return list(wide.values()), ["model", *subsets], set(subsets)
-        rows = stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
+        rows, sections = leaderboard_rows(con, benchmark)
     finally:
         con.close()
-    sections = [c for c in SECTION_COLUMNS if any(r.get(c) is not None for r in rows)] or list(SECTION_COLUMNS[:4])
-    for r in rows:
-        for c in SECTION_COLUMNS:
-            if c not in sections:
-                r.pop(c, None)
     columns = ["model", "kind", *sections, "score"]
     if any(not r["complete"] for r in rows):
-        columns.append("complete")
+        columns += ["complete", "incomplete_subsets"]
     return rows, columns, {*sections, "score"}
 
 
 def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns: list[str], fmt: Format,
              n_boot: int, seed: int, by: By = By.section) -> list[str]:
     """Add bootstrap CIs: ``<col>_low``/``<col>_high`` fields (json/csv), or "score [low, high]" cells (table/markdown)."""
+    from orchestrator.errors import ConfigError
     from orchestrator.stats import leaderboard_cis
-    from orchestrator.store import connect
+    from orchestrator.store import connect, stored_query
 
     con = connect(results)
     try:
+        if stored_query(con, "ci_unsupported", benchmark=benchmark).to_pylist()[0]["n"]:
+            raise ConfigError(f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N or Ties records")
         cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
     finally:
         con.close()
     if by is By.subset:
         scored = [c for c in columns if c != "model"]
     else:
-        scored = [c for c in columns if c in SECTION_COLUMNS or c == "score"]
+        scored = [c for c in columns if c not in ("model", "kind", "complete", "incomplete_subsets")]
     for r in rows:
         ci = cis.get(r["model"])
         for c in scored:

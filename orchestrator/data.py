@@ -58,7 +58,7 @@ def _read_json_file(path: Path) -> pa.Table:
             except json.JSONDecodeError:
                 data = None  # maybe JSON lines with a .json suffix
             if isinstance(data, list):
-                return pa.Table.from_pylist(data)
+                return pa.Table.from_pylist(_mixed_to_lists(data, where=str(path)))
             if isinstance(data, dict):
                 return pa.Table.from_pydict(data)
         rows = []
@@ -69,9 +69,28 @@ def _read_json_file(path: Path) -> pa.Table:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{lineno}: invalid JSON line: {exc.msg}") from None
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pylist(_mixed_to_lists(rows, where=str(path)))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"{path}: cannot read as a table: {exc}") from None
+
+
+def _mixed_to_lists(rows: list, where: str) -> list:
+    """JSON rows whose column mixes text and lists (single- and multi-turn prompts; one completion and best-of-N
+    lists): text becomes a one-element list: ``{"role": "user", "content": text}`` where the lists hold messages,
+    ``[text]`` where they hold text."""
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        return rows
+    keys = {k for r in rows for k in r}
+    for key in keys:
+        values = [r.get(key) for r in rows]
+        lists = [v for v in values if isinstance(v, list)]
+        if not lists or not any(isinstance(v, str) for v in values):
+            continue
+        messages = any(isinstance(x, dict) for v in lists for x in v)
+        for r in rows:
+            if isinstance(r.get(key), str):
+                r[key] = [{"role": "user", "content": r[key]}] if messages else [r[key]]
+    return rows
 
 
 def _read_file(path: Path) -> pa.Table:
@@ -215,10 +234,27 @@ def _load_by_split(source: str, revision: str | None, known: set[str]) -> tuple[
         fingerprint = f"hub:{source}@{revision or 'main'}:" + ",".join(sorted(f"{k}={v._fingerprint}" for k, v in dd.items()))
     if not parts:
         raise DataError(f"{source}: no split named after a subset of this benchmark")
+    parts = _unify_prompts(parts)
     try:
         return pa.concat_tables(parts, promote_options="permissive"), fingerprint
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"{source}: splits have incompatible schemas: {exc}") from None
+
+
+def _unify_prompts(parts: list[pa.Table]) -> list[pa.Table]:
+    """Splits mixing text prompts and message-list prompts: a text prompt becomes one user message (the same
+    conversation the scorer builds from text)."""
+    kinds = {_is_list(t.column("prompt").type) for t in parts if "prompt" in t.column_names}
+    if kinds != {True, False}:
+        return parts
+    out = []
+    for t in parts:
+        col = t.column("prompt")
+        if not _is_list(col.type):
+            messages = [None if v is None else [{"role": "user", "content": v}] for v in col.to_pylist()]
+            t = t.set_column(t.column_names.index("prompt"), "prompt", pa.array(messages))
+        out.append(t)
+    return out
 
 
 def _apply_columns(table: pa.Table, spec: BenchmarkSpec, where: str) -> pa.Table:
