@@ -11,7 +11,9 @@
   ``eval-set-scores/<model>.json`` (per-example columns) of a model's latest records. ``text_chosen``/``text_rejected``
   hold the raw completions (the chat-templated text is not stored in records), which the import accepts.
 
-Pairwise benchmarks only (RewardBench v1 and its Prior Sets, custom pairs); best-of-N files are not handled yet.
+RewardBench 2 score files (``scripts/run_v2.py``: per row ``id, subset, text`` (every completion's chat-templated text,
+chosen first), ``scores``, ``num_correct``, ``results``) import into a best-of-N benchmark: matched by ``(subset, id)``
+and every completion's text checked the same way. Export writes pairwise records only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from orchestrator.errors import DataError
 from orchestrator.records import (
@@ -106,6 +110,8 @@ def import_reference_scores(path: str | Path, examples: Any, *, results: str | P
                             kind: str = "classifier") -> ImportResult:
     """Import a reference score file into ``results`` as one run of ``model`` on ``examples.benchmark``."""
     rows = read_reference_scores(path)
+    if not rows:
+        raise DataError(f"{path}: no rows")
     ex = examples.table.to_pydict()
     by_key: dict[tuple[str, int], list[int]] = defaultdict(list)
     by_subset: dict[str, list[int]] = defaultdict(list)
@@ -115,11 +121,31 @@ def import_reference_scores(path: str | Path, examples: Any, *, results: str | P
     used: set[int] = set()
     out: dict[str, list[Any]] = defaultdict(list)
     result = ImportResult(run_id=new_run_id(), n_rows=len(rows), n_imported=0)
+    bon = "scores" in rows[0] and "text" in rows[0]
+    lists = pa.types.is_list(examples.table.schema.field("chosen").type)
+    if bon != lists:
+        raise DataError(
+            f"{path}: a {'best-of-N' if bon else 'pairwise'} score file, but benchmark {examples.benchmark!r} holds "
+            f"{'best-of-N' if lists else 'pairwise'} examples (RewardBench 2 files: --benchmark reward-bench-2)"
+        )
+    by_source: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (subset, sid) in enumerate(zip(ex["subset"], ex["source_id"])):
+        by_source[(subset, sid)].append(i)
     for n, row in enumerate(rows):
         where = f"{path}: row {n}"
         subset = row.get("subset")
         if subset is None:
             result.unmatched.append((n, "no subset"))
+            continue
+        if bon:
+            matched = _match_best_of_n(row, n, ex, by_source, used, where, result)
+            if matched is None:
+                continue
+            i, cols = matched
+            used.add(i)
+            for k, v in cols.items():
+                out[k].append(v)
+            result.subsets[subset] = result.subsets.get(subset, 0) + 1
             continue
         if "text_chosen" not in row or "text_rejected" not in row:
             result.unmatched.append((n, "no text_chosen/text_rejected to check the match"))
@@ -190,6 +216,46 @@ def import_reference_scores(path: str | Path, examples: Any, *, results: str | P
                     "n_records": result.n_imported}],
     })
     return result
+
+
+def _match_best_of_n(row: dict[str, Any], n: int, ex: dict[str, list[Any]], by_source: dict[tuple[str, str], list[int]],
+                     used: set[int], where: str, result: ImportResult) -> tuple[int, dict[str, Any]] | None:
+    """A RewardBench 2 row: (subset, id) then every completion's text; the record columns, or None (reported)."""
+    subset = row["subset"]
+    if row.get("id") is None:
+        result.unmatched.append((n, "no id"))
+        return None
+    key = (subset, str(row["id"]))
+    candidates = by_source.get(key, [])
+    if not candidates:
+        result.unmatched.append((n, f"no example ({subset}, {key[1]}) in the benchmark"))
+        return None
+    texts, raw = row.get("text"), row.get("scores")
+    if not isinstance(texts, list) or not isinstance(raw, list) or len(texts) != len(raw):
+        result.unmatched.append((n, "text and scores must be lists of equal length"))
+        return None
+    fitting = [i for i in candidates if i not in used and len(ex["chosen"][i]) + len(ex["rejected"][i]) == len(texts)
+               and all(_ends_with(t, c) for t, c in zip(texts, ex["chosen"][i] + ex["rejected"][i]))]
+    if not fitting:
+        result.unmatched.append((n, f"example ({subset}, {key[1]}) found but its completions' text differs"))
+        return None
+    i = fitting[0]
+    try:
+        scores = [_scalar(x, where, "scores") for x in raw]
+    except DataError as exc:
+        result.unmatched.append((n, str(exc).split(": ", 2)[-1]))
+        return None
+    k = len(ex["chosen"][i])
+    sc, sr = scores[:k], scores[k:]
+    prompt = ex["prompt"][i]
+    return i, {
+        "subset": subset, "example_id": ex["id"][i], "row_index": ex["row_index"][i],
+        "prompt": prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False),
+        "chosen": ex["chosen"][i][0], "rejected": ex["rejected"][i][0] if sr else None,
+        "score_chosen": sc[0], "score_rejected": max(sr) if sr else None,
+        "correct": bool(sr) and min(sc) > max(sr), "source_id": ex["source_id"][i],
+        "scores_chosen": sc, "scores_rejected": sr,
+    }
 
 
 def _model_path(root: Path, sub: str, model: str) -> Path:

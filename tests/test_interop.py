@@ -8,6 +8,7 @@ import pytest
 
 from orchestrator.config import BenchmarkSpec
 from orchestrator.data import load_examples
+from orchestrator.errors import DataError
 from orchestrator.interop import export_reference, import_reference_scores, read_reference_scores
 from orchestrator.store import connect, leaderboard, run_query
 
@@ -114,3 +115,37 @@ def test_export_then_import_round_trip(tmp_path, filtered_path, examples):
     q = ("SELECT subset, example_id, row_index, score_chosen, score_rejected, correct, chosen, rejected FROM latest_records "
          "ORDER BY row_index")
     assert run_query(connect(tmp_path / "b"), q).to_pylist() == run_query(con, q).to_pylist()
+
+
+def test_import_reward_bench_2_score_file(tmp_path, examples):
+    from test_runner_benchmarks import _bon_points, v2_fixture
+
+    data = tmp_path / "rb2.parquet"
+    rows = v2_fixture(data)
+    ex = load_examples(BenchmarkSpec(name="reward-bench-2", source=str(data)))
+    cols = {"id": [], "subset": [], "text": [], "scores": [], "num_correct": [], "results": []}
+    for n, r in enumerate(rows):
+        completions = r["chosen"] + r["rejected"]
+        scores = [float((n * 3 + j * 5) % 4) for j in range(len(completions))]  # ties at the top happen
+        cols["id"].append(r["id"])
+        cols["subset"].append(r["subset"])
+        cols["text"].append([f"<|user|>\n{r['prompt']}<|assistant|>\n{c}</s>" for c in completions])
+        cols["scores"].append(scores)
+        cols["num_correct"].append(r["num_correct"])
+        cols["results"].append(None if r["subset"] == "Ties" else _bon_points(scores[:1], scores[1:]))
+    cols["text"][2][1] = "something else entirely"
+    f = tmp_path / "scores.json"
+    f.write_text(json.dumps({**cols, "model": "m", "model_type": "Seq. Classifier", "chat_template": "tokenizer"}))
+    res = import_reference_scores(f, ex, results=tmp_path / "r", model="m")
+    assert res.n_imported == len(rows) - 1 and [u[0] for u in res.unmatched] == [2]
+    con = connect(tmp_path / "r")
+    acc = {r["subset"]: r["accuracy"] for r in run_query(con, "SELECT subset, accuracy FROM subset_accuracy").to_pylist()}
+    fact = [j for j, r in enumerate(rows) if r["subset"] == "Factuality"]
+    assert acc["Factuality"] == pytest.approx(sum(cols["results"][j] for j in fact) / 2)
+    got = run_query(con, "SELECT row_index, scores_chosen, scores_rejected FROM records ORDER BY row_index").to_pylist()
+    for g in got:
+        k = rows[g["row_index"]]["num_correct"]
+        assert g["scores_chosen"] + g["scores_rejected"] == cols["scores"][g["row_index"]] and len(g["scores_chosen"]) == k
+    assert leaderboard(tmp_path / "r", "reward-bench-2")[0]["complete"] is False
+    with pytest.raises(DataError, match="best-of-N score file, but benchmark 'reward-bench' holds pairwise"):
+        import_reference_scores(f, examples, results=tmp_path / "r2", model="m")
