@@ -156,3 +156,27 @@ def test_schema_v1_files_still_read(tmp_path):
     con = connect(tmp_path)
     assert con.execute("SELECT count(*), count(scores_chosen) FROM records").fetchall() == [(2, 1)]
     assert pa.types.is_list(con.sql("SELECT scores_chosen FROM records").to_arrow_table().schema[0].type)
+
+
+def test_paper_prior_sets_were_the_mean_of_all_seven(tmp_path):
+    """The reference code (analysis/get_benchmark_results.py) averages 4 prior sets; the March 2024 paper's Table 12
+    averaged all 7. With the weights as data, scoring the other 3 with weight 1 reproduces the paper."""
+    from conftest import RESULTS_TABLES
+    from test_store import _sections_from_given
+
+    table = pq.read_table(RESULTS_TABLES / "paper_v1_2024-03_per_subset_tables.parquet").to_pylist()
+    table = [r for r in table if r["paper_table"] == 12 and r["accuracy_pct"] is not None]
+    given = {(r["model"], r["column"]): r["accuracy_pct"] / 100 for r in table if not r["is_section_average"]}
+    paper = {r["model"]: r["accuracy_pct"] / 100 for r in table if r["is_section_average"]}
+    con = connect(tmp_path)
+    four = _sections_from_given(con, given)
+    model = "openbmb/UltraRM-13b"
+    assert four[(model, "Prior Sets")] == pytest.approx(
+        sum(given[(model, s)] for s in ("anthropic_helpful", "anthropic_hhh", "shp", "summarize")) / 4)
+    con.execute("UPDATE benchmark_subsets SET section = 'Prior Sets', weight = 1 "
+                "WHERE subset IN ('anthropic_harmless', 'mtbench_gpt4', 'mtbench_human')")
+    seven = dict(con.execute("SELECT model, score FROM section_scores WHERE section = 'Prior Sets'").fetchall())
+    matched = [m for m in paper if m in seven]
+    assert len(matched) >= 30
+    for m in matched:
+        assert seven[m] == pytest.approx(paper[m], abs=0.0008), m
