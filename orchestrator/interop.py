@@ -13,7 +13,8 @@
 
 RewardBench 2 score files (``scripts/run_v2.py``: per row ``id, subset, text`` (every completion's chat-templated text,
 chosen first), ``scores``, ``num_correct``, ``results``) import into a best-of-N benchmark: matched by ``(subset, id)``
-and every completion's text checked the same way. Export writes pairwise records only.
+and every completion's text checked the same way; export writes that layout back (``text`` = raw completions,
+``results`` = the example's points, null for Ties, ``id`` = the source id).
 """
 
 from __future__ import annotations
@@ -255,6 +256,7 @@ def _match_best_of_n(row: dict[str, Any], n: int, ex: dict[str, list[Any]], by_s
         "score_chosen": sc[0], "score_rejected": max(sr) if sr else None,
         "correct": bool(sr) and min(sc) > max(sr), "source_id": ex["source_id"][i],
         "scores_chosen": sc, "scores_rejected": sr,
+        "texts_chosen": list(ex["chosen"][i]), "texts_rejected": list(ex["rejected"][i]),
     }
 
 
@@ -271,14 +273,43 @@ def export_reference(con: Any, *, model: str, benchmark: str, out: str | Path, k
     rows = stored_query(con, "export_records", benchmark=benchmark, model=model).to_pylist()
     if not rows:
         raise DataError(f"no records of model {model!r} on benchmark {benchmark!r}")
-    if any(r["scores_chosen"] is not None for r in rows):
-        raise DataError(f"model {model!r} on {benchmark!r} has best-of-N records; export handles pairwise records only")
+    bon = any(r["scores_chosen"] is not None for r in rows)
+    if bon and not all(r["scores_chosen"] is not None and r["texts_chosen"] is not None for r in rows):
+        raise DataError(f"model {model!r} on {benchmark!r}: best-of-N records without every completion's text "
+                        "(mixed or older records) cannot be exported")
     root = Path(out)
     summary: dict[str, Any] = {"model": model, "model_type": kind_label, "chat_template": chat_template}
     for r in stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist():
         if r["model"] == model and r["accuracy"] is not None and not math.isnan(r["accuracy"]):
             summary[r["subset"]] = r["accuracy"]
-    scores = {
+    points = {}
+    if bon:
+        for r in stored_query(con, "export_points", benchmark=benchmark, model=model).to_pylist():
+            points[r["row_index"]] = r["points"]
+        scores = {
+            "chat_template": chat_template,
+            "id": [r["source_id"] for r in rows],
+            "model": model,
+            "model_type": kind_label,
+            "num_correct": [len(r["scores_chosen"]) for r in rows],
+            "results": [points.get(r["row_index"]) for r in rows],
+            "scores": [list(r["scores_chosen"]) + list(r["scores_rejected"]) for r in rows],
+            "subset": [r["subset"] for r in rows],
+            "text": [list(r["texts_chosen"]) + list(r["texts_rejected"]) for r in rows],
+        }
+    else:
+        scores = _pairwise_columns(rows, model, kind_label, chat_template)
+    paths = []
+    for sub, data in (("eval-set", summary), ("eval-set-scores", scores)):
+        path = _model_path(root, sub, model)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=4, sort_keys=True), encoding="utf-8")
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def _pairwise_columns(rows: list[dict[str, Any]], model: str, kind_label: str, chat_template: str) -> dict[str, Any]:
+    return {
         "chat_template": chat_template,
         "id": [r["example_id"] for r in rows],
         "model": model,
@@ -290,10 +321,3 @@ def export_reference(con: Any, *, model: str, benchmark: str, out: str | Path, k
         "text_chosen": [r["chosen"] for r in rows],
         "text_rejected": [r["rejected"] for r in rows],
     }
-    paths = []
-    for sub, data in (("eval-set", summary), ("eval-set-scores", scores)):
-        path = _model_path(root, sub, model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=4, sort_keys=True), encoding="utf-8")
-        paths.append(path)
-    return paths[0], paths[1]

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 2
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
-# for best-of-N data; null for pairs) and ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``).
+# for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
+# ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -52,6 +53,8 @@ RECORD_SCHEMA = pa.schema(
         pa.field("scores_chosen", pa.list_(pa.float64())),
         pa.field("scores_rejected", pa.list_(pa.float64())),
         pa.field("source_id", pa.string()),
+        pa.field("texts_chosen", pa.list_(pa.string())),
+        pa.field("texts_rejected", pa.list_(pa.string())),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

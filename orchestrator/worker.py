@@ -108,7 +108,8 @@ def score_lists(scorer: Any, prompts: list[Any], chosen: list[list[str]], reject
     texts = format_conversations(scorer.tokenizer, flat_prompts, flat_texts)
     scores, tokens = scorer.score_texts(texts)
     out: dict[str, list[Any]] = {k: [] for k in ("chosen", "rejected", "score_chosen", "score_rejected", "correct",
-                                                 "tokens_chosen", "tokens_rejected", "scores_chosen", "scores_rejected")}
+                                                 "tokens_chosen", "tokens_rejected", "scores_chosen", "scores_rejected",
+                                                 "texts_chosen", "texts_rejected")}
     at = 0
     for c, r in zip(chosen, rejected):
         sc = [float(x) for x in scores[at: at + len(c)]]
@@ -119,6 +120,8 @@ def score_lists(scorer: Any, prompts: list[Any], chosen: list[list[str]], reject
         at += len(r)
         out["chosen"].append(c[0])
         out["rejected"].append(r[0] if r else None)
+        out["texts_chosen"].append(list(c))
+        out["texts_rejected"].append(list(r))
         out["scores_chosen"].append(sc)
         out["scores_rejected"].append(sr)
         out["score_chosen"].append(sc[0])

@@ -147,5 +147,15 @@ def test_import_reward_bench_2_score_file(tmp_path, examples):
         k = rows[g["row_index"]]["num_correct"]
         assert g["scores_chosen"] + g["scores_rejected"] == cols["scores"][g["row_index"]] and len(g["scores_chosen"]) == k
     assert leaderboard(tmp_path / "r", "reward-bench-2")[0]["complete"] is False
+    # export in the reference's v2 layout, then import again: identical records
+    _, out = export_reference(con, model="m", benchmark="reward-bench-2", out=tmp_path / "out")
+    exported = json.loads(out.read_text())
+    assert set(exported) == {"chat_template", "id", "model", "model_type", "num_correct", "results", "scores", "subset", "text"}
+    assert exported["id"][:2] == ["0", "1"] and exported["results"][-1] is None  # Ties rows carry no per-row result
+    res = import_reference_scores(out, ex, results=tmp_path / "r3", model="m")
+    assert res.unmatched == [] and res.n_imported == len(rows) - 1
+    q = ("SELECT subset, example_id, row_index, source_id, score_chosen, score_rejected, correct, scores_chosen, "
+         "scores_rejected, texts_chosen, texts_rejected FROM latest_records ORDER BY row_index")
+    assert run_query(connect(tmp_path / "r3"), q).to_pylist() == run_query(con, q).to_pylist()
     with pytest.raises(DataError, match="best-of-N score file, but benchmark 'reward-bench' holds pairwise"):
         import_reference_scores(f, examples, results=tmp_path / "r2", model="m")

@@ -62,8 +62,9 @@ def test_reward_bench_2_job(ray_cluster, tiny_models, tmp_path):
     assert res.ok, res.failed
     con = connect(tmp_path / "results")
     recs = run_query(con, "SELECT row_index, source_id, scores_chosen, scores_rejected, score_chosen, score_rejected, "
-                          "correct FROM records ORDER BY row_index").to_pylist()
+                          "correct, texts_chosen, texts_rejected FROM records ORDER BY row_index").to_pylist()
     assert len(recs) == len(rows) and [r["source_id"] for r in recs] == [r["id"] for r in rows]
+    assert [(r["texts_chosen"], r["texts_rejected"]) for r in recs] == [(r["chosen"], r["rejected"]) for r in rows]
     # every completion scored once, equal to a direct scorer on the same conversations
     prompts = [r["prompt"] for r in rows for _ in range(r["total_completions"])]
     texts = [t for r in rows for t in r["chosen"] + r["rejected"]]
