@@ -25,7 +25,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEMO_JOB = Path(__file__).parent / "demo.yaml"
-SECTION_COLUMNS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Prior Sets")
 
 
 class Format(str, Enum):
