@@ -447,6 +447,27 @@ def report(
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
+@app.command()
+def benchmarks(fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown.")) -> None:
+    """List the benchmarks: loader, default data, and each section's subsets, rules and weights (the data tables)."""
+    from orchestrator.benchmarks import BENCHMARKS_CSV, SECTIONS_CSV, SUBSETS_CSV, _rows
+
+    sections = {(r["benchmark"], r["section"]): r for r in _rows(SECTIONS_CSV)}
+    bench = {r["benchmark"]: r for r in _rows(BENCHMARKS_CSV)}
+    rows = []
+    for r in _rows(SUBSETS_CSV):
+        sec = sections.get((r["benchmark"], r["section"]), {})
+        b = bench[r["benchmark"]]
+        rows.append({"benchmark": r["benchmark"], "loader": b["loader"], "default_source": b["default_source"],
+                     "section": r["section"] or "(unscored)", "section_weight": sec.get("section_weight", ""),
+                     "optional": sec.get("optional", ""), "subset": r["subset"], "rule": r["rule"],
+                     "weight": r["weight"], "n_expected": r["n_expected"]})
+    rows.append({"benchmark": "custom", "loader": "custom", "default_source": "", "section": "(each subset)",
+                 "section_weight": "1", "optional": "", "subset": "(any)", "rule": "pairwise or best-of-n", "weight": "1",
+                 "n_expected": ""})
+    _emit(rows, list(rows[0]), fmt, title="benchmarks (orchestrator/benchmarks/data/*.csv)")
+
+
 class InteropFormat(str, Enum):
     rewardbench = "rewardbench"
 

@@ -96,3 +96,12 @@ def test_import_export_and_leaderboard_per_benchmark(tmp_path, filtered_path):
     assert out.returncode == 2 and "pairwise benchmarks only" in out.stderr
     out = _rayward("import", str(f), "--model", "x", "--source", str(tmp_path / "nope.parquet"), "--results", str(results))
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_benchmarks_lists_the_data_tables():
+    out = _rayward("benchmarks", "--format", "json")
+    rows = json.loads(out.stdout)
+    ties = next(r for r in rows if r["benchmark"] == "reward-bench-2" and r["subset"] == "Ties")
+    assert ties["rule"] == "ties" and ties["n_expected"] == "102"
+    shp = next(r for r in rows if r["subset"] == "shp")
+    assert (shp["section"], shp["section_weight"], shp["optional"]) == ("Prior Sets", "1", "true")
