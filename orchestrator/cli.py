@@ -25,7 +25,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 DEMO_JOB = Path(__file__).parent / "demo.yaml"
-SECTION_COLUMNS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Prior Sets")
 
 
 class Format(str, Enum):
@@ -88,7 +87,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], fmt: Format, *, percen
 
 
 def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[str, Any]], list[str], set[str]]:
-    from orchestrator.store import connect, stored_query
+    from orchestrator.store import connect, leaderboard_rows, stored_query
 
     con = connect(results)
     try:
@@ -101,35 +100,33 @@ def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[
                     subsets.append(r["subset"])
                 wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
             return list(wide.values()), ["model", *subsets], set(subsets)
-        rows = stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
+        rows, sections = leaderboard_rows(con, benchmark)
     finally:
         con.close()
-    sections = [c for c in SECTION_COLUMNS if any(r.get(c) is not None for r in rows)] or list(SECTION_COLUMNS[:4])
-    for r in rows:
-        for c in SECTION_COLUMNS:
-            if c not in sections:
-                r.pop(c, None)
     columns = ["model", "kind", *sections, "score"]
     if any(not r["complete"] for r in rows):
-        columns.append("complete")
+        columns += ["complete", "incomplete_subsets"]
     return rows, columns, {*sections, "score"}
 
 
 def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns: list[str], fmt: Format,
              n_boot: int, seed: int, by: By = By.section) -> list[str]:
     """Add bootstrap CIs: ``<col>_low``/``<col>_high`` fields (json/csv), or "score [low, high]" cells (table/markdown)."""
+    from orchestrator.errors import ConfigError
     from orchestrator.stats import leaderboard_cis
-    from orchestrator.store import connect
+    from orchestrator.store import connect, stored_query
 
     con = connect(results)
     try:
+        if stored_query(con, "ci_unsupported", benchmark=benchmark).to_pylist()[0]["n"]:
+            raise ConfigError(f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N or Ties records")
         cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
     finally:
         con.close()
     if by is By.subset:
         scored = [c for c in columns if c != "model"]
     else:
-        scored = [c for c in columns if c in SECTION_COLUMNS or c == "score"]
+        scored = [c for c in columns if c not in ("model", "kind", "complete", "incomplete_subsets")]
     for r in rows:
         ci = cis.get(r["model"])
         for c in scored:
@@ -448,6 +445,101 @@ def report(
     except RaywardError as exc:
         _fail(exc)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def benchmarks(fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown.")) -> None:
+    """List the benchmarks: loader, default data, and each section's subsets, rules and weights (the data tables)."""
+    from orchestrator.benchmarks import BENCHMARKS_CSV, SECTIONS_CSV, SUBSETS_CSV, _rows
+
+    sections = {(r["benchmark"], r["section"]): r for r in _rows(SECTIONS_CSV)}
+    bench = {r["benchmark"]: r for r in _rows(BENCHMARKS_CSV)}
+    rows = []
+    for r in _rows(SUBSETS_CSV):
+        sec = sections.get((r["benchmark"], r["section"]), {})
+        b = bench[r["benchmark"]]
+        rows.append({"benchmark": r["benchmark"], "loader": b["loader"], "default_source": b["default_source"],
+                     "section": r["section"] or "(unscored)", "section_weight": sec.get("section_weight", ""),
+                     "optional": sec.get("optional", ""), "subset": r["subset"], "rule": r["rule"],
+                     "weight": r["weight"], "n_expected": r["n_expected"]})
+    rows.append({"benchmark": "custom", "loader": "custom", "default_source": "", "section": "(each subset)",
+                 "section_weight": "1", "optional": "", "subset": "(any)", "rule": "pairwise or best-of-n", "weight": "1",
+                 "n_expected": ""})
+    _emit(rows, list(rows[0]), fmt, title="benchmarks (orchestrator/benchmarks/data/*.csv)")
+
+
+class InteropFormat(str, Enum):
+    rewardbench = "rewardbench"
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="A reference score file: eval-set-scores/<org>/<model>.json or <model>_outputs.jsonl."),
+    fmt: InteropFormat = typer.Option(InteropFormat.rewardbench, "--format", help="rewardbench (the reference's files)."),
+    model: str = typer.Option(..., "--model", help="Model name for the imported records."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark whose examples the rows are matched to."),
+    source: Optional[str] = typer.Option(None, "--source", help="The benchmark data to match against (default: its hub id)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split of --source (default: the benchmark's)."),
+    subset_from_split: bool = typer.Option(False, "--subset-from-split", help="--source is laid out one split per subset (Prior Sets)."),
+    kind: str = typer.Option("classifier", "--kind", help="Model kind recorded for the imported model."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+) -> None:
+    """Import the reference's per-example scores as one run: rows matched by (subset, id) and checked by text."""
+    from orchestrator.config import BenchmarkSpec, _check_name
+    from orchestrator.data import load_examples
+    from orchestrator.interop import import_reference_scores
+
+    try:
+        try:
+            _check_name(model, "model name")
+            spec = BenchmarkSpec(name=benchmark, source=source, split=split, subset_from_split=subset_from_split)
+        except ValueError as exc:
+            from orchestrator.errors import ConfigError
+
+            raise ConfigError(str(exc).splitlines()[-1] if "validation error" in str(exc) else str(exc)) from None
+        examples = load_examples(spec)
+        res = import_reference_scores(file, examples, results=results, model=model, kind=kind)
+    except RaywardError as exc:
+        _fail(exc)
+    table = Table(title=f"import {file} -> {results} (run {res.run_id})")
+    for c in ("subset", "records"):
+        table.add_column(c)
+    for subset, n in res.subsets.items():
+        table.add_row(subset, str(n))
+    err_console.print(table)
+    err_console.print(f"{res.n_imported} of {res.n_rows} rows imported as model {model!r} on {examples.benchmark!r}.", highlight=False)
+    if res.disagreements:
+        err_console.print(f"[yellow]warning:[/] {res.disagreements} rows' `results` disagree with score_chosen > score_rejected")
+    if res.unmatched:
+        err_console.print(f"[yellow]{len(res.unmatched)} rows not matched (not imported):[/]")
+        for row, reason in res.unmatched[:20]:
+            err_console.print(f"  row {row}: {reason}", highlight=False, soft_wrap=True)
+        if len(res.unmatched) > 20:
+            err_console.print(f"  ... and {len(res.unmatched) - 20} more")
+    raise typer.Exit(0 if res.n_imported else 1)
+
+
+@app.command()
+def export(
+    model: str = typer.Option(..., "--model", help="Model whose latest records to export."),
+    out: Path = typer.Option(..., "--out", help="Directory for eval-set/ and eval-set-scores/."),
+    fmt: InteropFormat = typer.Option(InteropFormat.rewardbench, "--format", help="rewardbench (the reference's layout)."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to export."),
+    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+) -> None:
+    """Write a model's latest records in the reference's file layout (eval-set/ and eval-set-scores/)."""
+    from orchestrator.interop import export_reference
+    from orchestrator.store import connect
+
+    try:
+        con = connect(results)
+        try:
+            summary, scores = export_reference(con, model=model, benchmark=benchmark, out=out)
+        finally:
+            con.close()
+    except RaywardError as exc:
+        _fail(exc)
+    console.print(f"wrote {summary}\nwrote {scores}", highlight=False)
 
 
 @app.command("build-tiny-models")

@@ -32,17 +32,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ColumnMap(_Strict):
+    """Which source columns hold the preference data (custom benchmarks); each value is a column name."""
+
+    prompt: str = "prompt"
+    """The prompt: a string, or a list of messages (``{role, content}`` or plain strings) alternating user/assistant."""
+
+    chosen: str = "chosen"
+    """The preferred completion (a string), or a list of them (best-of-N)."""
+
+    rejected: str = "rejected"
+    """The dispreferred completion (a string), or a list of them (best-of-N)."""
+
+    subset: str | None = None
+    """Optional subset column (default: every row is in subset ``default``)."""
+
+    id: str | None = None
+    """Optional example id column (default: the row's position)."""
+
+
 class BenchmarkSpec(_Strict):
     """One benchmark to run: its scoring rules (``name``) and where its data lives."""
 
-    name: Literal["reward-bench"] = "reward-bench"
-    """The benchmark's scoring rules; ``reward-bench`` is RewardBench v1 (Chat, Chat Hard, Safety, Reasoning)."""
+    name: Literal["reward-bench", "reward-bench-2", "custom"] = "reward-bench"
+    """The benchmark's scoring rules: ``reward-bench`` (v1: Chat, Chat Hard, Safety, Reasoning, optional Prior Sets),
+    ``reward-bench-2`` (Factuality, Precise IF, Math, Safety, Focus, Ties) or ``custom`` (your own preference file)."""
 
-    source: str = "allenai/reward-bench"
-    """A local .parquet/.json/.jsonl file or directory, or a Hugging Face hub dataset id."""
+    source: str | None = None
+    """A local .parquet/.json/.jsonl file or directory, or a Hugging Face hub dataset id (default: the benchmark's hub id)."""
 
     split: str | None = None
-    """Dataset split; defaults to the benchmark's own (``filtered`` for RewardBench v1)."""
+    """Dataset split; defaults to the benchmark's own (``filtered`` for v1, ``test`` for v2, ``train`` for custom hub data)."""
 
     revision: str | None = None
     """Hub dataset revision (ignored for local sources)."""
@@ -52,6 +72,39 @@ class BenchmarkSpec(_Strict):
 
     limit: int | None = Field(default=None, ge=1)
     """Only evaluate the first N rows of each subset (quick runs); default all."""
+
+    subset_from_split: bool = False
+    """Every split (hub) or file (local directory) is one subset named after it, as ``allenai/pref-test-sets``
+    (the Prior Sets) is laid out; splits the benchmark does not define (pku_*) are skipped."""
+
+    columns: ColumnMap | None = None
+    """Custom benchmarks only: which columns hold prompt, chosen, rejected (and optionally subset, id)."""
+
+    label: str | None = None
+    """Custom benchmarks only: the benchmark name used in records and the leaderboard (default ``custom``)."""
+
+    @field_validator("label")
+    @classmethod
+    def _valid_label(cls, value: str | None) -> str | None:
+        return None if value is None else _check_name(value, "benchmark label")
+
+    @model_validator(mode="after")
+    def _custom_only(self) -> BenchmarkSpec:
+        if self.name != "custom":
+            if self.columns is not None:
+                raise ValueError(f"columns: only for custom benchmarks, not {self.name!r}")
+            if self.label is not None:
+                raise ValueError(f"label: only for custom benchmarks, not {self.name!r}")
+        elif self.source is None:
+            raise ValueError("source: a custom benchmark needs a source (file, directory or hub id)")
+        elif self.label is not None and self.label in ("reward-bench", "reward-bench-2"):
+            raise ValueError(f"label: {self.label!r} is a built-in benchmark's name")
+        return self
+
+    @property
+    def record_name(self) -> str:
+        """The benchmark name in records (the label of a custom benchmark)."""
+        return self.label or self.name
 
 
 class ModelSpec(_Strict):
@@ -155,6 +208,14 @@ class JobConfig(_Strict):
             if model.name in seen:
                 raise ValueError(f"duplicate model name {model.name!r}")
             seen.add(model.name)
+        benches: set[str] = set()
+        for bench in self.benchmarks:
+            if bench.record_name in benches:
+                raise ValueError(
+                    f"benchmark {bench.record_name!r} appears twice; run the second data set in its own job "
+                    "(the leaderboard combines each subset's latest run), or give a custom one its own `label`"
+                )
+            benches.add(bench.record_name)
         return self
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestrator.benchmarks import get_benchmark
-from orchestrator.config import BenchmarkSpec
+from orchestrator.config import BenchmarkSpec, ColumnMap
 from orchestrator.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _read_json_file(path: Path) -> pa.Table:
             except json.JSONDecodeError:
                 data = None  # maybe JSON lines with a .json suffix
             if isinstance(data, list):
-                return pa.Table.from_pylist(data)
+                return pa.Table.from_pylist(_mixed_to_lists(data, where=str(path)))
             if isinstance(data, dict):
                 return pa.Table.from_pydict(data)
         rows = []
@@ -68,9 +69,28 @@ def _read_json_file(path: Path) -> pa.Table:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{lineno}: invalid JSON line: {exc.msg}") from None
-        return pa.Table.from_pylist(rows)
+        return pa.Table.from_pylist(_mixed_to_lists(rows, where=str(path)))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"{path}: cannot read as a table: {exc}") from None
+
+
+def _mixed_to_lists(rows: list, where: str) -> list:
+    """JSON rows whose column mixes text and lists (single- and multi-turn prompts; one completion and best-of-N
+    lists): text becomes a one-element list: ``{"role": "user", "content": text}`` where the lists hold messages,
+    ``[text]`` where they hold text."""
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        return rows
+    keys = {k for r in rows for k in r}
+    for key in keys:
+        values = [r.get(key) for r in rows]
+        lists = [v for v in values if isinstance(v, list)]
+        if not lists or not any(isinstance(v, str) for v in values):
+            continue
+        messages = any(isinstance(x, dict) for v in lists for x in v)
+        for r in rows:
+            if isinstance(r.get(key), str):
+                r[key] = [{"role": "user", "content": r[key]}] if messages else [r[key]]
+    return rows
 
 
 def _read_file(path: Path) -> pa.Table:
@@ -127,7 +147,18 @@ def _load_hub(source: str, split: str, revision: str | None) -> tuple[pa.Table, 
     return ds.data.table, f"hub:{source}@{revision or 'main'}:{ds._fingerprint}"
 
 
-def _check_schema(table: pa.Table, required: tuple[str, ...], text_columns: tuple[str, ...], where: str) -> None:
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def _check_schema(table: pa.Table, required: tuple[str, ...], text_columns: tuple[str, ...], where: str,
+                  lists: str = "no") -> None:
+    """Required columns present and non-null; prompt text or messages; completions text, or lists when ``lists``
+    is ``"yes"`` (best-of-N) or ``"maybe"`` (custom)."""
     missing = [c for c in required if c not in table.column_names]
     if missing:
         raise DataError(
@@ -140,45 +171,219 @@ def _check_schema(table: pa.Table, required: tuple[str, ...], text_columns: tupl
             row = pc.index(pc.is_null(col), True).as_py()
             raise DataError(f"{where}: column {column!r} is null at row {row}")
     for column in text_columns:
-        col = table.column(column)
-        if column == "prompt" and not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
-            # multi-turn prompts (lists of messages) are allowed for the prompt only
-            if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        t = table.column(column).type
+        if column == "prompt":
+            # multi-turn prompts (lists of messages) are allowed for the prompt
+            if _is_text(t) or _is_list(t):
                 continue
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            raise DataError(f"{where}: column {column!r} must hold text, found type {col.type}")
+            raise DataError(f"{where}: column 'prompt' must hold text or a list of messages, found type {t}")
+        if lists == "yes":
+            ok = _is_list(t) and _is_text(t.value_type)
+            want = "lists of text"
+        elif lists == "maybe":
+            ok = _is_text(t) or (_is_list(t) and (_is_text(t.value_type) or pa.types.is_null(t.value_type)))
+            want = "text or lists of text"
+        else:
+            ok = _is_text(t)
+            want = "text"
+        if not ok:
+            raise DataError(f"{where}: column {column!r} must hold {want}, found type {t}")
+
+
+_SHARD_SUFFIX = re.compile(r"-\d{5}-of-\d{5}$")
+
+
+def _split_name(path: Path) -> str:
+    """``data/shp-00000-of-00001.parquet`` -> ``shp`` (the hub's file naming), ``shp.jsonl`` -> ``shp``."""
+    return _SHARD_SUFFIX.sub("", path.stem)
+
+
+def _with_subset(table: pa.Table, subset: str) -> pa.Table:
+    if "subset" in table.column_names:  # pref-test-sets keep their own column as subsubset
+        table = table.rename_columns(["subsubset" if c == "subset" else c for c in table.column_names])
+    return table.append_column("subset", pa.array([subset] * table.num_rows, pa.string()))
+
+
+def _load_by_split(source: str, revision: str | None, known: set[str]) -> tuple[pa.Table, str]:
+    """One subset per split (hub) or per file (local directory); unknown splits are skipped."""
+    parts: list[pa.Table] = []
+    if _looks_local(source):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"{source}: benchmark data not found")
+        files = _files_in_dir(path, "") if path.is_dir() else [path]
+        for f in files:
+            name = _split_name(f)
+            if name not in known:
+                logger.warning("%s: split %r is not a subset of this benchmark; skipped", f, name)
+                continue
+            parts.append(_with_subset(_read_file(f), name))
+        fingerprint = _sha256_files(files)
+    else:
+        from orchestrator._lazy import require
+
+        datasets = require("datasets")
+        try:
+            dd = datasets.load_dataset(source, revision=revision)
+        except Exception as exc:  # hub/network/offline errors come in many types
+            raise DataError(f"{source}: cannot load hub dataset: {exc}. Offline? Point `source` at a local directory "
+                            "with one file per split.") from None
+        for name, ds in dd.items():
+            if name in known:
+                parts.append(_with_subset(ds.data.table, name))
+        fingerprint = f"hub:{source}@{revision or 'main'}:" + ",".join(sorted(f"{k}={v._fingerprint}" for k, v in dd.items()))
+    if not parts:
+        raise DataError(f"{source}: no split named after a subset of this benchmark")
+    parts = _unify_prompts(parts)
+    try:
+        return pa.concat_tables(parts, promote_options="permissive"), fingerprint
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"{source}: splits have incompatible schemas: {exc}") from None
+
+
+def _unify_prompts(parts: list[pa.Table]) -> list[pa.Table]:
+    """Splits mixing text prompts and message-list prompts: a text prompt becomes one user message (the same
+    conversation the scorer builds from text)."""
+    kinds = {_is_list(t.column("prompt").type) for t in parts if "prompt" in t.column_names}
+    if kinds != {True, False}:
+        return parts
+    out = []
+    for t in parts:
+        col = t.column("prompt")
+        if not _is_list(col.type):
+            messages = [None if v is None else [{"role": "user", "content": v}] for v in col.to_pylist()]
+            t = t.set_column(t.column_names.index("prompt"), "prompt", pa.array(messages))
+        out.append(t)
+    return out
+
+
+def _apply_columns(table: pa.Table, spec: BenchmarkSpec, where: str) -> pa.Table:
+    """Custom data: rename the mapped columns; default subset ``default`` and id = row position."""
+    mapping = spec.columns or ColumnMap()
+    wanted = {"prompt": mapping.prompt, "chosen": mapping.chosen, "rejected": mapping.rejected}
+    if mapping.subset:
+        wanted["subset"] = mapping.subset
+    if mapping.id:
+        wanted["id"] = mapping.id
+    missing = [f"{k} -> {v!r}" for k, v in wanted.items() if v not in table.column_names]
+    if missing:
+        raise DataError(f"{where}: column(s) named in `columns` not found: {', '.join(missing)}; "
+                        f"found {', '.join(table.column_names)}")
+    cols = {k: table.column(v) for k, v in wanted.items()}
+    n = table.num_rows
+    if "subset" not in cols:
+        cols["subset"] = pa.array(["default"] * n, pa.string())
+    else:
+        cols["subset"] = pc.cast(cols["subset"], pa.string())
+    if "id" not in cols:
+        cols["id"] = pa.array(range(n), pa.int64())
+    return pa.table(cols)
+
+
+def _as_lists(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    if _is_list(col.type):
+        return pc.cast(col, pa.list_(pa.string()))
+    return pa.chunked_array([pa.array([[v] for v in col.to_pylist()], pa.list_(pa.string()))])
+
+
+def _check_best_of_n(table: pa.Table, bench, where: str) -> None:
+    chosen = table.column("chosen").to_pylist()
+    rejected = table.column("rejected").to_pylist()
+    has_counts = "num_correct" in table.column_names
+    counts = (table.column("num_correct").to_pylist(), table.column("num_incorrect").to_pylist(),
+              table.column("total_completions").to_pylist()) if has_counts else None
+    subsets = table.column("subset").to_pylist()
+    ids = table.column("id").to_pylist()
+    for row, (c, r) in enumerate(zip(chosen, rejected)):
+        if not c:
+            raise DataError(f"{where}: row {row}: 'chosen' is an empty list (at least one chosen completion is needed)")
+        if any(x is None for x in c) or any(x is None for x in r):
+            raise DataError(f"{where}: row {row}: a completion in 'chosen' or 'rejected' is null")
+        if counts is not None:
+            nc, ni, nt = counts[0][row], counts[1][row], counts[2][row]
+            if (nc, ni, nt) != (len(c), len(r), len(c) + len(r)):
+                raise DataError(
+                    f"{where}: row {row}: num_correct/num_incorrect/total_completions = {nc}/{ni}/{nt} "
+                    f"but chosen has {len(c)} and rejected {len(r)} completions"
+                )
+        if bench.rules.get(subsets[row]) == "ties" and not re.fullmatch(r"(ref|tied):\d+", str(ids[row])):
+            raise DataError(f"{where}: row {row}: Ties id {ids[row]!r} must be 'ref:<n>' or 'tied:<n>'")
+
+
+def _ids(col: pa.ChunkedArray) -> tuple[list[int | None], list[str]]:
+    """Example ids as integers where they are integers (else None: the row position is used), and as text."""
+    values = col.to_pylist()
+    text = [str(v) for v in values]
+    ints: list[int | None] = []
+    for v in values:
+        if isinstance(v, bool):
+            ints.append(None)
+        elif isinstance(v, int):
+            ints.append(v)
+        else:
+            try:
+                ints.append(int(str(v)))
+            except ValueError:
+                ints.append(None)
+    return ints, text
 
 
 def load_examples(spec: BenchmarkSpec) -> Examples:
-    """Load, validate and (optionally) filter a benchmark's examples."""
+    """Load, validate and (optionally) filter a benchmark's examples.
+
+    The table holds ``prompt, chosen, rejected, subset, id, row_index, source_id``: ``chosen``/``rejected`` are text
+    for pairs and lists of text for best-of-N data; ``id`` is the integer id (the row position where the source id is
+    not an integer, as RewardBench 2's Ties ``ref:3``); ``source_id`` is the source's id as text.
+    """
     bench = get_benchmark(spec.name)
     split = spec.split or bench.default_split
-    if _looks_local(spec.source):
-        table, fingerprint, _ = _load_local(spec.source, split)
+    source = spec.source or bench.default_source
+    where = source
+    known = set(bench.subsets)
+    if spec.subset_from_split:
+        table, fingerprint = _load_by_split(source, spec.revision, known)
+    elif _looks_local(source):
+        table, fingerprint, _ = _load_local(source, split)
     else:
-        table, fingerprint = _load_hub(spec.source, split, spec.revision)
-    where = spec.source
-    _check_schema(table, bench.required_columns, bench.text_columns, where)
+        table, fingerprint = _load_hub(source, split, spec.revision)
+
+    if bench.loader == "custom":
+        table = _apply_columns(table, spec, where)
+        _check_schema(table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe")
+        if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
+            table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
+            table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
+            _check_best_of_n(table, bench, where)
+        columns = ["prompt", "chosen", "rejected", "subset", "id"]
+    else:
+        lists = "yes" if bench.loader == "best-of-n" else "no"
+        _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
+        if lists == "yes":
+            _check_best_of_n(table, bench, where)
+        columns = ["prompt", "chosen", "rejected", "subset", "id"]
 
     subsets = table.column("subset").to_pylist()
-    known = set(bench.subsets)
-    for row, subset in enumerate(subsets):
-        if subset not in known:
-            raise DataError(f"{where}: row {row}: unknown subset {subset!r} for benchmark {bench.name!r}")
-    if spec.subsets:
-        unknown = [s for s in spec.subsets if s not in known]
-        if unknown:
-            raise DataError(f"benchmarks[{bench.name}].subsets: unknown subset(s) {unknown}")
+    if not bench.open_subsets:
+        for row, subset in enumerate(subsets):
+            if subset not in known:
+                raise DataError(f"{where}: row {row}: unknown subset {subset!r} for benchmark {bench.name!r}")
+        if spec.subsets:
+            unknown = [s for s in spec.subsets if s not in known]
+            if unknown:
+                raise DataError(f"benchmarks[{bench.name}].subsets: unknown subset(s) {unknown}")
 
-    table = table.select(list(bench.required_columns)).append_column(
-        "row_index", pa.array(range(table.num_rows), pa.int64())
-    )
-    table = table.set_column(table.schema.get_field_index("id"), "id", pc.cast(table.column("id"), pa.int64()))
+    ints, text = _ids(table.column("id"))
+    n = table.num_rows
+    example_ids = [i if i is not None else row for row, i in enumerate(ints)]
+    table = table.select(columns)
+    table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
+    table = table.append_column("row_index", pa.array(range(n), pa.int64()))
+    table = table.append_column("source_id", pa.array(text, pa.string()))
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))
-    logger.info("loaded %d examples of %s from %s", table.num_rows, bench.name, spec.source)
-    return Examples(bench.name, spec.source, split, fingerprint, table)
+    logger.info("loaded %d examples of %s from %s", table.num_rows, spec.record_name, source)
+    return Examples(spec.record_name, source, split, fingerprint, table)
 
 
 def _selected_rows(subsets: list[str], wanted: list[str] | None, limit: int | None) -> list[int] | None:

@@ -38,6 +38,6 @@ def plan_units(job: JobConfig, sizes: dict[str, int]) -> list[WorkUnit]:
     units = []
     for model in job.models:
         for bench in job.benchmarks:
-            for shard, (start, stop) in enumerate(shard_ranges(sizes[bench.name], job.resources.shard_size)):
-                units.append(WorkUnit(bench.name, model.name, shard, start, stop))
+            for shard, (start, stop) in enumerate(shard_ranges(sizes[bench.record_name], job.resources.shard_size)):
+                units.append(WorkUnit(bench.record_name, model.name, shard, start, stop))
     return units

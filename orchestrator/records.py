@@ -24,7 +24,10 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
+# for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
+# ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -47,6 +50,11 @@ RECORD_SCHEMA = pa.schema(
         pa.field("shard", pa.int32(), nullable=False),
         pa.field("scorer", pa.string()),
         pa.field("error", pa.string()),
+        pa.field("scores_chosen", pa.list_(pa.float64())),
+        pa.field("scores_rejected", pa.list_(pa.float64())),
+        pa.field("source_id", pa.string()),
+        pa.field("texts_chosen", pa.list_(pa.string())),
+        pa.field("texts_rejected", pa.list_(pa.string())),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -166,11 +166,11 @@ def run_job(
     progress = progress or _NoProgress()
     root = Path(results or job.results)
     # Validate all data before anything is written: bad data costs nothing.
-    examples = {b.name: load_examples(b) for b in job.benchmarks}
+    examples = {b.record_name: load_examples(b) for b in job.benchmarks}
     ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     check_capacity(ray, job)
     run_id = new_run_id()
-    outcomes = {(m.name, b.name): Outcome(m.name, b.name, m.kind) for m in job.models for b in job.benchmarks}
+    outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
     manifest.write(list(outcomes.values()))
     status = "failed"
@@ -213,7 +213,7 @@ class _Driver:
         for m in self.job.models:
             self.queues[m.name] = deque(u for u in units if u.model == m.name)
             for b in self.job.benchmarks:
-                self.progress.start(m.name, b.name, len(self.examples[b.name]))
+                self.progress.start(m.name, b.record_name, len(self.examples[b.record_name]))
         opts = actor_options(self.job.resources)
         threads = torch_threads(self.job.resources)
         want_gpu = self.job.resources.gpus_per_actor > 0

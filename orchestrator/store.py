@@ -46,10 +46,17 @@ def connect(results: str | Path) -> Any:
     duckdb = require("duckdb")
     con = duckdb.connect(":memory:")
     files = record_files(results)
+    # The empty table in the current schema first: files of older schema versions (fewer fields) read with the
+    # newer fields null, and every field exists even when all files are old.
+    con.register("_record_schema", RECORD_SCHEMA.empty_table())
+    con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
+    con.unregister("_record_schema")
     if files:
-        con.read_parquet([str(f) for f in files], union_by_name=True).create_view("raw_records")
+        con.read_parquet([str(f) for f in files], union_by_name=True).create_view("_parquet_records")
+        con.execute("CREATE OR REPLACE VIEW raw_records AS "
+                    "SELECT * FROM _empty_records UNION ALL BY NAME SELECT * FROM _parquet_records")
     else:
-        con.from_arrow(RECORD_SCHEMA.empty_table()).create_view("raw_records")
+        con.execute("CREATE OR REPLACE VIEW raw_records AS SELECT * FROM _empty_records")
     runs = model_runs_table(read_manifests(results))
     con.register("_run_models_arrow", runs)
     con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
@@ -93,10 +100,29 @@ def stored_query(con: Any, name: str, **params: Any) -> pa.Table:
     return run_query(con, read_sql(name), params)
 
 
+def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[dict[str, Any]], list[str]]:
+    """One dict per model (``model, kind, <section>..., score, complete, incomplete_subsets, run_id``) and the
+    benchmark's section names in its own order (custom data: its subsets)."""
+    overall = stored_query(con, "leaderboard_overall", benchmark=benchmark).to_pylist()
+    sections: list[str] = []
+    by_model: dict[str, dict[str, Any]] = {}
+    for r in stored_query(con, "leaderboard_sections", benchmark=benchmark).to_pylist():
+        if r["section"] not in sections:
+            sections.append(r["section"])
+        by_model.setdefault(r["model"], {})[r["section"]] = r["score"]
+    rows = []
+    for o in overall:
+        row = {"model": o["model"], "kind": o["kind"]}
+        row.update({s: by_model.get(o["model"], {}).get(s) for s in sections})
+        row.update({k: o[k] for k in ("score", "complete", "incomplete_subsets", "run_id")})
+        rows.append(row)
+    return rows, sections
+
+
 def leaderboard(results: str | Path, benchmark: str = "reward-bench") -> list[dict[str, Any]]:
-    """The leaderboard as a list of dicts (section scores are fractions in [0, 1])."""
+    """The leaderboard of one benchmark as a list of dicts (section scores are fractions in [0, 1])."""
     con = connect(results)
     try:
-        return stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
+        return leaderboard_rows(con, benchmark)[0]
     finally:
         con.close()

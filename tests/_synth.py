@@ -17,7 +17,7 @@ def _row(subset: str, i: int, value: Any) -> dict[str, Any]:
     correct = row["correct"]
     return {
         "subset": subset,
-        "example_id": row.get("example_id", SUBSET_ORDER.index(subset) * 10_000 + i),
+        "example_id": row["example_id"] if "example_id" in row else SUBSET_ORDER.index(subset) * 10_000 + i,
         "prompt": row.get("prompt", f"{subset} prompt {i}"),
         "chosen": row.get("chosen", "good answer"),
         "rejected": row.get("rejected", "bad answer"),

@@ -97,3 +97,44 @@ def test_run_on_existing_cluster_with_address(tmp_path, filtered_path, tiny_mode
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=60)
+
+
+def test_import_export_and_leaderboard_per_benchmark(tmp_path, filtered_path):
+    from test_benchmarks import V2_ROWS, write_lists
+    from test_interop import score_file
+
+    f = tmp_path / "scores.json"
+    score_file(filtered_path, f, range(0, 300))
+    data = json.loads(f.read_text())
+    data["id"][5] = 123456789
+    f.write_text(json.dumps(data))
+    results = tmp_path / "r"
+    out = _rayward("import", str(f), "--format", "rewardbench", "--model", "org/m", "--source", str(filtered_path),
+                   "--results", str(results))
+    assert out.returncode == 0, out.stderr
+    assert "299 of 300 rows imported" in out.stderr and "row 5: no example (alpacaeval-easy, 123456789)" in out.stderr
+    out = _rayward("leaderboard", "--results", str(results), "--format", "json")
+    (row,) = json.loads(out.stdout)
+    assert row["model"] == "org/m" and row["complete"] is False and "alpacaeval-easy 99/100" in row["incomplete_subsets"]
+    out = _rayward("export", "--format", "rewardbench", "--model", "org/m", "--out", str(tmp_path / "x"), "--results", str(results))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "x/eval-set-scores/org/m.json").is_file() and (tmp_path / "x/eval-set/org/m.json").is_file()
+    # RewardBench 2: its own sections, in its order
+    write_lists(results, "20260101T000000Z-a", "m2", V2_ROWS)
+    out = _rayward("leaderboard", "--results", str(results), "--benchmark", "reward-bench-2", "--format", "csv")
+    header = out.stdout.splitlines()[0].split(",")
+    assert header[:9] == ["model", "kind", "Factuality", "Precise IF", "Math", "Safety", "Focus", "Ties", "score"]
+    assert "incomplete_subsets" in header
+    out = _rayward("leaderboard", "--results", str(results), "--benchmark", "reward-bench-2", "--ci")
+    assert out.returncode == 2 and "pairwise benchmarks only" in out.stderr
+    out = _rayward("import", str(f), "--model", "x", "--source", str(tmp_path / "nope.parquet"), "--results", str(results))
+    assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_benchmarks_lists_the_data_tables():
+    out = _rayward("benchmarks", "--format", "json")
+    rows = json.loads(out.stdout)
+    ties = next(r for r in rows if r["benchmark"] == "reward-bench-2" and r["subset"] == "Ties")
+    assert ties["rule"] == "ties" and ties["n_expected"] == "102"
+    shp = next(r for r in rows if r["subset"] == "shp")
+    assert (shp["section"], shp["section_weight"], shp["optional"]) == ("Prior Sets", "1", "true")

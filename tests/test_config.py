@@ -98,3 +98,23 @@ def test_demo_job_matches_packaged_copy():
     root = Path(__file__).resolve().parents[1]
     packaged = root / "orchestrator" / "demo.yaml"
     assert (root / "jobs" / "demo.yaml").read_text() == packaged.read_text()
+
+
+def test_benchmark_spec_rules():
+    from orchestrator.config import BenchmarkSpec
+    from orchestrator.errors import ConfigError
+
+    ok = BenchmarkSpec(name="custom", source="x.jsonl", label="mine", columns={"prompt": "q", "chosen": "a", "rejected": "b"})
+    assert ok.record_name == "mine" and ok.columns.subset is None
+    assert BenchmarkSpec(name="reward-bench-2").record_name == "reward-bench-2"
+    base = {"name": "j", "models": [{"name": "m", "path": "p"}]}
+    for bench, message in [
+        ({"name": "reward-bench", "columns": {"prompt": "q"}}, "benchmarks[0]: columns: only for custom benchmarks"),
+        ({"name": "custom"}, "benchmarks[0]: source: a custom benchmark needs a source"),
+        ({"name": "custom", "source": "x", "columns": {"promt": "q"}}, "benchmarks[0].columns.promt: unknown key"),
+        ({"name": "custom", "source": "x", "label": "reward-bench"}, "is a built-in benchmark's name"),
+    ]:
+        with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            JobConfig.from_dict({**base, "benchmarks": [bench]})
+    with pytest.raises(ConfigError, match="benchmark 'reward-bench' appears twice"):
+        JobConfig.from_dict({**base, "benchmarks": [{"name": "reward-bench"}, {"name": "reward-bench", "subset_from_split": True}]})

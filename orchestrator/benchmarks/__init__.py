@@ -1,8 +1,16 @@
-"""Benchmarks: a loader's defaults, a schema, and scoring rules whose weights are data.
+"""Benchmarks: each declares a loader, a schema check, a scoring rule and section weights, as data.
 
-The subset -> section mapping and the weights live in ``data/subsets.csv`` and
-``data/sections.csv``; they are joined in SQL (see ``orchestrator/sql``), never
-hard-coded in Python arithmetic.
+* ``data/benchmarks.csv``: one row per benchmark (default source and split, which loader shapes
+  its rows: ``pairs``, ``best-of-n`` or ``custom``);
+* ``data/subsets.csv``: subset -> section, subset weight, expected rows, and the subset's scoring
+  ``rule`` (``pairwise``: chosen beats rejected; ``best-of-n``: 1/k when the first chosen completion
+  shares the top score with k completions; ``ties``: RewardBench 2's Ties formula);
+* ``data/sections.csv``: section weights and order for the overall score, and whether a section is
+  ``optional`` (its absence does not make a model's row incomplete).
+
+The tables are joined in SQL (``orchestrator/sql``), never hard-coded in Python arithmetic.
+A ``custom`` benchmark has no rows in these tables: every subset is its own section, weight 1,
+with the rule chosen by the record's shape (pairs or lists).
 """
 
 from __future__ import annotations
@@ -15,59 +23,99 @@ from pathlib import Path
 from orchestrator.errors import ConfigError
 
 DATA_DIR = Path(__file__).parent / "data"
+BENCHMARKS_CSV = DATA_DIR / "benchmarks.csv"
 SUBSETS_CSV = DATA_DIR / "subsets.csv"
 SECTIONS_CSV = DATA_DIR / "sections.csv"
+
+#: Columns every loader must produce, by loader kind (before the ``row_index``/``source_id`` it adds).
+_REQUIRED = {
+    "pairs": ("prompt", "chosen", "rejected", "subset", "id"),
+    "best-of-n": ("prompt", "chosen", "rejected", "subset", "id", "num_correct", "num_incorrect", "total_completions"),
+    "custom": ("prompt", "chosen", "rejected"),
+}
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """What a benchmark needs from its data and where it comes from by default."""
+    """What a benchmark needs from its data, where it comes from by default, and how it is scored."""
 
     name: str
     default_source: str
     default_split: str
-    required_columns: tuple[str, ...]
+    loader: str  # pairs | best-of-n | custom
     subsets: tuple[str, ...]
+    rules: dict[str, str]
+    description: str = ""
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return _REQUIRED[self.loader]
 
     @property
     def text_columns(self) -> tuple[str, ...]:
         return ("prompt", "chosen", "rejected")
 
+    @property
+    def open_subsets(self) -> bool:
+        """A custom benchmark accepts any subset name."""
+        return self.loader == "custom"
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
 
 @lru_cache(maxsize=None)
-def _subset_rows() -> tuple[dict[str, str], ...]:
-    with SUBSETS_CSV.open(newline="", encoding="utf-8") as fh:
+def _rows(path: Path) -> tuple[dict[str, str], ...]:
+    with path.open(newline="", encoding="utf-8") as fh:
         return tuple(csv.DictReader(fh))
 
 
 def subsets_of(benchmark: str) -> tuple[str, ...]:
     """The subsets a benchmark defines, in the data table's order."""
-    return tuple(r["subset"] for r in _subset_rows() if r["benchmark"] == benchmark)
+    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark)
+
+
+def scored_subsets_of(benchmark: str) -> tuple[str, ...]:
+    """Subsets that count towards a section (prior sets kept but unscored have no section)."""
+    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark and r["section"])
 
 
 def expected_counts(benchmark: str) -> dict[str, int]:
     """Rows per subset in the full benchmark data (for completeness checks)."""
-    return {r["subset"]: int(r["n_expected"]) for r in _subset_rows() if r["benchmark"] == benchmark}
+    return {r["subset"]: int(r["n_expected"]) for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark}
 
 
-_BENCHMARKS = {
-    "reward-bench": Benchmark(
-        name="reward-bench",
-        default_source="allenai/reward-bench",
-        default_split="filtered",
-        required_columns=("prompt", "chosen", "rejected", "subset", "id"),
-        subsets=subsets_of("reward-bench"),
-    ),
-}
+def sections_of(benchmark: str) -> tuple[str, ...]:
+    """Section names in the benchmark's display order."""
+    rows = sorted((r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark), key=lambda r: int(r["section_order"]))
+    return tuple(r["section"] for r in rows)
+
+
+@lru_cache(maxsize=None)
+def _benchmarks() -> dict[str, Benchmark]:
+    out = {}
+    for r in _rows(BENCHMARKS_CSV):
+        name = r["benchmark"]
+        rules = {s["subset"]: s["rule"] for s in _rows(SUBSETS_CSV) if s["benchmark"] == name}
+        out[name] = Benchmark(
+            name=name,
+            default_source=r["default_source"],
+            default_split=r["default_split"],
+            loader=r["loader"],
+            subsets=subsets_of(name),
+            rules=rules,
+            description=r["description"],
+        )
+    return out
 
 
 def get_benchmark(name: str) -> Benchmark:
     """Look up a benchmark's rules by name."""
     try:
-        return _BENCHMARKS[name]
+        return _benchmarks()[name]
     except KeyError:
-        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(sorted(_BENCHMARKS))}") from None
+        raise ConfigError(f"unknown benchmark {name!r}; known: {', '.join(sorted(_benchmarks()))}") from None
 
 
 def benchmark_names() -> list[str]:
-    return sorted(_BENCHMARKS)
+    return sorted(_benchmarks())

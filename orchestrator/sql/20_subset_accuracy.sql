@@ -1,17 +1,21 @@
--- Accuracy per (model, benchmark, subset): correct = score_chosen > score_rejected (a tie is wrong).
+-- Accuracy per (model, benchmark, subset): the mean of record_points (pairs: correct; best-of-N: 1/k at the top),
+-- or the Ties formula (ties_scores) for a 'ties' subset. complete = as many rows as the benchmark expects
+-- (always true for custom data, which expects nothing).
 CREATE OR REPLACE VIEW subset_accuracy AS
+WITH scored AS (
+    SELECT r.model, any_value(r.kind) AS kind, r.benchmark, r.subset, any_value(r.run_id) AS run_id,
+           count(*) AS n, count(*) FILTER (WHERE r.correct) AS n_correct, avg(r.points) AS accuracy
+    FROM record_points r
+    WHERE r.rule IS DISTINCT FROM 'ties'
+    GROUP BY r.model, r.benchmark, r.subset
+    UNION ALL
+    SELECT model, kind, benchmark, subset, run_id, n, n_correct, score
+    FROM ties_scores
+)
 SELECT
-    r.model,
-    any_value(r.kind) AS kind,
-    r.benchmark,
-    r.subset,
-    any_value(r.run_id) AS run_id,
-    count(*) AS n,
-    count(*) FILTER (WHERE r.correct) AS n_correct,
-    avg(CASE WHEN r.correct THEN 1.0 ELSE 0.0 END) AS accuracy,
-    any_value(s.section) AS section,
-    any_value(s.n_expected) AS n_expected,
-    coalesce(count(*) = any_value(s.n_expected), false) AS complete
-FROM latest_records r
-LEFT JOIN benchmark_subsets s USING (benchmark, subset)
-GROUP BY r.model, r.benchmark, r.subset;
+    x.model, x.kind, x.benchmark, x.subset, x.run_id, x.n, x.n_correct, x.accuracy,
+    s.section,
+    s.n_expected,
+    (s.n_expected IS NULL AND s.subset IS NULL) OR coalesce(x.n = s.n_expected, false) AS complete
+FROM scored x
+LEFT JOIN benchmark_subsets s USING (benchmark, subset);

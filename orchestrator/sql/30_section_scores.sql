@@ -1,14 +1,16 @@
--- Section score = example-count-weighted mean of its subsets' accuracies (weights joined as data).
+-- Section score = weighted mean of its subsets' accuracies (weights joined as data); subsets without a section
+-- (kept but unscored, e.g. anthropic_harmless) are left out. A custom benchmark's subset is its own section, weight 1.
 CREATE OR REPLACE VIEW section_scores AS
 SELECT
     a.model,
     any_value(a.kind) AS kind,
     a.benchmark,
-    s.section,
-    sum(a.accuracy * s.weight) / sum(s.weight) AS score,
+    coalesce(s.section, a.subset) AS section,
+    sum(a.accuracy * coalesce(s.weight, 1.0)) / sum(coalesce(s.weight, 1.0)) AS score,
     count(*) AS n_subsets,
     any_value(a.run_id) AS run_id,
     bool_and(a.complete) AS complete
 FROM subset_accuracy a
-JOIN benchmark_subsets s USING (benchmark, subset)
-GROUP BY a.model, a.benchmark, s.section;
+LEFT JOIN benchmark_subsets s USING (benchmark, subset)
+WHERE s.subset IS NULL OR s.section IS NOT NULL
+GROUP BY a.model, a.benchmark, coalesce(s.section, a.subset);

@@ -1,17 +1,18 @@
--- One row per (benchmark, model): section scores and the section-weighted overall score.
+-- One row per (benchmark, model) with RewardBench v1's section columns (other benchmarks' sections: section_scores,
+-- or `rayward leaderboard --benchmark NAME`, which pivots each benchmark's own sections).
 CREATE OR REPLACE VIEW leaderboard AS
 SELECT
-    x.model,
-    any_value(x.kind) AS kind,
-    x.benchmark,
+    o.model,
+    o.kind,
+    o.benchmark,
     max(x.score) FILTER (WHERE x.section = 'Chat') AS "Chat",
     max(x.score) FILTER (WHERE x.section = 'Chat Hard') AS "Chat Hard",
     max(x.score) FILTER (WHERE x.section = 'Safety') AS "Safety",
     max(x.score) FILTER (WHERE x.section = 'Reasoning') AS "Reasoning",
     max(x.score) FILTER (WHERE x.section = 'Prior Sets') AS "Prior Sets",
-    sum(x.score * w.section_weight) / sum(w.section_weight) AS score,
-    bool_and(x.complete) AS complete,
-    any_value(x.run_id) AS run_id
-FROM section_scores x
-JOIN benchmark_sections w USING (benchmark, section)
-GROUP BY x.model, x.benchmark;
+    any_value(o.score) AS score,
+    any_value(o.complete) AS complete,
+    any_value(o.run_id) AS run_id
+FROM overall_scores o
+JOIN section_scores x USING (model, benchmark)
+GROUP BY o.model, o.kind, o.benchmark;

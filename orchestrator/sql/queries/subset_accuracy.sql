@@ -1,7 +1,7 @@
--- Per-subset accuracy of one benchmark, in the benchmark's section order.
-SELECT a.model, a.subset, s.section, a.accuracy, a.n, a.n_correct, a.n_expected, a.complete
+-- Per-subset accuracy of one benchmark, in the benchmark's section order (custom data: subsets by name;
+-- subsets kept but unscored, e.g. anthropic_harmless, last).
+SELECT a.model, a.subset, a.section, a.accuracy, a.n, a.n_correct, a.n_expected, a.complete
 FROM subset_accuracy a
-JOIN benchmark_subsets s ON s.benchmark = a.benchmark AND s.subset = a.subset
-JOIN benchmark_sections w ON w.benchmark = s.benchmark AND w.section = s.section
+LEFT JOIN benchmark_sections w ON w.benchmark = a.benchmark AND w.section = a.section
 WHERE a.benchmark = $benchmark
-ORDER BY a.model, w.section_order, s.subset;
+ORDER BY a.model, coalesce(w.section_order, 1000), a.subset;

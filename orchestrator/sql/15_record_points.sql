@@ -1,0 +1,21 @@
+-- What each latest record earns towards its subset's accuracy:
+--   pairs (no score lists):  1 if correct (score_chosen > score_rejected; a tie is wrong) else 0;
+--   best-of-N (score lists): the reference's rule: all = chosen scores ++ rejected scores, top = max(all);
+--                            1/k if the FIRST chosen completion scores top, k = how many completions score top; else 0.
+-- Ties subsets (rule 'ties') are scored per subset by ties_scores instead; their points here are NULL.
+CREATE OR REPLACE VIEW record_points AS
+WITH r AS (
+    SELECT l.*, s.rule,
+           list_concat(l.scores_chosen, coalesce(l.scores_rejected, []::DOUBLE[])) AS all_scores
+    FROM latest_records l
+    LEFT JOIN benchmark_subsets s USING (benchmark, subset)
+)
+SELECT r.* EXCLUDE (all_scores),
+    CASE
+        WHEN r.rule = 'ties' THEN NULL
+        WHEN r.scores_chosen IS NULL OR len(r.scores_chosen) = 0 THEN CASE WHEN r.correct THEN 1.0 ELSE 0.0 END
+        WHEN r.scores_chosen[1] = list_max(r.all_scores)
+            THEN 1.0 / len(list_filter(r.all_scores, lambda x: x = list_max(r.all_scores)))
+        ELSE 0.0
+    END AS points
+FROM r;
