@@ -90,8 +90,10 @@ def test_every_analysis_runs_on_demo_results(demo_results, name):
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads(out.stdout)
     assert rows, f"analysis {name} returned no rows on the demo results"
-    if name in ("refusals", "reasoning", "instruction", "families", "size"):
+    if name in ("refusals", "reasoning", "instruction", "size"):
         assert {r["model"] for r in rows} == {"tiny-rm", "tiny-rm-b"}
+    if name == "families":
+        assert rows == [rows[0]] and rows[0]["kind"] == "classifier" and rows[0]["n_models"] == 2
 
 
 def test_refusal_analysis_agrees_with_records(demo_results):
