@@ -4,6 +4,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from scoring.reference_forward import direct_text_scores
+
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.classifier import ClassifierScorer
@@ -23,29 +25,15 @@ def _sample(filtered_path):
 
 def _direct_scores(path, rows, max_length):
     """One example at a time, as RewardBenchPipeline does it (no Rayward code involved)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
-    tok.truncation_side = "left"
-    model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
-    tok.pad_token_id = tok.eos_token_id
-    model.config.pad_token_id = tok.eos_token_id
-    out = []
-    for row in rows:
-        pair = []
-        for completion in (row["chosen"], row["rejected"]):
-            text = tok.apply_chat_template(
-                [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}], tokenize=False
-            )
-            inputs = tok([text], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            ids, mask = inputs["input_ids"], inputs["attention_mask"]
-            if ids.shape[1] > 1 and ids[0, 0] == tok.bos_token_id and ids[0, 1] == tok.bos_token_id:
-                mask[0, 0] = 0
-            with torch.no_grad():
-                pair.append(model(input_ids=ids, attention_mask=mask).logits[0, 0].item())
-        out.append(pair)
-    return np.array(out)
+    texts = [
+        tok.apply_chat_template([{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": c}], tokenize=False)
+        for row in rows
+        for c in (row["chosen"], row["rejected"])
+    ]
+    return direct_text_scores(path, texts, max_length).reshape(-1, 2)
 
 
 @pytest.fixture(scope="module")

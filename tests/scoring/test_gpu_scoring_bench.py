@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scoring.reference_forward import direct_text_scores
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_scoring.py"
 
@@ -20,27 +22,6 @@ def bench():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _direct(path, texts, max_length):
-    """RewardBenchPipeline one text at a time: tokenizer call, doubled BOS masked, model forward."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(str(path))
-    tok.truncation_side = "left"
-    model = AutoModelForSequenceClassification.from_pretrained(str(path)).eval()
-    tok.pad_token_id = tok.eos_token_id
-    model.config.pad_token_id = tok.eos_token_id
-    out = []
-    for text in texts:
-        inputs = tok([text], truncation=True, max_length=max_length, return_tensors="pt")
-        ids, mask = inputs["input_ids"], inputs["attention_mask"]
-        if ids.shape[1] > 1 and ids[0, 0] == tok.bos_token_id and ids[0, 1] == tok.bos_token_id:
-            mask[0, 0] = 0
-        with torch.no_grad():
-            out.append(model(input_ids=ids, attention_mask=mask).logits[0, 0].item())
-    return np.array(out)
 
 
 def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
@@ -63,7 +44,7 @@ def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
 
     prompts = [r["prompt"] for r in rows] * 2
     rendered = format_conversations(scorer.tokenizer, prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows])
-    want = _direct(path, rendered, 96)
+    want = direct_text_scores(path, rendered, 96)
     n = len(rows)
     np.testing.assert_allclose(got.score_chosen, want[:n], atol=1e-5, rtol=1e-4)
     np.testing.assert_allclose(got.score_rejected, want[n:], atol=1e-5, rtol=1e-4)
