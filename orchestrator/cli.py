@@ -184,12 +184,15 @@ class _RichProgress:
         self.progress.update(self.tasks[(model, benchmark)], status=mark)
 
 
-def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Optional[str]) -> int:
+def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Optional[str], resume: bool | str = False) -> int:
     from orchestrator.runner import run_job
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
     with Progress(*columns, console=err_console, transient=False) as bar:
-        result = run_job(job, results=results, address=address, progress=_RichProgress(bar), job_path=str(job_path) if job_path else None)
+        result = run_job(
+            job, results=results, address=address, progress=_RichProgress(bar),
+            job_path=str(job_path) if job_path else None, resume=resume,
+        )
     summary = Table(title=f"run {result.run_id} ({result.wall_seconds:.1f}s)")
     for c in ("model", "benchmark", "status", "records", "load s", "score s", "error"):
         summary.add_column(c)
@@ -213,6 +216,8 @@ def run(
     job: Path = typer.Argument(..., help="Job YAML file."),
     results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: the job's `results`)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)."),
+    resume: bool = typer.Option(False, "--resume", help="Finish the latest incomplete run of this job (only its missing units)."),
+    resume_id: Optional[str] = typer.Option(None, "--resume-id", help="Finish this incomplete run (RUN_ID) of the job."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run a job: score every model on every benchmark and write records."""
@@ -221,7 +226,7 @@ def run(
 
     try:
         config = from_yaml(job)
-        code = _run(job, config, results, address)
+        code = _run(job, config, results, address, resume=resume_id or resume)
     except RaywardError as exc:
         _fail(exc)
     raise typer.Exit(code)

@@ -158,8 +158,13 @@ def run_job(
     job_path: str | None = None,
     num_cpus: int | None = None,
     num_gpus: int | None = None,
+    resume: bool | str = False,
 ) -> RunResult:
-    """Run every (model, benchmark) of ``job`` on Ray and write records + manifest."""
+    """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
+
+    ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
+    units whose shard file was committed are kept, only the missing ones are scored.
+    """
     from orchestrator.cluster import check_capacity, init_ray
 
     clock = Stopwatch()
@@ -169,13 +174,23 @@ def run_job(
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
     ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     check_capacity(ray, job)
-    run_id = new_run_id()
+    previous = _resumable(root, job, resume) if resume else None
+    run_id = previous["run_id"] if previous else new_run_id()
     outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
+    done: dict[tuple[str, str], set[int]] = {}
+    if previous:
+        manifest.data["started_at"] = previous.get("started_at")
+        manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
+        sizes = {name: len(e) for name, e in examples.items()}
+        done = _committed_units(root, run_id, plan_units(job, sizes))
+        for key, shards in done.items():
+            outcomes[key].shards = sorted(shards)
+            outcomes[key].n_records = sum(shards.values())
     manifest.write(list(outcomes.values()))
     status = "failed"
     try:
-        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest).run()
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done).run()
         status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -188,8 +203,9 @@ def run_job(
 class _Driver:
     """Event loop over Ray futures: loads, shard scores, writes, failures."""
 
-    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest):
+    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None):
         self.ray = ray
+        self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
         self.root = root
         self.run_id = run_id
@@ -211,13 +227,21 @@ class _Driver:
         self.refs = refs
         units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
         for m in self.job.models:
-            self.queues[m.name] = deque(u for u in units if u.model == m.name)
+            self.queues[m.name] = deque(
+                u for u in units if u.model == m.name and u.shard not in self.done.get((u.model, u.benchmark), ())
+            )
             for b in self.job.benchmarks:
                 self.progress.start(m.name, b.record_name, len(self.examples[b.record_name]))
+                already = self.outcomes[(m.name, b.record_name)].n_records
+                if already:
+                    self.progress.advance(m.name, b.record_name, already)
         opts = actor_options(self.job.resources)
         threads = torch_threads(self.job.resources)
         want_gpu = self.job.resources.gpus_per_actor > 0
         for spec in self.job.models:
+            if not self.queues[spec.name]:  # everything committed by the run being resumed
+                self._finish_model(spec.name)
+                continue
             error = _preflight(spec)
             if error:
                 self._fail_model(spec.name, error)
@@ -308,6 +332,51 @@ class _Driver:
                 self.ray.kill(actor)
             except Exception:  # already dead
                 pass
+
+
+def _resumable(root: Path, job: JobConfig, resume: bool | str) -> dict[str, Any]:
+    """The manifest of the run to resume: the given id, or this job's latest incomplete run."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.records import read_manifests
+
+    runs = [m for m in read_manifests(root) if m.get("job") == job.name]
+    if isinstance(resume, str):
+        matches = [m for m in runs if m.get("run_id") == resume]
+        if not matches:
+            raise ConfigError(f"--resume {resume}: no run of job {job.name!r} with that id in {root}")
+        previous = matches[0]
+        if previous.get("status") == "ok":
+            raise ConfigError(f"--resume {resume}: that run is already complete")
+    else:
+        incomplete = [m for m in runs if m.get("status") != "ok"]
+        if not incomplete:
+            raise ConfigError(f"--resume: no incomplete run of job {job.name!r} in {root}")
+        previous = max(incomplete, key=lambda m: m["run_id"])
+    if previous.get("config") != job.model_dump(mode="json"):
+        raise ConfigError(
+            f"--resume: job {job.name!r} changed since run {previous['run_id']}; resuming needs the same job file"
+        )
+    return previous
+
+
+def _committed_units(root: Path, run_id: str, units: list[WorkUnit]) -> dict[tuple[str, str], dict[int, int]]:
+    """Units of ``run_id`` whose shard file is committed and complete: (model, benchmark) -> {shard: rows}."""
+    import pyarrow.parquet as pq
+
+    from orchestrator.records import shard_path
+
+    done: dict[tuple[str, str], dict[int, int]] = {}
+    for unit in units:
+        path = shard_path(root, unit.benchmark, unit.model, run_id, unit.shard)
+        if not path.is_file():
+            continue
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception:  # unreadable: score it again (the rewrite is atomic)
+            continue
+        if rows == unit.size:
+            done.setdefault((unit.model, unit.benchmark), {})[unit.shard] = rows
+    return done
 
 
 def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:
