@@ -55,7 +55,7 @@ class ScoringWorker:
         rejected = part.column("rejected").to_pylist()
         t0 = time.perf_counter()
         if pa.types.is_list(part.column("chosen").type):
-            cols = self._score_lists(prompts, chosen, rejected)
+            cols = score_lists(self.scorer, prompts, chosen, rejected)
         else:
             scores = self.scorer.score_pairs(prompts, chosen, rejected)
             cols = {
@@ -86,10 +86,6 @@ class ScoringWorker:
                 **cols,
             }
         )
-
-    def _score_lists(self, prompts: list[Any], chosen: list[list[str]], rejected: list[list[str]]) -> dict[str, Any]:
-        """Best-of-N rows: every completion scored once, in one length-sorted pass over the whole slice."""
-        return score_lists(self.scorer, prompts, chosen, rejected)
 
 
 def score_lists(scorer: Any, prompts: list[Any], chosen: list[list[str]], rejected: list[list[str]]) -> dict[str, Any]:

@@ -51,3 +51,21 @@ def ray_cluster():
     )
     yield ray
     ray.shutdown()
+
+
+def write_job(path: Path, name: str, source: Path, models: dict[str, Path | str], *, limit: int | None = None,
+              **resources) -> Path:
+    """A job YAML over the v1 data on CPU actors (``resources`` adds to ``gpus_per_actor: 0``)."""
+    import yaml
+
+    bench = {"name": "reward-bench", "source": str(source)}
+    if limit is not None:
+        bench["limit"] = limit
+    job = {
+        "name": name,
+        "benchmarks": [bench],
+        "models": [{"name": m, "path": str(p)} for m, p in models.items()],
+        "resources": {"gpus_per_actor": 0, **resources},
+    }
+    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    return path

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, write_job
 
 
 def _rayward(*args, cwd=REPO):
@@ -51,13 +51,8 @@ def test_sql_and_leaderboard_on_empty_store(tmp_path):
 
 
 def test_run_with_broken_model_exits_1_and_keeps_good_records(tmp_path, filtered_path, tiny_models):
-    job = tmp_path / "j.yaml"
-    job.write_text(
-        "name: mixed\n"
-        f"benchmarks: [{{name: reward-bench, source: {filtered_path}, limit: 2}}]\n"
-        f"models: [{{name: good, path: {tiny_models['tiny-rm']}}}, {{name: broken, path: {tmp_path / 'nowhere'}}}]\n"
-        "resources: {gpus_per_actor: 0}\n"
-    )
+    job = write_job(tmp_path / "j.yaml", "mixed", filtered_path,
+                    {"good": tiny_models["tiny-rm"], "broken": tmp_path / "nowhere"}, limit=2)
     out = _rayward("run", str(job), "--results", str(tmp_path / "r"))
     assert out.returncode == 1, out.stderr[-2000:]
     assert "broken" in out.stderr and "not found" in out.stderr
@@ -83,13 +78,7 @@ def test_run_on_existing_cluster_with_address(tmp_path, filtered_path, tiny_mode
     )
     try:
         time.sleep(8)
-        job = tmp_path / "j.yaml"
-        job.write_text(
-            "name: remote\n"
-            f"benchmarks: [{{name: reward-bench, source: {filtered_path}, limit: 1}}]\n"
-            f"models: [{{name: good, path: {tiny_models['tiny-rm']}}}]\n"
-            "resources: {gpus_per_actor: 0}\n"
-        )
+        job = write_job(tmp_path / "j.yaml", "remote", filtered_path, {"good": tiny_models["tiny-rm"]}, limit=1)
         out = _rayward("run", str(job), "--results", str(tmp_path / "r"), "--address", f"127.0.0.1:{port}")
         assert out.returncode == 0, out.stderr[-2000:]
         rows = json.loads(_rayward("leaderboard", "--results", str(tmp_path / "r"), "--format", "json").stdout)

@@ -1,5 +1,3 @@
-import os
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pyarrow.parquet as pq
 
-from conftest import REPO
+from conftest import REPO, write_job
 
 LIMIT, SHARD = 30, 30
 
@@ -24,13 +24,8 @@ def _env():
 
 
 def test_kill_driver_then_resume(tmp_path, filtered_path, tiny_models):
-    job = tmp_path / "job.yaml"
-    job.write_text(
-        "name: resumable\n"
-        f"benchmarks: [{{name: reward-bench, source: {filtered_path}, limit: {LIMIT}}}]\n"
-        f"models: [{{name: tiny-rm, path: {tiny_models['tiny-rm']}}}]\n"
-        f"resources: {{gpus_per_actor: 0, shard_size: {SHARD}}}\n"
-    )
+    job = write_job(tmp_path / "job.yaml", "resumable", filtered_path, {"tiny-rm": tiny_models["tiny-rm"]},
+                    limit=LIMIT, shard_size=SHARD)
     results = tmp_path / "results"
     from collections import Counter
 

@@ -1,6 +1,5 @@
 """The Ray driver on a real local cluster (2 fake GPUs): shards, failures, manifests, records."""
 
-import json
 import shutil
 
 import numpy as np
