@@ -93,26 +93,25 @@ def prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
     out: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        """Queue ``item`` unless the consumer stopped first; True when it was queued."""
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
             final: Any = _END
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             final = _Failure(exc)
-        while not stop.is_set():
-            try:
-                out.put(final, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        put(final)
 
     thread = threading.Thread(target=produce, name="rayward-prefetch", daemon=True)
     thread.start()
