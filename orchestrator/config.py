@@ -116,8 +116,19 @@ class ModelSpec(_Strict):
     path: str
     """Local model directory or Hugging Face hub id."""
 
-    kind: Literal["classifier"] = "classifier"
-    """Reward-model family: ``classifier`` = sequence-classification head, raw logit is the score."""
+    kind: Literal["classifier", "dpo", "judge"] = "classifier"
+    """Reward-model family: ``classifier`` = sequence-classification head, raw logit is the score;
+    ``dpo`` = implicit reward of a policy against a reference (DPO, SPIN iterations);
+    ``judge`` = a generative model judging responses (LLM-as-a-judge)."""
+
+    backend: Literal["transformers", "vllm"] = "transformers"
+    """Inference engine: ``transformers`` (CPU and GPU) or ``vllm`` (needs the ``vllm`` package)."""
+
+    # ---- kind: dpo (implicit rewards, SPIN chains) ----
+
+    # ---- kind: judge (LLM-as-a-judge) ----
+
+    # ---- backend: vllm ----
 
     revision: str | None = None
     """Hub revision (branch, tag or commit) for hub ids."""

@@ -24,10 +24,25 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
+# Version 3 appended the implicit-reward fields (``beta``, the four log-prob sums policy/reference x
+# chosen/rejected over completion tokens, the completion token counts, ``reference``, ``iteration``),
+# the judge fields (``judge_outputs``: every raw judge output with its target, order, sample index and
+# parsed value; ``parse_failures``; ``position_consistent``) and ``cached_from`` (the run whose score
+# was reused by the score cache; null when scored in this run).
+
+JUDGE_OUTPUT = pa.struct(
+    [
+        pa.field("target", pa.string()),  # chosen | rejected (rubric) or pair (pairwise)
+        pa.field("order", pa.string()),  # pairwise: AB = chosen shown first, BA = rejected first; null for rubric
+        pa.field("sample", pa.int32()),  # sample index (0-based)
+        pa.field("text", pa.string()),  # the judge's raw output
+        pa.field("parsed", pa.float64()),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; null: unparseable
+    ]
+)
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -55,6 +70,22 @@ RECORD_SCHEMA = pa.schema(
         pa.field("source_id", pa.string()),
         pa.field("texts_chosen", pa.list_(pa.string())),
         pa.field("texts_rejected", pa.list_(pa.string())),
+        # v3: implicit (DPO / SPIN) rewards
+        pa.field("beta", pa.float64()),
+        pa.field("logp_chosen", pa.float64()),
+        pa.field("logp_rejected", pa.float64()),
+        pa.field("ref_logp_chosen", pa.float64()),
+        pa.field("ref_logp_rejected", pa.float64()),
+        pa.field("completion_tokens_chosen", pa.int32()),
+        pa.field("completion_tokens_rejected", pa.int32()),
+        pa.field("reference", pa.string()),
+        pa.field("iteration", pa.int32()),
+        # v3: LLM-as-a-judge
+        pa.field("judge_outputs", pa.list_(JUDGE_OUTPUT)),
+        pa.field("parse_failures", pa.int32()),
+        pa.field("position_consistent", pa.bool_()),
+        # v3: score cache
+        pa.field("cached_from", pa.string()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

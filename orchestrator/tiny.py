@@ -145,6 +145,15 @@ def build_tiny_model(
 DEMO_MODELS = {
     "tiny-rm": ("classifier", "tiny-rm"),
     "tiny-rm-b": ("classifier", "tiny-rm-b"),
+    # causal LMs for the other families (jobs/seed-families.yaml): a DPO policy and its reference,
+    # a 4-checkpoint SPIN chain, and a (garbage-emitting) judge
+    "tiny-dpo": ("causal", "tiny-dpo"),
+    "tiny-dpo-ref": ("causal", "tiny-dpo-ref"),
+    "tiny-spin-0": ("causal", "tiny-spin-0"),
+    "tiny-spin-1": ("causal", "tiny-spin-1"),
+    "tiny-spin-2": ("causal", "tiny-spin-2"),
+    "tiny-spin-3": ("causal", "tiny-spin-3"),
+    "tiny-judge": ("causal", "tiny-judge"),
 }
 
 

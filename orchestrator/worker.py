@@ -12,12 +12,10 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from orchestrator.config import ModelSpec
 from orchestrator.records import SCHEMA_VERSION, make_table
-from orchestrator.scoring.formatting import format_conversations
 
 logger = logging.getLogger(__name__)
 
@@ -55,18 +53,9 @@ class ScoringWorker:
         rejected = part.column("rejected").to_pylist()
         t0 = time.perf_counter()
         if pa.types.is_list(part.column("chosen").type):
-            cols = score_lists(self.scorer, prompts, chosen, rejected)
+            cols = self.scorer.list_columns(prompts, chosen, rejected)
         else:
-            scores = self.scorer.score_pairs(prompts, chosen, rejected)
-            cols = {
-                "chosen": chosen,
-                "rejected": rejected,
-                "score_chosen": scores.score_chosen,
-                "score_rejected": scores.score_rejected,
-                "correct": np.asarray(scores.correct, dtype=bool),
-                "tokens_chosen": scores.tokens_chosen,
-                "tokens_rejected": scores.tokens_rejected,
-            }
+            cols = self.scorer.pair_columns(prompts, chosen, rejected)
         logger.info("scored %d examples in %.2fs", part.num_rows, time.perf_counter() - t0)
         n = part.num_rows
         return make_table(
@@ -81,48 +70,9 @@ class ScoringWorker:
                 "row_index": part.column("row_index"),
                 "prompt": [_prompt_text(p) for p in prompts],
                 "shard": [shard] * n,
-                "scorer": ["transformers"] * n,
+                "scorer": [self.scorer.backend] * n,
                 "source_id": part.column("source_id"),
                 **cols,
             }
         )
 
-
-def score_lists(scorer: Any, prompts: list[Any], chosen: list[list[str]], rejected: list[list[str]]) -> dict[str, Any]:
-    """Record columns for best-of-N rows.
-
-    ``scores_chosen``/``scores_rejected`` hold every completion's raw score in the source's order;
-    ``score_chosen`` = the first chosen completion's score (the one the reference's best-of-N rule ranks),
-    ``score_rejected`` = the best rejected score, ``correct`` = every chosen completion scores strictly above
-    every rejected one; ``chosen``/``rejected``/``tokens_*`` describe the first completion of each list.
-    """
-    flat_prompts, flat_texts = [], []
-    for p, c, r in zip(prompts, chosen, rejected):
-        for text in list(c) + list(r):
-            flat_prompts.append(p)
-            flat_texts.append(text)
-    texts = format_conversations(scorer.tokenizer, flat_prompts, flat_texts)
-    scores, tokens = scorer.score_texts(texts)
-    out: dict[str, list[Any]] = {k: [] for k in ("chosen", "rejected", "score_chosen", "score_rejected", "correct",
-                                                 "tokens_chosen", "tokens_rejected", "scores_chosen", "scores_rejected",
-                                                 "texts_chosen", "texts_rejected")}
-    at = 0
-    for c, r in zip(chosen, rejected):
-        sc = [float(x) for x in scores[at: at + len(c)]]
-        tc = tokens[at: at + len(c)]
-        at += len(c)
-        sr = [float(x) for x in scores[at: at + len(r)]]
-        tr = tokens[at: at + len(r)]
-        at += len(r)
-        out["chosen"].append(c[0])
-        out["rejected"].append(r[0] if r else None)
-        out["texts_chosen"].append(list(c))
-        out["texts_rejected"].append(list(r))
-        out["scores_chosen"].append(sc)
-        out["scores_rejected"].append(sr)
-        out["score_chosen"].append(sc[0])
-        out["score_rejected"].append(max(sr) if sr else None)
-        out["correct"].append(bool(min(sc) > max(sr)) if sr else False)
-        out["tokens_chosen"].append(int(tc[0]))
-        out["tokens_rejected"].append(int(tr[0]) if r else None)
-    return out

@@ -17,6 +17,7 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
+from orchestrator.scoring.columns import list_columns, pair_columns
 from orchestrator.scoring.formatting import Encoded, format_conversations, resolve_chat_template
 from orchestrator.scoring.prefetch import padded_batches, prefetch
 from orchestrator.scoring.token_cache import TokenCache, resolve_cache_dir
@@ -264,3 +265,18 @@ class ClassifierScorer:
         texts = format_conversations(self.tokenizer, list(prompts) * 2, list(chosen) + list(rejected))
         scores, tokens = self.score_texts(texts)
         return PairScores(scores[:n], scores[n:], tokens[:n], tokens[n:])
+
+    backend = "transformers"
+
+    def score_completions(self, prompts: Sequence[Any], completions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and token counts of (prompt, completion) conversations, in input order."""
+        return self.score_texts(format_conversations(self.tokenizer, list(prompts), list(completions)))
+
+    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+        """Record columns for preference pairs (see :mod:`orchestrator.scoring.columns`)."""
+        return pair_columns(self.score_completions, prompts, chosen, rejected)
+
+    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
+                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+        """Record columns for best-of-N rows (see :mod:`orchestrator.scoring.columns`)."""
+        return list_columns(self.score_completions, prompts, chosen, rejected)
