@@ -130,6 +130,10 @@ class ModelSpec(_Strict):
 
     # ---- backend: vllm ----
 
+    tensor_parallel_size: int = Field(default=1, ge=1)
+    """GPUs one replica of this model spans (vLLM tensor parallelism); with ``gpus_per_actor > 0`` each of its
+    actors requests this many GPUs (a placement group when more than one)."""
+
     revision: str | None = None
     """Hub revision (branch, tag or commit) for hub ids."""
 
