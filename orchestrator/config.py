@@ -128,6 +128,38 @@ class ModelSpec(_Strict):
 
     # ---- kind: judge (LLM-as-a-judge) ----
 
+    mode: Literal["rubric", "pairwise"] | None = None
+    """Judge protocol (kind ``judge`` only; default ``rubric``): ``rubric`` scores each response alone on an
+    additive 0-5 rubric (the output ends with ``Score: N``); ``pairwise`` shows both responses and asks for
+    ``[[A]]`` or ``[[B]]``."""
+
+    samples: int | None = Field(default=None, ge=1, le=64)
+    """Rubric judges: judge outputs drawn per response, their parsed scores averaged (default 1;
+    more than one needs ``temperature > 0``)."""
+
+    temperature: float | None = Field(default=None, ge=0)
+    """Judge sampling temperature (default 0 = greedy decoding)."""
+
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    """Judge nucleus-sampling mass (default 1 = off; needs ``temperature > 0``)."""
+
+    seed: int | None = Field(default=None, ge=0)
+    """Judge seed (default 0): every generation draws from its own generator seeded by (seed, example, response,
+    order, sample), and the pairwise ``order: random`` swap is seeded the same way, so a rerun repeats its outputs."""
+
+    max_new_tokens: int | None = Field(default=None, ge=1)
+    """Longest judge output in tokens (default 512)."""
+
+    order: Literal["both", "random", "fixed"] | None = None
+    """Pairwise judges: ``random`` (default, as the reference does) shows the two responses in a seeded random
+    order; ``both`` judges both orders and counts a win only when the two verdicts agree; ``fixed`` always shows
+    the chosen response first (A)."""
+
+    template: str | None = None
+    """A Jinja judge prompt file replacing the shipped one (``orchestrator/judge_templates/<mode>.jinja``);
+    rubric templates get ``question``, ``messages``, ``response``; pairwise ones ``question``, ``messages``,
+    ``response_a``, ``response_b``."""
+
     # ---- backend: vllm ----
 
     tensor_parallel_size: int = Field(default=1, ge=1)
@@ -172,6 +204,33 @@ class ModelSpec(_Strict):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return _check_name(value, "model name")
+
+    @field_validator("template")
+    @classmethod
+    def _template_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_file():
+            raise ValueError(f"judge template file not found: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _judge_keys(self) -> ModelSpec:
+        judge_keys = ("mode", "samples", "temperature", "top_p", "seed", "max_new_tokens", "order", "template")
+        if self.kind != "judge":
+            for key in judge_keys:
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only for kind judge, not {self.kind!r}")
+            return self
+        mode = self.mode or "rubric"
+        if mode == "rubric" and self.order is not None:
+            raise ValueError("order: only for mode pairwise (a rubric judge sees one response at a time)")
+        if mode == "pairwise" and self.samples is not None:
+            raise ValueError("samples: only for mode rubric (a pairwise judge gives one verdict per order)")
+        greedy = not self.temperature
+        if greedy and (self.samples or 1) > 1:
+            raise ValueError("samples: more than one draw needs temperature > 0 (greedy draws are identical)")
+        if greedy and self.top_p is not None and self.top_p < 1:
+            raise ValueError("top_p: needs temperature > 0 (greedy decoding ignores it)")
+        return self
 
 
 class Resources(_Strict):

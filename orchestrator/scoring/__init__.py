@@ -12,4 +12,12 @@ def make_scorer(spec, device: str = "cpu"):
         from orchestrator.scoring.classifier import ClassifierScorer
 
         return ClassifierScorer(spec, device=device)
+    if spec.kind == "judge":
+        if spec.backend == "vllm":
+            from orchestrator.scoring.judge_vllm import VllmJudgeScorer
+
+            return VllmJudgeScorer(spec, device=device)
+        from orchestrator.scoring.judge import JudgeScorer
+
+        return JudgeScorer(spec, device=device)
     raise ValueError(f"no scorer for kind {spec.kind!r}")

@@ -1,0 +1,258 @@
+"""LLM-as-a-judge on transformers: a causal chat model generates verdicts that become records.
+
+Planning (which generations an example needs, with their seeds) and turning outputs into record columns live in
+:mod:`orchestrator.scoring.judge_records`; prompt templates in :mod:`orchestrator.scoring.judge_prompts`, verdict
+parsing in :mod:`orchestrator.scoring.verdicts`. This module loads the model and generates.
+
+Generation is batched (length-sorted, left padding, a token budget) with a KV cache, and each row draws from its
+own ``torch.Generator`` seeded with its request's seed, so an output does not depend on which rows share its
+batch; temperature 0 is greedy (argmax). Prompts are the judge instruction as one user turn through the chat
+template with the generation prompt, tokenized without extra special tokens (the template carries them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from orchestrator._lazy import require
+from orchestrator.config import ModelSpec
+from orchestrator.errors import ModelError
+from orchestrator.scoring.judge_prompts import chat_prompt, load_template
+from orchestrator.scoring.judge_records import (
+    JudgeSettings,
+    Request,
+    pairwise_columns,
+    plan_pairwise,
+    plan_rubric,
+    rubric_list_columns,
+    rubric_pair_columns,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class JudgeBase:
+    """Backend-independent judge: templates, planning, records. Subclasses load a model and implement
+    :meth:`generate_ids` (prompt token ids + per-request seeds -> generated token ids)."""
+
+    backend = "?"
+
+    def _setup(self, spec: ModelSpec, tokenizer) -> None:
+        self.spec = spec
+        self.settings = JudgeSettings.from_spec(spec)
+        self.template = load_template(self.settings.mode, self.settings.template)
+        self.tokenizer = tokenizer
+
+    # ------------------------------------------------------------------ prompts and generation
+
+    def prompt_ids(self, requests: Sequence[Request]) -> list[list[int]]:
+        """Token ids of each request's chat-templated prompt, truncated to ``max_length``."""
+        texts = [chat_prompt(self.tokenizer, r.instruction) for r in requests]
+        ids = [list(x) for x in self.tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+        limit = self.spec.max_length
+        if self.spec.truncation_side == "left":
+            return [x[-limit:] for x in ids]
+        return [x[:limit] for x in ids]
+
+    def generate_ids(self, prompt_ids: Sequence[list[int]], seeds: Sequence[int]) -> list[list[int]]:
+        raise NotImplementedError
+
+    def decode(self, ids: Sequence[list[int]]) -> list[str]:
+        return [self.tokenizer.decode(x, skip_special_tokens=True) for x in ids]
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        """The judge's raw output of each request, in order."""
+        if not requests:
+            return []
+        start = time.perf_counter()
+        out = self.decode(self.generate_ids(self.prompt_ids(requests), [r.seed for r in requests]))
+        logger.info("judged %d requests in %.2fs", len(requests), time.perf_counter() - start)
+        return out
+
+    # ------------------------------------------------------------------ records
+
+    def _response_tokens(self, texts: Sequence[str | None]) -> list[int | None]:
+        present = [t for t in texts if t is not None]
+        counts = iter(len(x) for x in self.tokenizer(present, add_special_tokens=False)["input_ids"]) if present else iter(())
+        return [None if t is None else next(counts) for t in texts]
+
+    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+        """Record columns for preference pairs (see :mod:`orchestrator.scoring.judge_records`)."""
+        n = len(prompts)
+        if self.settings.mode == "rubric":
+            requests = plan_rubric(self.settings, self.template, prompts,
+                                   [[("chosen", c), ("rejected", r)] for c, r in zip(chosen, rejected)])
+            cols = rubric_pair_columns(requests, self.generate(requests), n)
+        else:
+            requests = plan_pairwise(self.settings, self.template, prompts, chosen, rejected)
+            cols = pairwise_columns(requests, self.generate(requests), n)
+        return {
+            "chosen": list(chosen),
+            "rejected": list(rejected),
+            "tokens_chosen": self._response_tokens(chosen),
+            "tokens_rejected": self._response_tokens(rejected),
+            **cols,
+        }
+
+    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
+                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+        """Record columns for best-of-N rows: rubric judges score every completion alone."""
+        if self.settings.mode != "rubric":
+            raise ModelError(
+                f"model {self.spec.name!r}: a pairwise judge compares two responses; best-of-N data "
+                "(several completions per prompt) needs `mode: rubric`"
+            )
+        items = [[(f"chosen:{j}", t) for j, t in enumerate(c)] + [(f"rejected:{j}", t) for j, t in enumerate(r)]
+                 for c, r in zip(chosen, rejected)]
+        requests = plan_rubric(self.settings, self.template, prompts, items)
+        cols = rubric_list_columns(requests, self.generate(requests), [len(c) for c in chosen],
+                                   [len(r) for r in rejected])
+        first_c = [c[0] for c in chosen]
+        first_r = [r[0] if r else None for r in rejected]
+        return {
+            "chosen": first_c,
+            "rejected": first_r,
+            "texts_chosen": [list(c) for c in chosen],
+            "texts_rejected": [list(r) for r in rejected],
+            "tokens_chosen": self._response_tokens(first_c),
+            "tokens_rejected": self._response_tokens(first_r),
+            **cols,
+        }
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids: set[int] = set()
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (configured, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids
+
+
+class JudgeScorer(JudgeBase):
+    """A causal chat model on transformers as a judge (``kind: judge``, ``backend: transformers``)."""
+
+    backend = "transformers"
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        torch = require("torch")
+        transformers = require("transformers")
+        from orchestrator.scoring.classifier import (
+            ModelInfo,
+            default_attn_implementation,
+            load_tokenizer,
+            model_fingerprint,
+        )
+
+        start = time.perf_counter()
+        self._setup(spec, load_tokenizer(spec))
+        self.device = device
+        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+        kwargs: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code,
+                                  "dtype": getattr(torch, dtype_name)}
+        attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
+        if attn:
+            kwargs["attn_implementation"] = attn
+        try:
+            model = transformers.AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
+        except Exception as exc:
+            raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r} as a causal LM: {exc}") from None
+        self.model = model.to(device).eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token_id = self.tokenizer.eos_token_id
+        if self.tokenizer.pad_token_id is None:
+            raise ModelError(f"model {spec.name!r}: tokenizer has neither a pad nor an eos token")
+        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        # the KV cache argument (and output field) is ``cache`` in newer transformers 5.x, ``past_key_values`` before
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        self.info = ModelInfo(
+            path=spec.path,
+            revision=spec.revision or getattr(model.config, "_commit_hash", None),
+            fingerprint=model_fingerprint(spec.path, spec.revision),
+            dtype=dtype_name,
+            device=device,
+            load_seconds=time.perf_counter() - start,
+            num_parameters=sum(p.numel() for p in model.parameters()),
+            extra={"judge": {k: v for k, v in vars(self.settings).items()},
+                   "template": self.template.source},
+        )
+
+    @property
+    def batch_tokens(self) -> int:
+        if self.spec.batch_tokens is not None:
+            return self.spec.batch_tokens
+        return 65536 if self.device.startswith("cuda") else 8192
+
+    def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices, longest prompt first, grouped so that (prompt + new tokens) x rows stays in the budget."""
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        for i in order:
+            if batches:
+                rows = len(batches[-1]) + 1
+                width = lengths[batches[-1][0]] + self.settings.max_new_tokens
+                if rows * width <= self.batch_tokens:
+                    batches[-1].append(i)
+                    continue
+            batches.append([i])
+        return batches
+
+    def generate_ids(self, prompt_ids: Sequence[list[int]], seeds: Sequence[int]) -> list[list[int]]:
+        out: list[list[int]] = [[] for _ in prompt_ids]
+        for batch in self._batches([len(x) for x in prompt_ids]):
+            for i, ids in zip(batch, self._generate_batch([prompt_ids[i] for i in batch], [seeds[i] for i in batch])):
+                out[i] = ids
+        return out
+
+    def _next_tokens(self, logits, generators):
+        torch = require("torch")
+        if self.settings.greedy:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits / self.settings.temperature, dim=-1)
+        if self.settings.top_p < 1:
+            sorted_probs, sorted_idx = probs.sort(dim=-1, descending=True)
+            keep = sorted_probs.cumsum(dim=-1) - sorted_probs < self.settings.top_p  # always keeps the top token
+            sorted_probs = sorted_probs * keep
+            probs = torch.zeros_like(probs).scatter(-1, sorted_idx, sorted_probs)
+        probs = probs.cpu()
+        picks = [torch.multinomial(probs[row], 1, generator=g) for row, g in enumerate(generators)]
+        return torch.cat(picks).to(logits.device)
+
+    def _generate_batch(self, rows: list[list[int]], seeds: list[int]) -> list[list[int]]:
+        torch = require("torch")
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=self.device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        generators = None
+        if not self.settings.greedy:
+            generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        done = torch.zeros(len(rows), dtype=torch.bool, device=self.device)
+        eos = torch.tensor(sorted(self.eos_ids), device=self.device)
+        out: list[list[int]] = [[] for _ in rows]
+        past = None
+        with torch.inference_mode():
+            for _ in range(self.settings.max_new_tokens):
+                result = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                                    use_cache=True, logits_to_keep=1, **{self._cache_arg: past})
+                past = getattr(result, self._cache_arg)
+                nxt = self._next_tokens(result.logits[:, -1, :].float(), generators)
+                finished = torch.isin(nxt, eos) if len(eos) else torch.zeros_like(done)
+                for row in (~done & ~finished).nonzero().flatten().tolist():
+                    out[row].append(int(nxt[row]))
+                done |= finished
+                if bool(done.all()):
+                    break
+                nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+                input_ids = nxt[:, None]
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=-1)
+                positions = positions[:, -1:] + 1
+        return out
