@@ -104,9 +104,11 @@ def _leaderboard_rows(results: Path, benchmark: str, by: By) -> tuple[list[dict[
     finally:
         con.close()
     columns = ["model", "kind", *sections, "score"]
+    judge_columns = ["parse_failure_rate", "position_consistency"] if any(r["kind"] == "judge" for r in rows) else []
+    columns += judge_columns
     if any(not r["complete"] for r in rows):
         columns += ["complete", "incomplete_subsets"]
-    return rows, columns, {*sections, "score"}
+    return rows, columns, {*sections, "score", *judge_columns}
 
 
 def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns: list[str], fmt: Format,
@@ -126,7 +128,8 @@ def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns:
     if by is By.subset:
         scored = [c for c in columns if c != "model"]
     else:
-        scored = [c for c in columns if c not in ("model", "kind", "complete", "incomplete_subsets")]
+        scored = [c for c in columns if c not in ("model", "kind", "complete", "incomplete_subsets",
+                                                  "parse_failure_rate", "position_consistency")]
     for r in rows:
         ci = cis.get(r["model"])
         for c in scored:

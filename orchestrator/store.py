@@ -101,7 +101,8 @@ def stored_query(con: Any, name: str, **params: Any) -> pa.Table:
 
 
 def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[dict[str, Any]], list[str]]:
-    """One dict per model (``model, kind, <section>..., score, complete, incomplete_subsets, run_id``) and the
+    """One dict per model (``model, kind, <section>..., score, complete, incomplete_subsets, run_id`` and the judges'
+    ``parse_failure_rate, position_consistency``, NULL for other kinds) and the
     benchmark's section names in its own order (custom data: its subsets)."""
     overall = stored_query(con, "leaderboard_overall", benchmark=benchmark).to_pylist()
     sections: list[str] = []
@@ -114,7 +115,8 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
     for o in overall:
         row = {"model": o["model"], "kind": o["kind"]}
         row.update({s: by_model.get(o["model"], {}).get(s) for s in sections})
-        row.update({k: o[k] for k in ("score", "complete", "incomplete_subsets", "run_id")})
+        row.update({k: o[k] for k in ("score", "complete", "incomplete_subsets", "run_id",
+                                      "parse_failure_rate", "position_consistency")})
         rows.append(row)
     return rows, sections
 

@@ -1,5 +1,6 @@
 -- One row per (benchmark, model) with RewardBench v1's section columns (other benchmarks' sections: section_scores,
--- or `rayward leaderboard --benchmark NAME`, which pivots each benchmark's own sections).
+-- or `rayward leaderboard --benchmark NAME`, which pivots each benchmark's own sections). Judges add their health
+-- columns from judge_stats (parse_failure_rate, position_consistency); NULL for other kinds.
 CREATE OR REPLACE VIEW leaderboard AS
 SELECT
     o.model,
@@ -12,7 +13,10 @@ SELECT
     max(x.score) FILTER (WHERE x.section = 'Prior Sets') AS "Prior Sets",
     any_value(o.score) AS score,
     any_value(o.complete) AS complete,
-    any_value(o.run_id) AS run_id
+    any_value(o.run_id) AS run_id,
+    any_value(j.parse_failure_rate) AS parse_failure_rate,
+    any_value(j.position_consistency) AS position_consistency
 FROM overall_scores o
 JOIN section_scores x USING (model, benchmark)
+LEFT JOIN judge_stats j USING (model, benchmark)
 GROUP BY o.model, o.kind, o.benchmark;
