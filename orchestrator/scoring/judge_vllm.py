@@ -47,7 +47,8 @@ class VllmJudgeScorer(JudgeBase):
 
     backend = "vllm"
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: ModelSpec, device: str = "cpu", engine: Any = None):
+        """``engine``: an already started ``vllm.LLM`` of the same model to reuse (e.g. one judge in two modes)."""
         vllm = require("vllm")
         transformers = require("transformers")
         from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint
@@ -62,7 +63,7 @@ class VllmJudgeScorer(JudgeBase):
             limit = getattr(config, "max_position_embeddings", None)
             if limit:
                 max_len = min(max_len, int(limit))
-            self.llm = vllm.LLM(
+            self.llm = engine or vllm.LLM(
                 model=spec.path,
                 tokenizer=spec.tokenizer or spec.path,
                 revision=spec.revision,
