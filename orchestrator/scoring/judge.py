@@ -17,8 +17,6 @@ import logging
 import time
 from typing import Any, Sequence
 
-import numpy as np
-
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError

@@ -42,6 +42,14 @@ def _count_parameters(path: str) -> int:
     return total
 
 
+def _cpu_engine_args(device: str, max_len: int) -> dict[str, Any]:
+    """On CPU, whole-prompt prefills: vLLM 0.32's CPU runner crashes on a seeded request whose prefill was split
+    into chunks (it rewinds the request's ``torch.Generator`` offset, which CPU generators do not have)."""
+    if device.startswith("cuda"):
+        return {}
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(max_len, 4096)}
+
+
 class VllmJudgeScorer(JudgeBase):
     """A causal chat model served by a vLLM engine as a judge."""
 
@@ -73,6 +81,7 @@ class VllmJudgeScorer(JudgeBase):
                 max_model_len=max_len,
                 seed=self.settings.seed,
                 enforce_eager=not device.startswith("cuda"),
+                **_cpu_engine_args(device, max_len),
             )
         except Exception as exc:
             raise ModelError(f"model {spec.name!r}: vLLM cannot load {spec.path!r}: {exc}") from None
