@@ -121,7 +121,7 @@ def _add_cis(results: Path, benchmark: str, rows: list[dict[str, Any]], columns:
     con = connect(results)
     try:
         if stored_query(con, "ci_unsupported", benchmark=benchmark).to_pylist()[0]["n"]:
-            raise ConfigError(f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N or Ties records")
+            raise ConfigError(f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N, Ties or pairwise-judge records")
         cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
     finally:
         con.close()

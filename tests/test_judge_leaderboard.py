@@ -95,3 +95,10 @@ def test_cli_leaderboard_shows_judge_columns(store):
     table = CliRunner().invoke(app, ["leaderboard", "--results", str(store), "--format", "csv"])
     header = table.output.splitlines()[0].split(",")
     assert header[:2] == ["model", "kind"] and "parse_failure_rate" in header and "position_consistency" in header
+
+
+def test_ci_refuses_pairwise_judge_points(store):
+    from orchestrator.cli import app
+
+    result = CliRunner().invoke(app, ["leaderboard", "--results", str(store), "--ci", "--n-boot", "10"])
+    assert result.exit_code == 2 and "pairwise-judge" in result.output
