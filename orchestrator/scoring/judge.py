@@ -12,7 +12,9 @@ template with the generation prompt, tokenized without extra special tokens (the
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import logging
 import time
 from typing import Any, Sequence
@@ -45,6 +47,14 @@ class JudgeBase:
         self.settings = JudgeSettings.from_spec(spec)
         self.template = load_template(self.settings.mode, self.settings.template)
         self.tokenizer = tokenizer
+
+    def _fingerprint(self, model_fingerprint: str) -> str:
+        """The model's fingerprint plus the judging protocol (settings and template text): the same weights judging
+        with another template, seed or temperature give other records, so anything keyed on the fingerprint
+        (e.g. a score cache) must tell them apart."""
+        protocol = json.dumps({**vars(self.settings), "template": None, "template_text": self.template.text},
+                              sort_keys=True, default=str)
+        return f"{model_fingerprint}+judge:{hashlib.sha256(protocol.encode()).hexdigest()[:16]}"
 
     # ------------------------------------------------------------------ prompts and generation
 
@@ -173,13 +183,13 @@ class JudgeScorer(JudgeBase):
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision or getattr(model.config, "_commit_hash", None),
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+            fingerprint=self._fingerprint(model_fingerprint(spec.path, spec.revision)),
             dtype=dtype_name,
             device=device,
             load_seconds=time.perf_counter() - start,
             num_parameters=sum(p.numel() for p in model.parameters()),
-            extra={"judge": {k: v for k, v in vars(self.settings).items()},
-                   "template": self.template.source},
+            extra={"judge": dict(vars(self.settings)), "template": self.template.source,
+                   "model_fingerprint": model_fingerprint(spec.path, spec.revision)},
         )
 
     @property

@@ -61,6 +61,7 @@ class JudgeTemplate:
 
     mode: str
     source: str  # where it came from (a path), for error messages
+    text: str  # the template's source text
     _template: Any
 
     def render(self, prompt: Any, *responses: str) -> str:
@@ -92,7 +93,7 @@ def load_template(mode: str, path: str | Path | None = None) -> JudgeTemplate:
         compiled = _environment().from_string(text)
     except TemplateSyntaxError as exc:
         raise ModelError(f"judge template {file}:{exc.lineno}: {exc.message}") from None
-    template = JudgeTemplate(mode, str(file), compiled)
+    template = JudgeTemplate(mode, str(file), text, compiled)
     template.render("probe", *(["probe"] * (1 if mode == "rubric" else 2)))  # unknown variables fail here, once
     return template
 

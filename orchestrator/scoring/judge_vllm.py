@@ -92,12 +92,13 @@ class VllmJudgeScorer(JudgeBase):
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision,
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+            fingerprint=self._fingerprint(model_fingerprint(spec.path, spec.revision)),
             dtype=dtype_name,
             device=device,
             load_seconds=time.perf_counter() - start,
             num_parameters=_count_parameters(spec.path),
             extra={"judge": dict(vars(self.settings)), "template": self.template.source,
+                   "model_fingerprint": model_fingerprint(spec.path, spec.revision),
                    "vllm": getattr(vllm, "__version__", None)},
         )
 

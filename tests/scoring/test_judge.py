@@ -165,6 +165,17 @@ def test_garbage_judge_rubric_records_parse_failures(tiny_models):
     assert cols["tokens_chosen"][2] >= 1 and cols["tokens_rejected"][1] >= 1
 
 
+def test_fingerprint_covers_the_judging_protocol(tiny_models, tmp_path):
+    base = _scorer(tiny_models, mode="rubric")
+    assert base.info.fingerprint.startswith(base.info.extra["model_fingerprint"] + "+judge:")
+    assert _scorer(tiny_models, mode="rubric").info.fingerprint == base.info.fingerprint
+    custom = tmp_path / "rubric.jinja"
+    custom.write_text(base.template.text + " ")
+    others = [_scorer(tiny_models, mode="pairwise"), _scorer(tiny_models, mode="rubric", seed=1),
+              _scorer(tiny_models, mode="rubric", template=str(custom))]
+    assert len({base.info.fingerprint, *(o.info.fingerprint for o in others)}) == 4
+
+
 def test_garbage_judge_pairwise_counts_half(tiny_models):
     cols = _scorer(tiny_models, mode="pairwise", order="both").pair_columns(PROMPTS, CHOSEN, REJECTED)
     assert cols["score_chosen"] == [0.5] * 4 and cols["parse_failures"] == [2] * 4
