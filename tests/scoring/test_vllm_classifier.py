@@ -26,12 +26,14 @@ def test_engine_settings_follow_the_spec():
     gpu = engine_settings(spec, runner="pooling", cpu=False)
     assert gpu == {"model": "org/rm", "tokenizer": "org/rm", "revision": None, "trust_remote_code": False,
                    "runner": "pooling", "dtype": "bfloat16", "max_model_len": 4096, "tensor_parallel_size": 4,
-                   "gpu_memory_utilization": 0.5, "seed": 0, "enforce_eager": False}
+                   "gpu_memory_utilization": 0.5, "seed": 0, "enforce_eager": False,
+                   "distributed_executor_backend": "mp"}
     cpu = engine_settings(spec.model_copy(update={"dtype": "float16"}), runner="generate", max_model_len=8192,
                           seed=3, cpu=True, max_logprobs=5)
     assert (cpu["dtype"], cpu["runner"], cpu["max_model_len"], cpu["seed"], cpu["enforce_eager"], cpu["max_logprobs"]) == (
         "float16", "generate", 8192, 3, True, 5)
     assert engine_settings(spec, runner="pooling", cpu=True)["dtype"] == "float32"
+    assert "distributed_executor_backend" not in engine_settings(ModelSpec(name="rm", path="p"), runner="pooling")
 
 
 def test_doubled_bos_is_droppable_only_under_rotary_positions():
