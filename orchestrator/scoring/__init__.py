@@ -7,7 +7,11 @@ __all__ = ["token_budget_batches", "encode", "format_conversations", "to_message
 
 
 def make_scorer(spec, device: str = "cpu"):
-    """The scorer for a model spec's ``kind``."""
+    """The scorer for a model spec's ``kind`` and ``backend``."""
+    if spec.kind == "classifier" and spec.backend == "vllm":
+        from orchestrator.scoring.vllm_classifier import VllmClassifierScorer
+
+        return VllmClassifierScorer(spec, device=device)
     if spec.kind == "classifier":
         from orchestrator.scoring.classifier import ClassifierScorer
 
