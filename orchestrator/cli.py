@@ -205,7 +205,34 @@ def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Opti
     err_console.print(summary)
     for bench in dict.fromkeys(o.benchmark for o in result.outcomes):
         _print_leaderboard(result.results, bench, By.section, Format.table)
-    return 0 if result.ok else 1
+    code = 0 if result.ok else 1
+    if job.after_run is not None:
+        code = _after_run(job, result, code)
+    return code
+
+
+def _after_run(job: Any, result: Any, code: int) -> int:
+    """The job's ``after_run`` steps; exit code 3 on a regression (1 stays 1: a failed model is the bigger news)."""
+    from orchestrator.after_run import after_run
+
+    finished = [(o.model, o.benchmark) for o in result.outcomes if o.status == "ok"]
+    report = after_run(job.after_run, result.results, result.run_id, finished,
+                       list(dict.fromkeys(o.benchmark for o in result.outcomes)))
+    for path in report.files:
+        err_console.print(f"wrote {path}", highlight=False)
+    reg = report.regression
+    if reg is None:
+        return code
+    for model, bench, old, new in reg.compared:
+        err_console.print(f"regression check: {model} on {bench}, run {old} -> {new}", highlight=False)
+    for line in reg.skipped:
+        err_console.print(f"regression check skipped: {line}", highlight=False)
+    if not reg.drops:
+        err_console.print(f"regression check: no drop beyond {reg.max_drop_points:g} points", highlight=False)
+        return code
+    for drop in reg.drops:
+        err_console.print(f"[bold red]regression:[/] {drop}", highlight=False, soft_wrap=True)
+    return code or report.exit_code
 
 
 # ----------------------------------------------------------------- commands
@@ -220,7 +247,10 @@ def run(
     resume_id: Optional[str] = typer.Option(None, "--resume-id", help="Finish this incomplete run (RUN_ID) of the job."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run a job: score every model on every benchmark and write records."""
+    """Run a job: score every model on every benchmark and write records.
+
+    Exit code 0: all ok; 1: a model failed; 2: a bad job or bad data; 3: a regression beyond
+    after_run.regression_check.max_drop_points (see docs/nightly.md)."""
     _setup_logging(verbose)
     from orchestrator.config import from_yaml
 

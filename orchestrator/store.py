@@ -65,6 +65,7 @@ def connect(results: str | Path | Store) -> Any:
                                                     filesystem=store.fs))
     elif files:
         con.read_parquet([str(f) for f in files], union_by_name=True).create_view("_parquet_records")
+    if files:
         con.execute("CREATE OR REPLACE VIEW raw_records AS "
                     "SELECT * FROM _empty_records UNION ALL BY NAME SELECT * FROM _parquet_records")
     else:
