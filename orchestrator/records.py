@@ -100,10 +100,13 @@ def new_run_id() -> str:
 
 
 def encode_part(value: str) -> str:
-    """A name as a single, safe path component (``/`` and ``%`` percent-encoded)."""
+    """A name as a single, safe path component (``/`` and ``%`` percent-encoded; a leading ``.`` too, so that no
+    name looks like a temp or lock file, which readers skip)."""
     encoded = urllib.parse.quote(value, safe="._-+=@")
     if encoded in ("", ".", ".."):
         raise ValueError(f"invalid name for a path component: {value!r}")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
     return encoded
 
 
