@@ -168,12 +168,16 @@ def run_job(
     ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
     units whose shard file was committed are kept, only the missing ones are scored.
     """
-    from orchestrator.cluster import check_capacity, init_ray
+    from orchestrator.cluster import check_capacity, in_ray_job, init_ray
+    from orchestrator.errors import ConfigError
 
     clock = Stopwatch()
     progress = progress or _NoProgress()
     given = results or job.results
     root = open_store(given)
+    if in_ray_job() and root.local is not None and not root.local.is_absolute():
+        raise ConfigError(f"results store {given!r} is a relative path, but a Ray Job runs in a temporary copy of its "
+                          "working directory: give an absolute path on a shared filesystem or a URI (--results)")
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
     ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)

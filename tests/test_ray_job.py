@@ -115,3 +115,19 @@ def test_nightly_as_ray_job(tmp_path, ray_head, filtered_path, tiny_models):
         assert f"regression: nightly-rm on reward-bench: overall {100 * old:.2f} -> {100 * new:.2f}" in night2.stdout
     else:
         pytest.fail(f"night 2 was expected to score lower: {old} -> {new}")
+
+
+def test_relative_results_inside_a_ray_job_is_an_error(monkeypatch, tmp_path):
+    """Inside a Ray Job the working directory is a temporary copy: a relative store would vanish with it."""
+    from orchestrator.cluster import in_ray_job
+    from orchestrator.config import JobConfig
+    from orchestrator.errors import ConfigError
+    from orchestrator.runner import run_job
+
+    job = JobConfig.from_dict({"name": "n", "benchmarks": [{"name": "reward-bench"}], "models": [{"name": "m", "path": "p"}]})
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")
+    monkeypatch.chdir(tmp_path)
+    assert in_ray_job()
+    with pytest.raises(ConfigError, match="temporary copy"):
+        run_job(job, results="results/")
+    assert not (tmp_path / "results").exists()
