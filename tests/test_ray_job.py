@@ -79,7 +79,8 @@ def _nightly(path: Path, model: Path, data: Path, results: str) -> Path:
 
 
 def _submit(address: str, job: Path) -> subprocess.CompletedProcess:
-    runtime_env = {"excludes": [".git", "results/", "models/", "tmp/", "*.egg-info"], "env_vars": {"HF_HUB_OFFLINE": "1"}}
+    runtime_env = yaml.safe_load((REPO / "deploy" / "nightly-runtime-env.yaml").read_text())  # the documented one
+    runtime_env["env_vars"]["HF_HUB_OFFLINE"] = "1"
     return subprocess.run(
         [str(RAY_BIN / "ray"), "job", "submit", "--address", address, "--working-dir", str(REPO),
          "--runtime-env-json", json.dumps(runtime_env), "--", "python", "-m", "orchestrator.cli", "run", str(job)],
