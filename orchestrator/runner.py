@@ -182,10 +182,32 @@ def run_job(
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
     ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     check_capacity(ray, job)
-    with ExitStack() as held:
-        previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
-        run_id = previous["run_id"] if previous else _lock_run(held, root, None)
-        return _run_locked(job, root, given, run_id, previous, examples, ray, progress, job_path, clock)
+    held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
+    previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    run_id = previous["run_id"] if previous else _lock_run(held, root, None)
+    outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
+    manifest = _Manifest(root, job, job_path, run_id, examples)
+    done: dict[tuple[str, str], set[int]] = {}
+    if previous:
+        manifest.data["started_at"] = previous.get("started_at")
+        manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
+        sizes = {name: len(e) for name, e in examples.items()}
+        done = _committed_units(root, run_id, plan_units(job, sizes))
+        for key, shards in done.items():
+            outcomes[key].shards = sorted(shards)
+            outcomes[key].n_records = sum(shards.values())
+    manifest.write(list(outcomes.values()))
+    status = "failed"
+    try:
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done).run()
+        status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        manifest.write(list(outcomes.values()), status=status, wall=clock())
+        held.close()
+    return RunResult(run_id, given, list(outcomes.values()), clock())
 
 
 def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
@@ -211,31 +233,6 @@ def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | N
         return current
     ids = ", ".join(m["run_id"] for m in candidates)
     raise ConfigError(f"--resume: run {ids} is being written by another driver right now")
-
-
-def _run_locked(job, root, given, run_id, previous, examples, ray, progress, job_path, clock) -> RunResult:
-    outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
-    manifest = _Manifest(root, job, job_path, run_id, examples)
-    done: dict[tuple[str, str], set[int]] = {}
-    if previous:
-        manifest.data["started_at"] = previous.get("started_at")
-        manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
-        sizes = {name: len(e) for name, e in examples.items()}
-        done = _committed_units(root, run_id, plan_units(job, sizes))
-        for key, shards in done.items():
-            outcomes[key].shards = sorted(shards)
-            outcomes[key].n_records = sum(shards.values())
-    manifest.write(list(outcomes.values()))
-    status = "failed"
-    try:
-        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done).run()
-        status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        manifest.write(list(outcomes.values()), status=status, wall=clock())
-    return RunResult(run_id, given, list(outcomes.values()), clock())
 
 
 class _Driver:
