@@ -228,7 +228,8 @@ def _after_run(job: Any, result: Any, code: int) -> int:
     for line in reg.skipped:
         err_console.print(f"regression check skipped: {line}", highlight=False)
     if not reg.drops:
-        err_console.print(f"regression check: no drop beyond {reg.max_drop_points:g} points", highlight=False)
+        if reg.compared:
+            err_console.print(f"regression check: no drop beyond {reg.max_drop_points:g} points", highlight=False)
         return code
     for drop in reg.drops:
         err_console.print(f"[bold red]regression:[/] {drop}", highlight=False, soft_wrap=True)
