@@ -143,3 +143,24 @@ def test_resume_skips_a_run_another_driver_holds(tmp_path, filtered_path):
             _lock_run(held, store, _resumable(store, job, "20260102T000000000Z-bbbbbb"))
     with ExitStack() as held:  # its driver died: the lock went with it
         assert _lock_run(held, store, _resumable(store, job, True))["run_id"] == "20260102T000000000Z-bbbbbb"
+
+
+def test_driver_writes_a_run_to_a_non_local_store(tmp_path, filtered_path, tiny_models, ray_cluster):
+    """run_job with a memory:// store (fsspec, through pyarrow): shards and manifest land there, the views read them."""
+    from conftest import write_job
+    from orchestrator.config import from_yaml
+    from orchestrator.runner import run_job
+
+    uri = _memory_uri()
+    job = from_yaml(write_job(tmp_path / "j.yaml", "to-uri", filtered_path, {"m": tiny_models["tiny-rm"]}, limit=1,
+                              shard_size=10))
+    result = run_job(job, results=uri)
+    assert result.ok and result.results == uri
+    store = open_store(uri)
+    assert len(record_files(store)) == 3  # 23 rows in shards of 10
+    (manifest,) = read_manifests(store)
+    assert manifest["status"] == "ok" and manifest["run_id"] == result.run_id
+    (row,) = leaderboard(uri)
+    assert row["model"] == "m" and row["run_id"] == result.run_id
+    assert connect(uri).sql("SELECT count(DISTINCT example_id) FROM records").fetchall() == [(23,)]
+    assert not (tmp_path / "results").exists() and not list(tmp_path.glob("memory*"))
