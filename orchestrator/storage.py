@@ -120,24 +120,31 @@ class Store:
 
     def write_atomic(self, rel: str, write: Callable[[Any], None]) -> Path | str:
         """Write ``rel`` atomically; ``write(target)`` writes the content to a local path (local stores) or to a
-        pyarrow output stream (other filesystems). Returns the file's path."""
+        pyarrow output stream (other filesystems: an in-memory buffer, uploaded once complete). Returns the path."""
         if self.local is not None:
             path = self.local / rel
             _atomic_local(path, write)
             return path
+        import pyarrow as pa
+
+        # Serialize in memory first: a writer that fails half-way uploads nothing (closing a stream on an object
+        # store would publish whatever it holds).
+        buffer = pa.BufferOutputStream()
+        write(buffer)
+        data = buffer.getvalue()
         target = self._fs_path(rel)
         parent = target.rsplit("/", 1)[0] if "/" in target else ""
         if parent:
             self.fs.create_dir(parent, recursive=True)
         if self.fs.type_name in _OBJECT_STORES:
             with self.fs.open_output_stream(target) as out:  # one put: visible whole when the upload completes
-                write(out)
+                out.write(data)
             return target
         name = target.rsplit("/", 1)[-1]
         tmp = f"{parent}/.{name}.{secrets.token_hex(6)}.tmp" if parent else f".{name}.{secrets.token_hex(6)}.tmp"
         try:
             with self.fs.open_output_stream(tmp) as out:
-                write(out)
+                out.write(data)
             self.fs.move(tmp, target)
         except BaseException:
             try:

@@ -96,7 +96,7 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
 def test_traversal_cannot_escape_a_uri_store(tmp_path):
     store = _subtree_store(tmp_path / "r")
     path = write_shard(store, _table(1, model="../../../x"), benchmark="reward-bench", model="../../../x", run_id="r1", shard=0)
-    assert path == "records/benchmark=reward-bench/model=..%2F..%2F..%2Fx/run=r1/shard-00000.parquet"
+    assert path == "records/benchmark=reward-bench/model=%2E.%2F..%2F..%2Fx/run=r1/shard-00000.parquet"
     assert not (tmp_path / "x").exists()
     for bad in ("..", ".", ""):
         with pytest.raises(ValueError):
