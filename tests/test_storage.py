@@ -93,6 +93,32 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path):
     assert sorted(p.name for p in (tmp_path / "r/runs").iterdir()) == ["r1.json"]
 
 
+@pytest.mark.parametrize("kind", ["local", "subtree"])
+def test_a_writer_failing_half_way_publishes_nothing(tmp_path, kind):
+    store = open_store(tmp_path / "r") if kind == "local" else _subtree_store(tmp_path / "r")
+
+    def good(target):
+        if isinstance(target, str):
+            open(target, "wb").write(b"old complete content")
+        else:
+            target.write(b"old complete content")
+
+    def bad(target):
+        if isinstance(target, str):
+            open(target, "wb").write(b"half of the new")
+        else:
+            target.write(b"half of the new")
+        raise RuntimeError("disk full")
+
+    store.write_atomic("runs/x.json", good)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write_atomic("runs/x.json", bad)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write_atomic("runs/new.json", bad)
+    assert sorted(p.name for p in (tmp_path / "r/runs").iterdir()) == ["x.json"]
+    assert (tmp_path / "r/runs/x.json").read_bytes() == b"old complete content"
+
+
 def test_traversal_cannot_escape_a_uri_store(tmp_path):
     store = _subtree_store(tmp_path / "r")
     path = write_shard(store, _table(1, model="../../../x"), benchmark="reward-bench", model="../../../x", run_id="r1", shard=0)
