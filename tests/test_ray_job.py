@@ -62,9 +62,14 @@ def ray_head():
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=60)
+            head.wait(timeout=20)
         except subprocess.TimeoutExpired:
+            pass
+        try:  # whatever of the head's process group is still up (raylet, GCS, dashboard)
             os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        head.wait(timeout=30)
         shutil.rmtree(temp, ignore_errors=True)
 
 
