@@ -208,7 +208,35 @@ def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Opti
     err_console.print(summary)
     for bench in dict.fromkeys(o.benchmark for o in result.outcomes):
         _print_leaderboard(result.results, bench, By.section, Format.table)
-    return 0 if result.ok else 1
+    code = 0 if result.ok else 1
+    if job.after_run is not None:
+        code = _after_run(job, result, code)
+    return code
+
+
+def _after_run(job: Any, result: Any, code: int) -> int:
+    """The job's ``after_run`` steps; exit code 3 on a regression (1 stays 1: a failed model is the bigger news)."""
+    from orchestrator.after_run import after_run
+
+    finished = [(o.model, o.benchmark) for o in result.outcomes if o.status == "ok"]
+    report = after_run(job.after_run, result.results, result.run_id, finished,
+                       list(dict.fromkeys(o.benchmark for o in result.outcomes)))
+    for path in report.files:
+        err_console.print(f"wrote {path}", highlight=False)
+    reg = report.regression
+    if reg is None:
+        return code
+    for model, bench, old, new in reg.compared:
+        err_console.print(f"regression check: {model} on {bench}, run {old} -> {new}", highlight=False)
+    for line in reg.skipped:
+        err_console.print(f"regression check skipped: {line}", highlight=False)
+    if not reg.drops:
+        if reg.compared:
+            err_console.print(f"regression check: no drop beyond {reg.max_drop_points:g} points", highlight=False)
+        return code
+    for drop in reg.drops:
+        err_console.print(f"[bold red]regression:[/] {drop}", highlight=False, soft_wrap=True)
+    return code or report.exit_code
 
 
 # ----------------------------------------------------------------- commands
@@ -217,13 +245,16 @@ def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Opti
 @app.command()
 def run(
     job: Path = typer.Argument(..., help="Job YAML file."),
-    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: the job's `results`)."),
+    results: Optional[str] = typer.Option(None, "--results", help="Results store: a directory or a URI (default: the job's `results`)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)."),
     resume: bool = typer.Option(False, "--resume", help="Finish the latest incomplete run of this job (only its missing units)."),
     resume_id: Optional[str] = typer.Option(None, "--resume-id", help="Finish this incomplete run (RUN_ID) of the job."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run a job: score every model on every benchmark and write records."""
+    """Run a job: score every model on every benchmark and write records.
+
+    Exit code 0: all ok; 1: a model failed; 2: a bad job or bad data; 3: a regression beyond
+    after_run.regression_check.max_drop_points (see docs/nightly.md)."""
     _setup_logging(verbose)
     from orchestrator.config import from_yaml
 
@@ -237,7 +268,7 @@ def run(
 
 @app.command()
 def leaderboard(
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to rank on."),
     by: By = typer.Option(By.section, "--by", help="section (leaderboard) or subset (per-subset accuracy)."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
@@ -313,7 +344,7 @@ def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
 @app.command()
 def sql(
     query: Optional[str] = typer.Argument(None, help="A read-only SQL query; leave out for an interactive session."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
     max_rows: int = typer.Option(100, "--max-rows", help="Row cap of the interactive session."),
 ) -> None:
@@ -338,7 +369,7 @@ def sql(
 @app.command()
 def analyze(
     name: str = typer.Argument(..., help="refusals, refusal-prompts, reasoning, length, length-category, length-correlation, instruction, families, size."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to analyse."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
 ) -> None:
@@ -384,7 +415,7 @@ def _print_comparison(comp: Any, name_a: str, name_b: str, fmt: Format, title: s
 def compare(
     model_a: str = typer.Argument(..., help="Model A."),
     model_b: str = typer.Argument(..., help="Model B."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark"),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the verdict."),
@@ -409,7 +440,7 @@ def compare(
 def diff(
     model: str = typer.Argument(..., help="The model whose runs to compare."),
     runs: Optional[tuple[str, str]] = typer.Option(None, "--runs", help="OLD NEW run ids (default: previous and latest successful run)."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark"),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
     fail_on_drop: Optional[float] = typer.Option(None, "--fail-on-drop", help="Exit 1 if a section (or overall) falls by more than X points."),
@@ -440,7 +471,7 @@ def diff(
 @app.command()
 def report(
     out: Path = typer.Option(Path("report.html"), "--out", help="The HTML file to write."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark"),
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for the CIs."),
     seed: int = typer.Option(0, "--seed"),
@@ -490,7 +521,7 @@ def import_(
     split: Optional[str] = typer.Option(None, "--split", help="Split of --source (default: the benchmark's)."),
     subset_from_split: bool = typer.Option(False, "--subset-from-split", help="--source is laid out one split per subset (Prior Sets)."),
     kind: str = typer.Option("classifier", "--kind", help="Model kind recorded for the imported model."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
 ) -> None:
     """Import the reference's per-example scores as one run: rows matched by (subset, id) and checked by text."""
     from orchestrator.config import BenchmarkSpec, _check_name
@@ -533,7 +564,7 @@ def export(
     out: Path = typer.Option(..., "--out", help="Directory for eval-set/ and eval-set-scores/."),
     fmt: InteropFormat = typer.Option(InteropFormat.rewardbench, "--format", help="rewardbench (the reference's layout)."),
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to export."),
-    results: Path = typer.Option(Path("results"), "--results", help="Results store."),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
 ) -> None:
     """Write a model's latest records in the reference's file layout (eval-set/ and eval-set-scores/)."""
     from orchestrator.interop import export_reference
@@ -561,7 +592,7 @@ def build_tiny_models(root: Path = typer.Argument(Path("models"), help="Where to
 
 @app.command()
 def demo(
-    results: Optional[Path] = typer.Option(None, "--results", help="Results store (default: results/)."),
+    results: Optional[str] = typer.Option(None, "--results", help="Results store: a directory or a URI (default: results/)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: local)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:

@@ -14,10 +14,16 @@ from orchestrator.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 _OBJECT_STORE_BYTES = 512 * 1024 * 1024
+_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray's job supervisor for a submitted job's entrypoint
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> Any:
-    """Start a local Ray cluster (default) or connect to ``address``; reuse one already up."""
+    """Start a local Ray cluster (default) or connect to ``address``; reuse one already up.
+
+    Inside a Ray Job (``ray job submit -- rayward run …``) the default is the job's own cluster."""
+    if not address and in_ray_job():
+        # the job supervisor sets RAY_ADDRESS to the cluster the job was submitted to
+        address = os.environ.get("RAY_ADDRESS") or "auto"
     if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
         # A head started with `ray start` uses token auth when a token exists; a client must say so
         # too, before Ray reads its configuration.
@@ -41,6 +47,11 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
             kwargs["num_gpus"] = num_gpus
     ray.init(**kwargs)
     return ray
+
+
+def in_ray_job() -> bool:
+    """Whether this process is the entrypoint of a submitted Ray Job (``ray job submit``)."""
+    return _JOB_ENV in os.environ
 
 
 def check_capacity(ray: Any, job: JobConfig) -> None:

@@ -256,6 +256,23 @@ class Resources(_Strict):
     """Intra-op threads for CPU actors (default: ``cpus_per_actor``)."""
 
 
+class RegressionCheck(_Strict):
+    """Compare each model's new run with its previous successful run on the same benchmark (as ``rayward diff``)."""
+
+    max_drop_points: float = Field(ge=0)
+    """Fail (exit code 3) when a section or the overall score fell by more than this many percentage points."""
+
+
+class AfterRun(_Strict):
+    """What ``rayward run`` does once the run is over (the nightly job's leaderboard refresh and alerting)."""
+
+    leaderboard_files: list[Literal["json", "csv"]] = []
+    """Write each benchmark's leaderboard to ``<results>/leaderboards/<benchmark>.<format>`` (replaced atomically)."""
+
+    regression_check: RegressionCheck | None = None
+    """Compare every model's new run with its previous successful run; a drop beyond the threshold exits 3."""
+
+
 class JobConfig(_Strict):
     """A Rayward job: benchmarks x models, the compute to use, where records go."""
 
@@ -272,7 +289,10 @@ class JobConfig(_Strict):
     """Compute per scoring actor."""
 
     results: str = "results"
-    """Results store directory (records, manifests)."""
+    """Results store: a directory or a filesystem URI (``file:///…``, ``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``)."""
+
+    after_run: AfterRun | None = None
+    """Steps after the run: leaderboard files and the regression check against each model's previous run."""
 
     @field_validator("name")
     @classmethod

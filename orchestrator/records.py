@@ -12,9 +12,7 @@ Fields are append-only: a new field gets added at the end and ``SCHEMA_VERSION``
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import time
 import urllib.parse
 from datetime import datetime, timezone
@@ -23,6 +21,8 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from orchestrator.storage import Store, open_store
 
 SCHEMA_VERSION = 3
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
@@ -100,38 +100,42 @@ def new_run_id() -> str:
 
 
 def encode_part(value: str) -> str:
-    """A name as a single, safe path component (``/`` and ``%`` percent-encoded)."""
+    """A name as a single, safe path component (``/`` and ``%`` percent-encoded; a leading ``.`` too, so that no
+    name looks like a temp or lock file, which readers skip)."""
     encoded = urllib.parse.quote(value, safe="._-+=@")
     if encoded in ("", ".", ".."):
         raise ValueError(f"invalid name for a path component: {value!r}")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
     return encoded
 
 
-def partition_dir(root: str | Path, benchmark: str, model: str, run_id: str) -> Path:
-    root = Path(root)
-    path = root / RECORDS_DIR / f"benchmark={encode_part(benchmark)}" / f"model={encode_part(model)}" / f"run={encode_part(run_id)}"
+def _partition_rel(benchmark: str, model: str, run_id: str) -> str:
+    return f"{RECORDS_DIR}/benchmark={encode_part(benchmark)}/model={encode_part(model)}/run={encode_part(run_id)}"
+
+
+def partition_dir(root: str | Path | Store, benchmark: str, model: str, run_id: str) -> Path | str:
+    """The run's partition directory (a :class:`Path` for local stores, the filesystem path for URIs)."""
+    store = open_store(root)
+    path = store.path(_partition_rel(benchmark, model, run_id))
     # defence in depth against traversal: the partition must stay under the root
-    if root.resolve() not in path.resolve().parents:
+    if store.local is not None and store.local.resolve() not in Path(path).resolve().parents:
         raise ValueError(f"partition path escapes the results root: {path}")
     return path
 
 
-def shard_path(root: str | Path, benchmark: str, model: str, run_id: str, shard: int) -> Path:
-    return partition_dir(root, benchmark, model, run_id) / f"shard-{shard:05d}.parquet"
+def shard_path(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> Path | str:
+    return _join(partition_dir(root, benchmark, model, run_id), f"shard-{shard:05d}.parquet")
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _join(base: Path | str, name: str) -> Path | str:
+    return base / name if isinstance(base, Path) else f"{base}/{name}"
+
+
+def _relative(store: Store, path: Path | str) -> str:
+    if store.local is not None:
+        return Path(path).relative_to(store.local).as_posix()
+    return str(path)[len(store.base):].lstrip("/")
 
 
 def make_table(columns: dict[str, Any]) -> pa.Table:
@@ -148,52 +152,75 @@ def make_table(columns: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
 
 
-def write_shard(root: str | Path, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int) -> Path:
-    """Write one shard's records atomically (temp file + rename); returns its path."""
+def write_shard(root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str,
+                shard: int) -> Path | str:
+    """Write one shard's records atomically (see :mod:`orchestrator.storage`); returns its path."""
     table = table.cast(RECORD_SCHEMA)
-    path = shard_path(root, benchmark, model, run_id, shard)
-    _atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    store = open_store(root)
+    path = shard_path(store, benchmark, model, run_id, shard)
+    store.write_atomic(_relative(store, path), lambda target: pq.write_table(table, target, compression="zstd"))
     return path
 
 
-def record_files(root: str | Path) -> list[Path]:
+def record_files(root: str | Path | Store) -> list[Path | str]:
     """All committed record files (temp files never match)."""
-    base = Path(root) / RECORDS_DIR
-    if not base.is_dir():
-        return []
-    return sorted(base.glob("benchmark=*/model=*/run=*/shard-*.parquet"))
+    return open_store(root).glob(RECORDS_DIR, "benchmark=*/model=*/run=*/shard-*.parquet")
+
+
+def shard_rows(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> int | None:
+    """Rows of a committed shard file, or None when it is missing or unreadable."""
+    store = open_store(root)
+    path = shard_path(store, benchmark, model, run_id, shard)
+    rel = _relative(store, path)
+    if not store.is_file(rel):
+        return None
+    try:
+        if store.local is not None:
+            return pq.ParquetFile(path).metadata.num_rows
+        with store.fs.open_input_file(str(path)) as fh:
+            return pq.ParquetFile(fh).metadata.num_rows
+    except Exception:  # unreadable: the caller scores it again (the rewrite is atomic)
+        return None
 
 
 # ---------------------------------------------------------------- manifests
 
 
-def manifest_path(root: str | Path, run_id: str) -> Path:
-    return Path(root) / RUNS_DIR / f"{encode_part(run_id)}.json"
+def manifest_path(root: str | Path | Store, run_id: str) -> Path | str:
+    return open_store(root).path(f"{RUNS_DIR}/{encode_part(run_id)}.json")
 
 
-def write_manifest(root: str | Path, manifest: dict[str, Any]) -> Path:
+def write_manifest(root: str | Path | Store, manifest: dict[str, Any]) -> Path | str:
     """Write (or replace) a run manifest atomically."""
-    path = manifest_path(root, manifest["run_id"])
+    store = open_store(root)
     data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
 
-    def _write(tmp: str) -> None:
-        Path(tmp).write_bytes(data)
+    def _write(target: Any) -> None:
+        if isinstance(target, str):
+            Path(target).write_bytes(data)
+        else:
+            target.write(data)
 
-    _atomic_write_bytes(path, _write)
-    return path
+    return store.write_atomic(f"{RUNS_DIR}/{encode_part(manifest['run_id'])}.json", _write)
 
 
-def read_manifests(root: str | Path) -> list[dict[str, Any]]:
-    base = Path(root) / RUNS_DIR
-    if not base.is_dir():
-        return []
+def read_manifests(root: str | Path | Store) -> list[dict[str, Any]]:
+    """Every committed run manifest (temp files and damaged files are skipped)."""
+    store = open_store(root)
     out = []
-    for path in sorted(base.glob("*.json")):
+    for path in store.glob(RUNS_DIR, "*.json"):
         try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError:
+            data = json.loads(store.read_bytes(_relative(store, path)).decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             continue  # a foreign or damaged file must not hide the other runs
+        if isinstance(data, dict) and "run_id" in data:
+            out.append(data)
     return out
+
+
+def run_lock_name(run_id: str) -> str:
+    """The lock a driver holds while it writes run ``run_id`` (``runs/.<run_id>.lock``, never read as a manifest)."""
+    return f"{RUNS_DIR}/.{encode_part(run_id)}.lock"
 
 
 def now_iso() -> str:

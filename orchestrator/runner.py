@@ -10,6 +10,7 @@ import logging
 import platform
 import re
 from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,8 +20,9 @@ from orchestrator.config import JobConfig, ModelSpec
 from orchestrator.data import Examples, load_examples
 from orchestrator.errors import RaywardError
 from orchestrator.planning import WorkUnit, plan_units
-from orchestrator.records import Stopwatch, new_run_id, now_iso, write_manifest, write_shard
+from orchestrator.records import Stopwatch, new_run_id, now_iso, read_manifests, run_lock_name, shard_rows, write_manifest, write_shard
 from orchestrator.resources import actor_options, torch_threads
+from orchestrator.storage import LockHeld, Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,8 @@ class Outcome:
 @dataclass
 class RunResult:
     run_id: str
-    results: Path
+    results: Path | str
+    """The results store as given (a local directory or a URI)."""
     outcomes: list[Outcome]
     wall_seconds: float
 
@@ -119,7 +122,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 class _Manifest:
-    def __init__(self, root: Path, job: JobConfig, job_path: str | None, run_id: str, examples: dict[str, Examples]):
+    def __init__(self, root: Store, job: JobConfig, job_path: str | None, run_id: str, examples: dict[str, Examples]):
         self.root = root
         self.data: dict[str, Any] = {
             "run_id": run_id,
@@ -165,17 +168,23 @@ def run_job(
     ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
     units whose shard file was committed are kept, only the missing ones are scored.
     """
-    from orchestrator.cluster import check_capacity, init_ray
+    from orchestrator.cluster import check_capacity, in_ray_job, init_ray
+    from orchestrator.errors import ConfigError
 
     clock = Stopwatch()
     progress = progress or _NoProgress()
-    root = Path(results or job.results)
+    given = results or job.results
+    root = open_store(given)
+    if in_ray_job() and root.local is not None and not root.local.is_absolute():
+        raise ConfigError(f"results store {given!r} is a relative path, but a Ray Job runs in a temporary copy of its "
+                          "working directory: give an absolute path on a shared filesystem or a URI (--results)")
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
     ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
     check_capacity(ray, job)
-    previous = _resumable(root, job, resume) if resume else None
-    run_id = previous["run_id"] if previous else new_run_id()
+    held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
+    previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
     done: dict[tuple[str, str], set[int]] = {}
@@ -197,7 +206,33 @@ def run_job(
         raise
     finally:
         manifest.write(list(outcomes.values()), status=status, wall=clock())
-    return RunResult(run_id, root, list(outcomes.values()), clock())
+        held.close()
+    return RunResult(run_id, given, list(outcomes.values()), clock())
+
+
+def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
+    """Hold the run lock of a new run (returns its id) or of the first candidate no other driver holds."""
+    from orchestrator.errors import ConfigError
+
+    if candidates is None:
+        run_id = new_run_id()
+        held.enter_context(root.lock(run_lock_name(run_id)))
+        return run_id
+    for manifest in candidates:
+        one = ExitStack()
+        try:
+            one.enter_context(root.lock(run_lock_name(manifest["run_id"])))
+        except LockHeld:
+            continue
+        # the run's driver may have finished between our reading its manifest and taking the lock
+        current = next((m for m in read_manifests(root) if m.get("run_id") == manifest["run_id"]), None)
+        if current is None or current.get("status") == "ok":
+            one.close()
+            continue
+        held.enter_context(one)
+        return current
+    ids = ", ".join(m["run_id"] for m in candidates)
+    raise ConfigError(f"--resume: run {ids} is being written by another driver right now")
 
 
 class _Driver:
@@ -334,10 +369,10 @@ class _Driver:
                 pass
 
 
-def _resumable(root: Path, job: JobConfig, resume: bool | str) -> dict[str, Any]:
-    """The manifest of the run to resume: the given id, or this job's latest incomplete run."""
+def _resumable(root: Store, job: JobConfig, resume: bool | str) -> list[dict[str, Any]]:
+    """The manifests of the runs that may be resumed, best first: the given id, or this job's incomplete runs
+    newest first (a run another driver is still writing is skipped by :func:`_lock_run`)."""
     from orchestrator.errors import ConfigError
-    from orchestrator.records import read_manifests
 
     runs = [m for m in read_manifests(root) if m.get("job") == job.name]
     if isinstance(resume, str):
@@ -356,24 +391,17 @@ def _resumable(root: Path, job: JobConfig, resume: bool | str) -> dict[str, Any]
         raise ConfigError(
             f"--resume: job {job.name!r} changed since run {previous['run_id']}; resuming needs the same job file"
         )
-    return previous
+    if isinstance(resume, str):
+        return [previous]
+    same = [m for m in incomplete if m.get("config") == previous["config"]]
+    return sorted(same, key=lambda m: m["run_id"], reverse=True)
 
 
-def _committed_units(root: Path, run_id: str, units: list[WorkUnit]) -> dict[tuple[str, str], dict[int, int]]:
+def _committed_units(root: Store, run_id: str, units: list[WorkUnit]) -> dict[tuple[str, str], dict[int, int]]:
     """Units of ``run_id`` whose shard file is committed and complete: (model, benchmark) -> {shard: rows}."""
-    import pyarrow.parquet as pq
-
-    from orchestrator.records import shard_path
-
     done: dict[tuple[str, str], dict[int, int]] = {}
     for unit in units:
-        path = shard_path(root, unit.benchmark, unit.model, run_id, unit.shard)
-        if not path.is_file():
-            continue
-        try:
-            rows = pq.ParquetFile(path).metadata.num_rows
-        except Exception:  # unreadable: score it again (the rewrite is atomic)
-            continue
+        rows = shard_rows(root, unit.benchmark, unit.model, run_id, unit.shard)
         if rows == unit.size:
             done.setdefault((unit.model, unit.benchmark), {})[unit.shard] = rows
     return done

@@ -18,6 +18,7 @@ from orchestrator._lazy import require
 from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
 from orchestrator.errors import QueryError
 from orchestrator.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
+from orchestrator.storage import Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +42,35 @@ def _view_files() -> list[Path]:
 _PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV)}
 
 
-def connect(results: str | Path) -> Any:
-    """An in-memory DuckDB connection with every view over ``results`` defined."""
+def connect(results: str | Path | Store) -> Any:
+    """An in-memory DuckDB connection with every view over ``results`` (a directory or a URI) defined.
+
+    Local stores are read by DuckDB's own Parquet reader; a store on another filesystem is read through a
+    :mod:`pyarrow.dataset` over its pyarrow filesystem (scanned lazily by DuckDB), so every scheme pyarrow or
+    fsspec opens works without DuckDB extensions or credentials of its own."""
     duckdb = require("duckdb")
     con = duckdb.connect(":memory:")
-    files = record_files(results)
+    store = open_store(results)
+    files = record_files(store)
     # The empty table in the current schema first: files of older schema versions (fewer fields) read with the
     # newer fields null, and every field exists even when all files are old.
     con.register("_record_schema", RECORD_SCHEMA.empty_table())
     con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
     con.unregister("_record_schema")
-    if files:
+    if files and store.local is None:
+        import pyarrow.dataset as ds
+
+        # the dataset's schema is the current one: fields an older file lacks read as null
+        con.register("_parquet_records", ds.dataset([str(f) for f in files], schema=RECORD_SCHEMA, format="parquet",
+                                                    filesystem=store.fs))
+    elif files:
         con.read_parquet([str(f) for f in files], union_by_name=True).create_view("_parquet_records")
+    if files:
         con.execute("CREATE OR REPLACE VIEW raw_records AS "
                     "SELECT * FROM _empty_records UNION ALL BY NAME SELECT * FROM _parquet_records")
     else:
         con.execute("CREATE OR REPLACE VIEW raw_records AS SELECT * FROM _empty_records")
-    runs = model_runs_table(read_manifests(results))
+    runs = model_runs_table(read_manifests(store))
     con.register("_run_models_arrow", runs)
     con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
     con.unregister("_run_models_arrow")
@@ -121,7 +134,7 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
     return rows, sections
 
 
-def leaderboard(results: str | Path, benchmark: str = "reward-bench") -> list[dict[str, Any]]:
+def leaderboard(results: str | Path | Store, benchmark: str = "reward-bench") -> list[dict[str, Any]]:
     """The leaderboard of one benchmark as a list of dicts (section scores are fractions in [0, 1])."""
     con = connect(results)
     try:

@@ -85,7 +85,7 @@ def test_resume_refuses_a_changed_job(tmp_path, filtered_path):
     spec = {"name": "j", "benchmarks": [{"source": str(filtered_path)}], "models": [{"name": "m", "path": "p"}]}
     job = JobConfig.from_dict(spec)
     write_manifest(tmp_path, {"run_id": "r1", "job": "j", "status": "running", "config": job.model_dump(mode="json")})
-    assert _resumable(tmp_path, job, True)["run_id"] == "r1"
+    assert [m["run_id"] for m in _resumable(tmp_path, job, True)] == ["r1"]
     changed = JobConfig.from_dict({**spec, "models": [{"name": "m", "path": "q"}]})
     with pytest.raises(ConfigError, match="changed since run r1"):
         _resumable(tmp_path, changed, True)
