@@ -12,4 +12,12 @@ def make_scorer(spec, device: str = "cpu"):
         from orchestrator.scoring.classifier import ClassifierScorer
 
         return ClassifierScorer(spec, device=device)
+    if spec.kind == "dpo" and spec.backend == "vllm":
+        from orchestrator.scoring.dpo_vllm import VLLMDPOScorer
+
+        return VLLMDPOScorer(spec, device=device)
+    if spec.kind == "dpo":
+        from orchestrator.scoring.dpo import DPOScorer
+
+        return DPOScorer(spec, device=device)
     raise ValueError(f"no scorer for kind {spec.kind!r}")
