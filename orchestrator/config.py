@@ -210,7 +210,8 @@ class ModelSpec(_Strict):
     @classmethod
     def _dpo_only(cls, value: Any, info: ValidationInfo) -> Any:
         kind = info.data.get("kind")
-        if kind is not None and kind != "dpo":
+        unset = value is None or (info.field_name == "beta" and value == 1.0)  # defaults (a dumped spec has them)
+        if kind is not None and kind != "dpo" and not unset:
             raise ValueError(f"only for kind dpo, not {kind!r}")
         return value
 

@@ -144,8 +144,15 @@ def test_errors(dpo_models, tmp_path):
         make_scorer(ModelSpec(name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(tmp_path / "nope")))
 
 
-def test_matches_rewardbench_run_dpo_per_example(scorer, filtered_path):
-    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (benchmarks/reference/run_reference_dpo.sh)."""
+def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_path):
+    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (benchmarks/reference/run_reference_dpo.sh):
+    73 rows, the first 3 of every subset and the 4 longest pairs (5 of the 73 pairs are truncated)."""
+    import hashlib
+    import json
+
+    summary = json.loads((FIXTURES / "reference" / "tiny-dpo.rewardbench-0.1.4.summary.json").read_text())
+    for name, digest in summary["weights_sha256"].items():  # the same weights as the reference ran
+        assert hashlib.sha256((dpo_models[name] / "model.safetensors").read_bytes()).hexdigest() == digest
     fixture = pq.read_table(FIXTURES / "reference" / "tiny-dpo.rewardbench-0.1.4.parquet").to_pydict()
     data = pq.read_table(filtered_path).to_pydict()
     rows = fixture["row_index"]
