@@ -159,6 +159,6 @@ def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_pa
     assert [data["id"][i] for i in rows] == fixture["id"] and [data["subset"][i] for i in rows] == fixture["subset"]
     cols = scorer.pair_columns([data["prompt"][i] for i in rows], [data["chosen"][i] for i in rows],
                                [data["rejected"][i] for i in rows])
-    np.testing.assert_allclose(cols["score_chosen"], fixture["score_chosen"], rtol=1e-4, atol=2e-3)
-    np.testing.assert_allclose(cols["score_rejected"], fixture["score_rejected"], rtol=1e-4, atol=2e-3)
+    np.testing.assert_allclose(cols["score_chosen"], fixture["score_chosen"], rtol=1e-4, atol=5e-3)
+    np.testing.assert_allclose(cols["score_rejected"], fixture["score_rejected"], rtol=1e-4, atol=5e-3)
     assert [int(x) for x in cols["correct"]] == fixture["result"]
