@@ -71,5 +71,9 @@ def test_dpo_and_spin_chain_run(ray_cluster, filtered_path, tiny_models, tmp_pat
     assert progress[0]["delta_accuracy"] is None
     assert progress[2]["delta_accuracy"] == pytest.approx(progress[2]["accuracy"] - progress[1]["accuracy"])
     assert progress[1]["delta_score"] == pytest.approx(progress[1]["score"] - progress[0]["score"])
+    from orchestrator.analyses import analyze
+
+    shown = analyze(con, "iterations")  # rayward analyze iterations
+    assert [(r["model"], r["accuracy"]) for r in shown] == [(p["model"], p["accuracy"]) for p in progress]
     board = {r["model"] for r in run_query(con, "SELECT model FROM leaderboard").to_pylist()}
     assert board == {"tiny-dpo", "spin@1", "spin@2", "spin@3"}
