@@ -162,3 +162,24 @@ def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_pa
     np.testing.assert_allclose(cols["score_chosen"], fixture["score_chosen"], rtol=1e-4, atol=5e-3)
     np.testing.assert_allclose(cols["score_rejected"], fixture["score_rejected"], rtol=1e-4, atol=5e-3)
     assert [int(x) for x in cols["correct"]] == fixture["result"]
+
+
+def test_reference_free_modes_match_rewardbench_run_dpo(scorer, filtered_path):
+    """run_dpo.py without --ref_model, --ref_free_type sum | avg | norm, on the same 73 rows: one pass of the
+    policy's per-token log-probs, reduced by each mode as DPOColumns does."""
+    from orchestrator.scoring.dpo import reduce_logps
+
+    data = pq.read_table(filtered_path).to_pydict()
+    fixtures = {m: pq.read_table(FIXTURES / "reference" / f"tiny-dpo.ref-free-{m}.rewardbench-0.1.4.parquet").to_pydict()
+                for m in ("sum", "avg", "norm")}
+    rows = fixtures["sum"]["row_index"]
+    assert all(f["row_index"] == rows for f in fixtures.values())
+    seqs = tokenize_pairs(scorer.tokenizer, [data["prompt"][i] for i in rows], [data["chosen"][i] for i in rows],
+                          [data["rejected"][i] for i in rows])
+    logps = scorer.completion_logps(scorer.model, seqs)
+    n = len(rows)
+    for mode, fixture in fixtures.items():
+        got = np.asarray([reduce_logps(x, mode) for x in logps])
+        np.testing.assert_allclose(got[:n], fixture["score_chosen"], rtol=1e-4, atol=5e-3, err_msg=mode)
+        np.testing.assert_allclose(got[n:], fixture["score_rejected"], rtol=1e-4, atol=5e-3, err_msg=mode)
+        assert [int(x) for x in got[:n] > got[n:]] == fixture["result"], mode
