@@ -128,6 +128,19 @@ def test_boundary_merge_moves_token_to_completion():
     assert _split([5, 6, 7], [5, 6, 70, 9], "x") == ([5, 6], [70, 9])  # 7 merged into 70 across the boundary
 
 
+def test_tokenizer_without_bos_uses_eos(dpo_models):
+    """The reference sets bos_token_id = eos_token_id when a tokenizer has no BOS (e.g. Qwen)."""
+    from transformers import AutoTokenizer
+
+    from orchestrator.scoring.dpo_tokens import special_ids
+
+    tok = AutoTokenizer.from_pretrained(dpo_models["tiny-dpo"])
+    tok.bos_token = None
+    seq = tokenize(tok, ["hi"], ["there"])[0]
+    assert special_ids(tok) == (tok.eos_token_id, tok.eos_token_id)
+    assert seq.prompt_ids[0] == tok.eos_token_id and seq.completion_ids[-1] == tok.eos_token_id
+
+
 def test_best_of_n_columns(scorer, short_pairs):
     prompts, chosen, rejected = short_pairs
     lists = scorer.list_columns(prompts[:2], [[chosen[0]], [chosen[1], rejected[0]]], [[rejected[0], chosen[1]], [rejected[1]]])
