@@ -40,6 +40,8 @@ ANALYSES: dict[str, Analysis] = {
         Analysis("families", "family_leaderboard", "leaderboard grouped by model kind",
                  ("mean_score", "best_score", *_SECTIONS)),
         Analysis("size", "size_vs_score", "score against parameter count", ("score",)),
+        Analysis("iterations", "iteration_progress", "dpo chains (SPIN / self-rewarding): accuracy and score per iteration, "
+                 "deltas vs the previous one", ("accuracy", "score", "delta_accuracy", "delta_score")),
     )
 }
 

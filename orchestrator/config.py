@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from orchestrator.errors import ConfigError
 
@@ -126,6 +126,27 @@ class ModelSpec(_Strict):
 
     # ---- kind: dpo (implicit rewards, SPIN chains) ----
 
+    ref_free_norm: Literal["sum", "avg", "norm"] | None = None
+    """kind dpo without a reference model (the reference's ``--ref_free_type``): the score is the policy's own
+    completion log-probs reduced by ``sum``, ``avg`` (mean per completion token) or ``norm`` (minus the L2 norm of
+    the per-token log-probs)."""
+
+    beta: float = Field(default=1.0, gt=0)
+    """kind dpo: scales the implicit reward, ``beta * (log pi - log pi_ref)`` (accuracy is unchanged); recorded."""
+
+    iterations: list[str] | None = Field(default=None, min_length=2)
+    """kind dpo: a chain of checkpoints ``[m0, m1, ..., mn]`` (SPIN / self-rewarding iterations). It expands into
+    one evaluated model per iteration t >= 1, named ``<name>@<t>``, scored against ``m(t-1)`` (or against
+    ``reference`` when that is a path); leave ``path`` out."""
+
+    iteration: int | None = Field(default=None, ge=0)
+    """kind dpo: the iteration number recorded with each record (set by the ``iterations`` expansion)."""
+
+    reference: str | None = Field(default=None, validate_default=True)
+    """kind dpo: the reference model (local directory or hub id; its tokenizer is not used, the policy's is) the
+    implicit reward is measured against; in a chain (``iterations``) ``previous`` (the default there) scores each
+    checkpoint against the one before it. Required for kind dpo unless ``ref_free_norm`` is set."""
+
     # ---- kind: judge (LLM-as-a-judge) ----
 
     mode: Literal["rubric", "pairwise"] | None = None
@@ -236,6 +257,48 @@ class ModelSpec(_Strict):
             raise ValueError("top_p: needs temperature > 0 (greedy decoding ignores it)")
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _chain_path(cls, data: Any) -> Any:
+        """A chain's ``path`` is its last checkpoint (each iteration gets its own on expansion)."""
+        if isinstance(data, dict) and data.get("iterations") is not None:
+            if "path" in data:
+                raise ValueError("path: a chain takes its checkpoints from `iterations`; leave `path` out")
+            its = data["iterations"]
+            if isinstance(its, list) and its and isinstance(its[-1], str):
+                data = {**data, "path": its[-1]}
+        return data
+
+    @field_validator("ref_free_norm", "beta", "iterations", "iteration")
+    @classmethod
+    def _dpo_only(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        unset = value is None or (info.field_name == "beta" and value == 1.0)  # defaults (a dumped spec has them)
+        if kind is not None and kind != "dpo" and not unset:
+            raise ValueError(f"only for kind dpo, not {kind!r}")
+        return value
+
+    @field_validator("reference")
+    @classmethod
+    def _dpo_reference(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Declared after the other dpo fields, so they are in ``info.data`` (errors then name this key)."""
+        kind = info.data.get("kind")
+        if kind != "dpo":
+            if value is not None and kind is not None:
+                raise ValueError(f"only for kind dpo, not {kind!r}")
+            return value
+        chain = info.data.get("iterations") is not None
+        if info.data.get("ref_free_norm") is not None:
+            if value is not None:
+                raise ValueError("set either `reference` or `ref_free_norm` (reference-free), not both")
+            if chain:
+                raise ValueError("a chain (`iterations`) scores each checkpoint against the one before; drop `ref_free_norm`")
+        elif value is None and not chain and "ref_free_norm" in info.data:
+            raise ValueError("required for kind dpo unless ref_free_norm is set")
+        if value == "previous" and not chain and "iterations" in info.data:
+            raise ValueError("`previous` needs a chain of checkpoints in `iterations`")
+        return value
+
 
 class Resources(_Strict):
     """Compute declared once for the job; :func:`orchestrator.resources.actor_options` maps it to Ray."""
@@ -299,6 +362,12 @@ class JobConfig(_Strict):
     def _valid_job_name(cls, value: str) -> str:
         return _check_name(value, "job name")
 
+    @field_validator("models")
+    @classmethod
+    def _expand_chains(cls, models: list[ModelSpec]) -> list[ModelSpec]:
+        """Each ``iterations`` chain becomes one model per iteration t >= 1 (see :func:`expand_chain`)."""
+        return [m for spec in models for m in expand_chain(spec)]
+
     @model_validator(mode="after")
     def _unique_names(self) -> JobConfig:
         seen: set[str] = set()
@@ -328,6 +397,23 @@ class JobConfig(_Strict):
             return cls.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def expand_chain(spec: ModelSpec) -> list[ModelSpec]:
+    """A dpo chain ``iterations: [m0, ..., mn]`` as ``n`` models ``<name>@<t>`` (path ``mt``, reference
+    ``m(t-1)`` or the fixed ``reference``, ``iteration`` t); any other spec unchanged. Pure; idempotent."""
+    if spec.iterations is None:
+        return [spec]
+    its = spec.iterations
+    out = []
+    for t in range(1, len(its)):
+        reference = its[t - 1] if spec.reference in (None, "previous") else spec.reference
+        out.append(
+            spec.model_copy(
+                update={"name": f"{spec.name}@{t}", "path": its[t], "reference": reference, "iterations": None, "iteration": t}
+            )
+        )
+    return out
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:

@@ -24,4 +24,12 @@ def make_scorer(spec, device: str = "cpu"):
         from orchestrator.scoring.judge import JudgeScorer
 
         return JudgeScorer(spec, device=device)
+    if spec.kind == "dpo" and spec.backend == "vllm":
+        from orchestrator.scoring.dpo_vllm import VLLMDPOScorer
+
+        return VLLMDPOScorer(spec, device=device)
+    if spec.kind == "dpo":
+        from orchestrator.scoring.dpo import DPOScorer
+
+        return DPOScorer(spec, device=device)
     raise ValueError(f"no scorer for kind {spec.kind!r}")

@@ -1,0 +1,2 @@
+-- rayward analyze iterations
+SELECT * EXCLUDE (benchmark) FROM iteration_progress WHERE benchmark = $benchmark ORDER BY chain, iteration;
