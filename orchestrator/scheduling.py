@@ -101,8 +101,9 @@ def config_parameters(config: dict[str, Any]) -> int | None:
     attention = 2 * hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim
     mlp = 3 * hidden * inter
     total = vocab * hidden + layers * (attention + mlp + 2 * hidden)
-    if not config.get("tie_word_embeddings", True) and not config.get("num_labels") and "ForSequenceClassification" not in str(config.get("architectures")):
-        total += vocab * hidden
+    causal = any(str(a).endswith(("ForCausalLM", "LMHeadModel")) for a in config.get("architectures") or [])
+    if causal and not config.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True)):
+        total += vocab * hidden  # the untied LM head
     return int(total)
 
 
@@ -212,13 +213,14 @@ def ideal_makespan(jobs: Sequence[Job], capacity: float) -> float:
 class SlotScheduler:
     """Which waiting jobs to start now: in priority order, every one that fits the free slots."""
 
-    def __init__(self, jobs: Iterable[Job], capacity: float, *, policy: str = "lpt"):
+    def __init__(self, jobs: Iterable[Job], capacity: float, *, policy: str = "lpt", backfill: bool = False):
         if policy not in ("lpt", "naive"):
             raise ValueError(f"unknown scheduling policy {policy!r}: use 'lpt' or 'naive'")
         jobs = list(jobs)
         self.waiting: list[Job] = lpt_order(jobs) if policy == "lpt" else sorted(jobs, key=lambda j: j.index)
         self.capacity = float(capacity)
         self.free = float(capacity)
+        self.backfill = backfill
         for job in self.waiting:
             if job.width > self.capacity + _EPS:
                 raise ValueError(f"job {job.name!r} needs {job.width:g} slots; only {self.capacity:g} exist")
@@ -231,6 +233,8 @@ class SlotScheduler:
                 self.waiting.remove(job)
                 self.free -= job.width
                 started.append(job)
+            elif not self.backfill:
+                break  # the first job that does not fit waits for its slots; nothing overtakes it
         return started
 
     def release(self, job: Job) -> None:
@@ -259,9 +263,11 @@ class Simulation:
         return sorted(self.spans, key=lambda n: self.spans[n][0])  # stable: ties keep start order
 
 
-def simulate(jobs: Sequence[Job], capacity: float, *, policy: str = "lpt", overhead: float = 0.0) -> Simulation:
+def simulate(
+    jobs: Sequence[Job], capacity: float, *, policy: str = "lpt", backfill: bool = False, overhead: float = 0.0
+) -> Simulation:
     """Run :class:`SlotScheduler` on modelled durations (``overhead`` seconds added per job, e.g. loading)."""
-    scheduler = SlotScheduler(jobs, capacity, policy=policy)
+    scheduler = SlotScheduler(jobs, capacity, policy=policy, backfill=backfill)
     now = 0.0
     running: list[tuple[float, Job]] = []
     spans: dict[str, tuple[float, float]] = {}
