@@ -312,7 +312,8 @@ class _Driver:
                 "model": spec.name, "num_parameters": params, "parameters_from": source, "tokens": tokens,
                 "cost": float(params) * tokens, "duration": job.duration, "slots": job.width,
                 "replicas": max(1, round(job.width / replica_width(res, spec))), "order": None,
-                "start_seq": None, "started_at": None, "finished_at": None, "started_s": None, "finished_s": None,
+                "start_seq": None, "started_at": None, "finished_at": None, "started_s": None, "loaded_s": None,
+                "finished_s": None,
                 "placement_groups": [], "prefetched_bytes": None,
             }
         self.scheduler = SlotScheduler(jobs, capacity, policy=self.policy)
@@ -361,6 +362,9 @@ class _Driver:
             self.prefetcher.prefetch(name, self.specs[name].path)
 
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
+        entry = getattr(self, "schedule", {}).get(model)
+        if entry is not None and entry.get("loaded_s") is None:
+            entry["loaded_s"] = round(self.sched_clock(), 3)
         for (m, _b), o in self.outcomes.items():
             if m == model and o.load_seconds is None:
                 o.load_seconds = round(info["load_seconds"], 3)

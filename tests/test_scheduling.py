@@ -214,3 +214,18 @@ def test_driver_starts_models_longest_first_within_gpus(ray_cluster, filtered_pa
     assert outcome["tp2"].n_records == outcome["m-small"].n_records == len(rows)
     # the model waiting next had its weights read ahead while the one before it scored
     assert any(m["prefetched_bytes"] for m in by.values())
+
+
+def test_model_wider_than_the_cluster_fails_alone(ray_cluster, filtered_path, tiny_models, tmp_path):
+    job = JobConfig.from_dict({
+        "name": "too-wide",
+        "benchmarks": [{"name": "reward-bench", "source": str(filtered_path), "limit": 1}],
+        "models": [{"name": "tp4", "path": str(tiny_models["tiny-rm"]), "tensor_parallel_size": 4}],
+        "resources": {"gpus_per_actor": 1},
+        "results": str(tmp_path / "results"),
+    })
+    res = run_job(job)
+    (outcome,) = res.outcomes
+    assert outcome.status == "failed"
+    assert outcome.error == "model 'tp4': one replica needs 4 GPUs (gpus_per_actor/tensor_parallel_size) but the cluster has 2"
+    assert read_manifests(tmp_path / "results")[0]["status"] == "partial"
