@@ -1,7 +1,7 @@
 """Multi-model GPU scheduling: makespan against the ideal for 20 models on 8 GPUs (simulated cluster).
 
     python benchmarks/scheduling.py [--data ../shared/data/reward-bench/filtered.parquet] [--gpus 8]
-                                    [--ideal-seconds 40] [--skip-ray]
+                                    [--ideal-seconds 40] [--skip-ray] [--policies naive,lpt]
 
 1. Calibration: real scoring of the tiny classifier on this CPU gives seconds per (parameter x token).
 2. The pure simulator (:func:`orchestrator.scheduling.simulate`) on 20 models of 0.5B-70B parameters
@@ -131,6 +131,7 @@ def main() -> None:
     ap.add_argument("--ideal-seconds", type=float, default=40.0)
     ap.add_argument("--shard-size", type=int, default=256)
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--policies", default="naive,lpt", help="driver runs to make: naive, lpt or both")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import pyarrow.parquet as pq
@@ -186,6 +187,8 @@ def main() -> None:
                   "| ideal s | measured / ideal | start order = priority |")
             print("|---|---:|---:|---:|---:|---:|---:|---|")
             for label, policy in (("naive (job order)", "naive"), ("LPT", "lpt")):
+                if policy not in args.policies.split(","):
+                    continue
                 sched = _driver_run(policy, job, args.gpus)
                 models = sched["models"]
                 first = min(m["started_s"] for m in models)

@@ -357,9 +357,9 @@ class _Driver:
 
     def _prefetch_next(self) -> None:
         """A model has its last unit in flight: read the next waiting model's weights into the page cache."""
-        if self.scheduler is not None and self.scheduler.waiting:
-            name = self.scheduler.waiting[0].name
-            self.prefetcher.prefetch(name, self.specs[name].path)
+        for job in self.scheduler.waiting if self.scheduler is not None else []:
+            if self.prefetcher.prefetch(job.name, self.specs[job.name].path):
+                return
 
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
         entry = getattr(self, "schedule", {}).get(model)
