@@ -299,7 +299,12 @@ class _Driver:
         self.prefetcher = WeightPrefetcher()
         self.schedule: dict[str, dict[str, Any]] = {}
         jobs = []
+        node_gpus = max((n["Resources"].get("GPU", 0) for n in self.ray.nodes() if n.get("Alive")), default=0)
         for index, spec in enumerate(specs):
+            if res.gpus_per_actor > 0 and spec.tensor_parallel_size > node_gpus:
+                self._fail_model(spec.name, f"model {spec.name!r}: tensor_parallel_size {spec.tensor_parallel_size} needs "
+                                 f"that many GPUs on one node; the largest node has {node_gpus:g}")
+                continue
             params, source = estimate_parameters(spec)
             tokens = sum(cum[u.benchmark][u.stop] - cum[u.benchmark][u.start] for u in self.queues[spec.name])
             try:

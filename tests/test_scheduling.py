@@ -227,5 +227,5 @@ def test_model_wider_than_the_cluster_fails_alone(ray_cluster, filtered_path, ti
     res = run_job(job)
     (outcome,) = res.outcomes
     assert outcome.status == "failed"
-    assert outcome.error == "model 'tp4': one replica needs 4 GPUs (gpus_per_actor/tensor_parallel_size) but the cluster has 2"
+    assert outcome.error == "model 'tp4': tensor_parallel_size 4 needs that many GPUs on one node; the largest node has 2"
     assert read_manifests(tmp_path / "results")[0]["status"] == "partial"
