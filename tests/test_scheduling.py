@@ -169,7 +169,7 @@ def test_driver_starts_models_longest_first_within_gpus(ray_cluster, filtered_pa
     path = str(tiny_models["tiny-rm"])
     hints = {"m-small": 1_000_000, "m-large": 4_000_000, "m-mid": 2_000_000, "m-big": 3_000_000}
     models = [{"name": n, "path": path, "num_parameters": p} for n, p in hints.items()]
-    # TP=2: half the duration of its 6e6 x tokens cost on 2 GPUs -> 3e6: between m-big and m-mid on ties
+    # TP=2 on 2 GPUs: duration = 5e6 x tokens / 2, between m-big (3e6) and m-mid (2e6)
     models.append({"name": "tp2", "path": path, "num_parameters": 5_000_000, "tensor_parallel_size": 2})
     job = JobConfig.from_dict({
         "name": "sched-test",
@@ -184,7 +184,7 @@ def test_driver_starts_models_longest_first_within_gpus(ray_cluster, filtered_pa
     sched = manifest["schedule"]
     assert sched["policy"] == "lpt" and sched["resource"] == "GPU" and sched["capacity"] == 2
     by = {m["model"]: m for m in sched["models"]}
-    # LPT order by duration (m-large 4e6, tp2 5e6/2 ... ): wider first on the tie with nothing here
+    # priority = duration, longest first; tp2 waits for both GPUs and nothing overtakes it
     expected = ["m-large", "m-big", "tp2", "m-mid", "m-small"]
     assert sorted(by, key=lambda n: by[n]["order"]) == expected
     assert sorted(by, key=lambda n: by[n]["start_seq"]) == expected  # the driver started them in that order
