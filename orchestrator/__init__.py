@@ -21,6 +21,8 @@ _EXPORTS = {
     "Examples": "orchestrator.data",
     "plan_units": "orchestrator.planning",
     "WorkUnit": "orchestrator.planning",
+    "estimate_parameters": "orchestrator.scheduling",
+    "simulate": "orchestrator.scheduling",
     "run_job": "orchestrator.runner",
     "run_job_file": "orchestrator.runner",
     "RunResult": "orchestrator.runner",

@@ -225,6 +225,10 @@ class ModelSpec(_Strict):
     prefetch_batches: int = Field(default=2, ge=0)
     """Padded batches a background thread prepares ahead of the one running (0: none)."""
 
+    num_parameters: int | None = Field(default=None, ge=1)
+    """Parameter count for GPU scheduling (cost = parameters x tokens); default: read from the model directory's
+    safetensors headers or config.json, else 7e9 for a hub id."""
+
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:

