@@ -1,7 +1,9 @@
 """The Ray driver: plan work units, run scoring actors per model, write each shard at once.
 
 A model that fails to load or score is marked failed in the manifest and the others
-go on; records already committed by other models are never touched.
+go on; records already committed by other models are never touched. A lost actor (crash, lost
+node) is replaced and only its unit redone (see :mod:`orchestrator.faults`); only the driver
+commits shards, so every example gets exactly one record per run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator import __version__
+from orchestrator import __version__, faults
 from orchestrator.config import JobConfig, ModelSpec
 from orchestrator.data import Examples, load_examples
 from orchestrator.errors import RaywardError
@@ -66,6 +68,27 @@ class Outcome:
     revision: str | None = None
     dtype: str | None = None
     device: str | None = None
+    retries: dict[int, int] = field(default_factory=dict)
+    """Shard -> times it was redone after its actor was lost (only shards that needed it)."""
+    row_errors: int = 0
+    """Records with ``error`` set (rows that could not be formatted or tokenized)."""
+    oom_retries: int = 0
+    """Shard rescorings after an out-of-memory error (each halves the batch token budget)."""
+    batch_tokens: int | None = None
+    """The batch token budget the last shard was scored with."""
+
+    @property
+    def notes(self) -> str:
+        """Retries and row errors in words, for the run summary ("" when there were none)."""
+        parts = []
+        if self.retries:
+            shards = ", ".join(f"{s} ({n}x)" for s, n in sorted(self.retries.items()))
+            parts.append(f"redone after a lost actor: shard {shards}")
+        if self.oom_retries:
+            parts.append(f"{self.oom_retries} out-of-memory retries, batch_tokens now {self.batch_tokens}")
+        if self.row_errors:
+            parts.append(f"{self.row_errors} rows failed (records with error)")
+        return "; ".join(parts)
 
 
 @dataclass
@@ -187,6 +210,12 @@ def run_job(
         for key, shards in done.items():
             outcomes[key].shards = sorted(shards)
             outcomes[key].n_records = sum(shards.values())
+            outcomes[key].row_errors = _committed_errors(root, run_id, *key, shards)
+        for entry in previous.get("models", []):  # retries of the committed shards stay on record
+            key = (entry.get("model"), entry.get("benchmark"))
+            if key in outcomes:
+                kept = {int(s): n for s, n in (entry.get("retries") or {}).items() if int(s) in done.get(key, {})}
+                outcomes[key].retries = kept
     manifest.write(list(outcomes.values()))
     status = "failed"
     try:
@@ -217,6 +246,7 @@ class _Driver:
         self.actors: dict[str, list[Any]] = {}
         self.pending: dict[Any, tuple[str, str, int, WorkUnit | None]] = {}
         self.clocks: dict[tuple[str, str], Stopwatch] = {}
+        self.load_attempts: dict[tuple[str, int], int] = {}
 
     def run(self) -> None:
         ray = self.ray
@@ -235,9 +265,10 @@ class _Driver:
                 already = self.outcomes[(m.name, b.record_name)].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
-        opts = actor_options(self.job.resources)
+        opts = {**actor_options(self.job.resources), **faults.actor_env()}
         threads = torch_threads(self.job.resources)
         want_gpu = self.job.resources.gpus_per_actor > 0
+        self.new_actor = lambda spec: actor_cls.options(**opts).remote(spec.model_dump(mode="json"), want_gpu, threads)
         for spec in self.job.models:
             if not self.queues[spec.name]:  # everything committed by the run being resumed
                 self._finish_model(spec.name)
@@ -246,10 +277,7 @@ class _Driver:
             if error:
                 self._fail_model(spec.name, error)
                 continue
-            actors = [
-                actor_cls.options(**opts).remote(spec.model_dump(mode="json"), want_gpu, threads)
-                for _ in range(self.job.resources.actors_per_model)
-            ]
+            actors = [self.new_actor(spec) for _ in range(self.job.resources.actors_per_model)]
             self.actors[spec.name] = actors
             for i, actor in enumerate(actors):
                 self.pending[actor.load.remote()] = ("load", spec.name, i, None)
@@ -263,7 +291,11 @@ class _Driver:
             try:
                 value = ray.get(ref)
             except Exception as exc:  # RayTaskError / RayActorError carry the worker's exception
-                self._fail_model(model, f"model {model!r}: {_error_text(exc)}" if what == "score" else _error_text(exc))
+                if faults.is_actor_loss(exc):
+                    self._actor_lost(model, index, unit, exc)
+                    continue
+                error = _error_text(exc)
+                self._fail_model(model, error if error.startswith(f"model {model!r}") else f"model {model!r}: {error}")
                 continue
             if what == "load":
                 self._loaded(model, value)
@@ -287,8 +319,11 @@ class _Driver:
             unit = queue.popleft()
             self.clocks.setdefault((model, unit.benchmark), Stopwatch())
             actor = self.actors[model][index]
+            outcome = self.outcomes[(model, unit.benchmark)]
+            row_errors = (outcome.row_errors, len(self.examples[unit.benchmark]), self.job.failures.max_error_rate)
             ref = actor.score.remote(
-                self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark, shard=unit.shard
+                self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark,
+                shard=unit.shard, row_errors=row_errors,
             )
             self.pending[ref] = ("score", model, index, unit)
             return
@@ -296,11 +331,55 @@ class _Driver:
             self._finish_model(model)
 
     def _write(self, unit: WorkUnit, table) -> None:
+        from orchestrator.worker import shard_stats
+
         write_shard(self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard)
         outcome = self.outcomes[(unit.model, unit.benchmark)]
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
+        stats = shard_stats(table)
+        outcome.oom_retries += stats.get("oom_retries", 0)
+        outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)
+        errors = table.column("error")
+        if errors.null_count < table.num_rows:
+            self._row_errors(unit, table, table.num_rows - errors.null_count)
+
+    def _row_errors(self, unit: WorkUnit, table, n_errors: int) -> None:
+        """Count a committed shard's error records; fail the model once they exceed ``max_error_rate``."""
+        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.row_errors += n_errors
+        n_rows, rate = len(self.examples[unit.benchmark]), self.job.failures.max_error_rate
+        if outcome.row_errors > faults.row_error_allowance(rate, n_rows):
+            row = next(r for r in table.select(["subset", "row_index", "error"]).to_pylist() if r["error"] is not None)
+            self._fail_model(unit.model, faults.row_error_message(unit.model, unit.benchmark, outcome.row_errors,
+                                                                  n_rows, rate, row))
+
+    def _actor_lost(self, model: str, index: int, unit: WorkUnit | None, exc: BaseException) -> None:
+        """Replace a dead actor (it reloads the model) and requeue the unit it held, a bounded number of times."""
+        limit = self.job.failures.unit_retries
+        if unit is not None:
+            outcome = self.outcomes[(model, unit.benchmark)]
+            attempts = outcome.retries[unit.shard] = outcome.retries.get(unit.shard, 0) + 1
+            what = f"unit {unit.unit_id}"
+        else:
+            attempts = self.load_attempts[(model, index)] = self.load_attempts.get((model, index), 0) + 1
+            what = f"actor {index} while loading"
+        if attempts > limit:
+            self._fail_model(model, f"model {model!r}: {what}: actor lost {attempts} times "
+                                    f"(failures.unit_retries is {limit}): {_error_text(exc)}")
+            return
+        logger.warning("model %s: %s: actor lost (%s); replacing it (retry %d of %d)",
+                       model, what, _error_text(exc), attempts, limit)
+        try:
+            self.ray.kill(self.actors[model][index], no_restart=True)
+        except Exception:  # already gone
+            pass
+        if unit is not None:
+            self.queues[model].appendleft(unit)
+        spec = next(m for m in self.job.models if m.name == model)
+        actor = self.actors[model][index] = self.new_actor(spec)
+        self.pending[actor.load.remote()] = ("load", model, index, None)
 
     def _finish_model(self, model: str) -> None:
         for (m, b), o in self.outcomes.items():
@@ -377,6 +456,19 @@ def _committed_units(root: Path, run_id: str, units: list[WorkUnit]) -> dict[tup
         if rows == unit.size:
             done.setdefault((unit.model, unit.benchmark), {})[unit.shard] = rows
     return done
+
+
+def _committed_errors(root: Path, run_id: str, model: str, benchmark: str, shards: dict[int, int]) -> int:
+    """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
+    import pyarrow.parquet as pq
+
+    from orchestrator.records import shard_path
+
+    total = 0
+    for shard in shards:
+        column = pq.read_table(shard_path(root, benchmark, model, run_id, shard), columns=["error"]).column("error")
+        total += len(column) - column.null_count
+    return total
 
 
 def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:
