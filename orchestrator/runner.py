@@ -431,7 +431,11 @@ def _resumable(root: Path, job: JobConfig, resume: bool | str) -> dict[str, Any]
         if not incomplete:
             raise ConfigError(f"--resume: no incomplete run of job {job.name!r} in {root}")
         previous = max(incomplete, key=lambda m: m["run_id"])
-    if previous.get("config") != job.model_dump(mode="json"):
+    try:  # compared with defaults filled in, so fields added since that run do not count as changes
+        before = JobConfig.model_validate(previous.get("config")).model_dump(mode="json")
+    except Exception:
+        before = previous.get("config")
+    if before != job.model_dump(mode="json"):
         raise ConfigError(
             f"--resume: job {job.name!r} changed since run {previous['run_id']}; resuming needs the same job file"
         )

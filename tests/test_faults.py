@@ -20,8 +20,8 @@ from orchestrator.config import JobConfig
 from orchestrator.records import read_manifests, record_files
 from orchestrator.runner import run_job
 
-LIMIT, SHARD = 8, 16  # 23 subsets x 8 rows = 184 examples, 12 units per model
-N_EXAMPLES = 184
+LIMIT, SHARD = 4, 8  # 23 subsets x 4 rows = 92 examples, 12 units per model
+N_EXAMPLES = 92
 MODELS = ("tiny-rm", "tiny-rm-b")
 
 
@@ -37,7 +37,7 @@ def cluster():
     store = 128 * 1024 * 1024
     cluster = Cluster(initialize_head=True,
                       head_node_args={"num_cpus": 1, "include_dashboard": False, "object_store_memory": store})
-    workers = [cluster.add_node(num_cpus=2, num_gpus=1, object_store_memory=store) for _ in range(2)]
+    workers = [cluster.add_node(num_cpus=1, num_gpus=1, object_store_memory=store) for _ in range(2)]
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
     yield cluster, workers
@@ -88,18 +88,16 @@ def test_actor_dying_mid_shard_is_replaced_and_only_its_unit_redone(cluster, uni
     monkeypatch.setenv("RAYWARD_FAULT_IN_UNIT", "exit:reward-bench/tiny-rm/00003")
     monkeypatch.setenv("RAYWARD_FAULT_ONCE", str(marker))
     results = tmp_path / "results"
-    run = run_job(_job(filtered_path, tiny_models, results), address=cluster[0].address)
+    run = run_job(_job(filtered_path, tiny_models, results, models=("tiny-rm",)), address=cluster[0].address)
     assert marker.is_file()  # the actor process did exit inside unit 3
     assert run.ok
-    by = {o.model: o for o in run.outcomes}
-    assert by["tiny-rm"].retries == {3: 1} and by["tiny-rm-b"].retries == {}
-    assert by["tiny-rm"].shards == list(range(12)) and by["tiny-rm"].n_records == N_EXAMPLES
-    assert "redone after a lost actor: shard 3 (1x)" in by["tiny-rm"].notes
+    (outcome,) = run.outcomes
+    assert outcome.retries == {3: 1}
+    assert outcome.shards == list(range(12)) and outcome.n_records == N_EXAMPLES
+    assert outcome.notes == "redone after a lost actor: shard 3 (1x)"
     (manifest,) = read_manifests(results)
-    assert manifest["status"] == "ok"
-    assert {m["model"]: m["retries"] for m in manifest["models"]} == {"tiny-rm": {"3": 1}, "tiny-rm-b": {}}
-    for model in MODELS:
-        _same_as_uninterrupted(results, model, uninterrupted)
+    assert manifest["status"] == "ok" and manifest["models"][0]["retries"] == {"3": 1}
+    _same_as_uninterrupted(results, "tiny-rm", uninterrupted)
 
 
 def test_unit_that_keeps_killing_its_actor_fails_only_that_model(cluster, uninterrupted, filtered_path,
