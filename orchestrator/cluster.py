@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ _OBJECT_STORE_BYTES = 512 * 1024 * 1024
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> Any:
     """Start a local Ray cluster (default) or connect to ``address``; reuse one already up."""
-    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+    ray_module = sys.modules.get("ray")
+    connected = ray_module is not None and ray_module.is_initialized()  # reused below: auth no longer matters
+    if address and not connected and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
         # A head started with `ray start` uses token auth when a token exists; a client must say so
         # too, before Ray reads its configuration.
         os.environ["RAY_AUTH_MODE"] = "token"

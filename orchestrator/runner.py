@@ -265,10 +265,7 @@ class _Driver:
                 already = self.outcomes[(m.name, b.record_name)].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
-        opts = {**actor_options(self.job.resources), **faults.actor_env()}
-        threads = torch_threads(self.job.resources)
-        want_gpu = self.job.resources.gpus_per_actor > 0
-        self.new_actor = lambda spec: actor_cls.options(**opts).remote(spec.model_dump(mode="json"), want_gpu, threads)
+        self.actor_cls = actor_cls.options(**actor_options(self.job.resources), **faults.actor_env())
         for spec in self.job.models:
             if not self.queues[spec.name]:  # everything committed by the run being resumed
                 self._finish_model(spec.name)
@@ -277,7 +274,7 @@ class _Driver:
             if error:
                 self._fail_model(spec.name, error)
                 continue
-            actors = [self.new_actor(spec) for _ in range(self.job.resources.actors_per_model)]
+            actors = [self._new_actor(spec) for _ in range(self.job.resources.actors_per_model)]
             self.actors[spec.name] = actors
             for i, actor in enumerate(actors):
                 self.pending[actor.load.remote()] = ("load", spec.name, i, None)
@@ -302,6 +299,10 @@ class _Driver:
             else:
                 self._write(unit, value)
             self._submit_next(model, index)
+
+    def _new_actor(self, spec: ModelSpec) -> Any:
+        want_gpu = self.job.resources.gpus_per_actor > 0
+        return self.actor_cls.remote(spec.model_dump(mode="json"), want_gpu, torch_threads(self.job.resources))
 
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
         for (m, _b), o in self.outcomes.items():
@@ -378,7 +379,7 @@ class _Driver:
         if unit is not None:
             self.queues[model].appendleft(unit)
         spec = next(m for m in self.job.models if m.name == model)
-        actor = self.actors[model][index] = self.new_actor(spec)
+        actor = self.actors[model][index] = self._new_actor(spec)
         self.pending[actor.load.remote()] = ("load", model, index, None)
 
     def _finish_model(self, model: str) -> None:
