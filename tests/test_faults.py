@@ -159,6 +159,28 @@ def _custom_bench(path):
     return {"name": "custom", "label": "errs", "source": str(path), "columns": {"subset": "subset"}}
 
 
+def test_failures_config_is_strict_and_resume_counts_committed_errors(tmp_path, filtered_path):
+    from orchestrator.errors import ConfigError
+    from orchestrator.records import make_table, write_shard
+    from orchestrator.runner import _committed_errors
+
+    base = {"name": "j", "benchmarks": [{"source": str(filtered_path)}], "models": [{"name": "m", "path": "p"}]}
+    assert JobConfig.from_dict(base).failures.max_error_rate == 0.01
+    with pytest.raises(ConfigError, match=r"failures.max_error_rate: Input should be less than or equal to 1"):
+        JobConfig.from_dict({**base, "failures": {"max_error_rate": 2}})
+    with pytest.raises(ConfigError, match=r"failures.retries: unknown key"):
+        JobConfig.from_dict({**base, "failures": {"retries": 2}})
+
+    def shard(n, errors):
+        return make_table({"schema_version": [3] * n, "run_id": ["r"] * n, "benchmark": ["b"] * n, "model": ["m"] * n,
+                           "kind": ["classifier"] * n, "subset": ["s"] * n, "example_id": list(range(n)),
+                           "row_index": list(range(n)), "shard": [0] * n, "error": errors})
+
+    write_shard(tmp_path, shard(3, [None, "DataError: x", None]), benchmark="b", model="m", run_id="r", shard=0)
+    write_shard(tmp_path, shard(2, ["DataError: y", "DataError: z"]), benchmark="b", model="m", run_id="r", shard=1)
+    assert _committed_errors(tmp_path, "r", "m", "b", {0: 3, 1: 2}) == 3
+
+
 def test_worker_turns_failing_rows_into_error_records(tmp_path, tiny_models):
     import numpy as np
 
