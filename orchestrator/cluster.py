@@ -21,7 +21,8 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     """Start a local Ray cluster (default) or connect to ``address``; reuse one already up."""
     ray_module = sys.modules.get("ray")
     connected = ray_module is not None and ray_module.is_initialized()  # reused below: auth no longer matters
-    if address and not connected and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+    token = Path.home() / ".ray" / "auth_token"
+    if address and not connected and "RAY_AUTH_MODE" not in os.environ and token.is_file():
         # A head started with `ray start` uses token auth when a token exists; a client must say so
         # too, before Ray reads its configuration.
         os.environ["RAY_AUTH_MODE"] = "token"

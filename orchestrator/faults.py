@@ -4,7 +4,9 @@
   actor (which reloads the model) and resubmits only the unit it held, at most ``failures.unit_retries`` times
   per unit; results are committed by the driver alone, so a redone unit never yields duplicate records.
 * **Out of memory** in a forward pass (``torch.OutOfMemoryError`` = ``torch.cuda.OutOfMemoryError``): the actor
-  halves its batch token budget and rescores the shard, down to batches of one sequence.
+  halves its batch token budget and rescores the shard, down to batches of one sequence. A scorer takes part by
+  exposing a settable ``batch_tokens`` and setting ``batch_rows`` (the failing batch's size) on the error, as
+  :class:`orchestrator.scoring.classifier.ClassifierScorer` does; without ``batch_tokens`` an OOM fails the model.
 * **Row errors** (a row that cannot be formatted or tokenized): the row becomes a record with ``error`` set and
   null scores; above ``failures.max_error_rate`` of a benchmark's rows the model fails.
 

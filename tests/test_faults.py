@@ -150,7 +150,8 @@ def _custom_data(path, bad=(3, 8), n=12):
         prompt = [{"role": "user", "content": f"Question {i}: what is {i} + {i}?"}]
         if i in bad:
             prompt.append({"role": "assistant", "content": "Let me think."})
-        rows.append({"prompt": prompt, "chosen": f"It is {2 * i}.", "rejected": f"It is {2 * i + 1}.", "subset": "ab"[i % 2]})
+        rows.append({"prompt": prompt, "chosen": f"It is {2 * i}.", "rejected": f"It is {2 * i + 1}.",
+                     "subset": "ab"[i % 2]})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
