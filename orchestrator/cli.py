@@ -197,13 +197,15 @@ def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Opti
             job_path=str(job_path) if job_path else None, resume=resume,
         )
     summary = Table(title=f"run {result.run_id} ({result.wall_seconds:.1f}s)")
-    for c in ("model", "benchmark", "status", "records", "load s", "score s", "error"):
+    notes = any(o.notes for o in result.outcomes)  # retries after lost actors or OOM, failed rows
+    for c in ("model", "benchmark", "status", "records", "load s", "score s", "error", *(["notes"] if notes else [])):
         summary.add_column(c)
     for o in result.outcomes:
         colour = "green" if o.status == "ok" else "red"
         summary.add_row(
             o.model, o.benchmark, f"[{colour}]{o.status}[/]", str(o.n_records),
             f"{o.load_seconds:.1f}" if o.load_seconds is not None else "", f"{o.score_seconds:.1f}", o.error or "",
+            *([o.notes] if notes else []),
         )
     err_console.print(summary)
     for bench in dict.fromkeys(o.benchmark for o in result.outcomes):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     if not address and in_ray_job():
         # the job supervisor sets RAY_ADDRESS to the cluster the job was submitted to
         address = os.environ.get("RAY_ADDRESS") or "auto"
-    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+    ray_module = sys.modules.get("ray")
+    connected = ray_module is not None and ray_module.is_initialized()  # reused below: auth no longer matters
+    token = Path.home() / ".ray" / "auth_token"
+    if address and not connected and "RAY_AUTH_MODE" not in os.environ and token.is_file():
         # A head started with `ray start` uses token auth when a token exists; a client must say so
         # too, before Ray reads its configuration.
         os.environ["RAY_AUTH_MODE"] = "token"

@@ -340,6 +340,18 @@ class AfterRun(_Strict):
     """Compare every model's new run with its previous successful run; a drop beyond the threshold exits 3."""
 
 
+class Failures(_Strict):
+    """How much failure a run absorbs before a model is marked failed (see :mod:`orchestrator.faults`)."""
+
+    unit_retries: int = Field(default=3, ge=0)
+    """Times one work unit is redone after its actor died (process crash, lost node); then the model fails."""
+
+    max_error_rate: float = Field(default=0.01, ge=0, le=1)
+    """Largest share of a benchmark's rows that may fail to format or tokenize (each becomes a record with
+    ``error`` set, null scores and ``correct`` false, so it counts as wrong); above it the model fails.
+    ``0`` fails a model on its first bad row."""
+
+
 class JobConfig(_Strict):
     """A Rayward job: benchmarks x models, the compute to use, where records go."""
 
@@ -354,6 +366,9 @@ class JobConfig(_Strict):
 
     resources: Resources = Resources()
     """Compute per scoring actor."""
+
+    failures: Failures = Failures()
+    """Retries after lost actors and the tolerated share of rows that fail."""
 
     results: str = "results"
     """Results store: a directory or a filesystem URI (``file:///…``, ``s3://bucket/prefix``, ``gs://…``, ``hdfs://…``)."""

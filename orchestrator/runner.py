@@ -1,7 +1,9 @@
 """The Ray driver: plan work units, run scoring actors per model, write each shard at once.
 
 A model that fails to load or score is marked failed in the manifest and the others
-go on; records already committed by other models are never touched.
+go on; records already committed by other models are never touched. A lost actor (crash, lost
+node) is replaced and only its unit redone (see :mod:`orchestrator.faults`); only the driver
+commits shards, so every example gets exactly one record per run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator import __version__
+from orchestrator import __version__, faults
 from orchestrator.config import JobConfig, ModelSpec
 from orchestrator.data import Examples, load_examples
 from orchestrator.errors import RaywardError
@@ -68,6 +70,27 @@ class Outcome:
     revision: str | None = None
     dtype: str | None = None
     device: str | None = None
+    retries: dict[int, int] = field(default_factory=dict)
+    """Shard -> times it was redone after its actor was lost (only shards that needed it)."""
+    row_errors: int = 0
+    """Records with ``error`` set (rows that could not be formatted or tokenized)."""
+    oom_retries: int = 0
+    """Shard rescorings after an out-of-memory error (each halves the batch token budget)."""
+    batch_tokens: int | None = None
+    """The batch token budget the last shard was scored with."""
+
+    @property
+    def notes(self) -> str:
+        """Retries and row errors in words, for the run summary ("" when there were none)."""
+        parts = []
+        if self.retries:
+            shards = ", ".join(f"{s} ({n}x)" for s, n in sorted(self.retries.items()))
+            parts.append(f"redone after a lost actor: shard {shards}")
+        if self.oom_retries:
+            parts.append(f"{self.oom_retries} out-of-memory retries, batch_tokens now {self.batch_tokens}")
+        if self.row_errors:
+            parts.append(f"{self.row_errors} rows failed (records with error)")
+        return "; ".join(parts)
 
 
 @dataclass
@@ -196,6 +219,12 @@ def run_job(
         for key, shards in done.items():
             outcomes[key].shards = sorted(shards)
             outcomes[key].n_records = sum(shards.values())
+            outcomes[key].row_errors = _committed_errors(root, run_id, *key, shards)
+        for entry in previous.get("models", []):  # retries of the committed shards stay on record
+            key = (entry.get("model"), entry.get("benchmark"))
+            if key in outcomes:
+                kept = {int(s): n for s, n in (entry.get("retries") or {}).items() if int(s) in done.get(key, {})}
+                outcomes[key].retries = kept
     manifest.write(list(outcomes.values()))
     status = "failed"
     try:
@@ -263,6 +292,8 @@ class _Driver:
         self.scheduler = None
         self.running: dict[str, Any] = {}  # model -> its scheduling.Job while it holds slots
         self.groups: dict[str, list[Any]] = {}  # model -> placement groups of its replicas
+        self.load_attempts: dict[tuple[str, int], int] = {}
+        self.actor_groups: dict[str, list[Any]] = {}  # model -> placement group (or None) per actor index
 
     def run(self) -> None:
         ray = self.ray
@@ -302,7 +333,11 @@ class _Driver:
             try:
                 value = ray.get(ref)
             except Exception as exc:  # RayTaskError / RayActorError carry the worker's exception
-                self._fail_model(model, f"model {model!r}: {_error_text(exc)}" if what == "score" else _error_text(exc))
+                if faults.is_actor_loss(exc):
+                    self._actor_lost(model, index, unit, exc)
+                    continue
+                error = _error_text(exc)
+                self._fail_model(model, error if error.startswith(f"model {model!r}") else f"model {model!r}: {error}")
                 continue
             if what == "load":
                 self._loaded(model, value)
@@ -374,15 +409,9 @@ class _Driver:
     def _start_model(self, spec: ModelSpec, job: Any) -> None:
         res = self.job.resources
         entry = self.schedule[spec.name]
-        threads = torch_threads(res)
-        want_gpu = res.gpus_per_actor > 0
         groups = [create_placement_group(res, spec) for _ in range(entry["replicas"])]
-        actors = [
-            self.actor_cls.options(**actor_options(res, spec, placement_group=group)).remote(
-                spec.model_dump(mode="json"), want_gpu, threads
-            )
-            for group in groups
-        ]
+        actors = [self._new_actor(spec, group) for group in groups]
+        self.actor_groups[spec.name] = groups
         self.running[spec.name] = job
         self.groups[spec.name] = [g for g in groups if g is not None]
         self.actors[spec.name] = actors
@@ -400,6 +429,13 @@ class _Driver:
         for job in self.scheduler.waiting if self.scheduler is not None else []:
             if self.prefetcher.prefetch(job.name, self.specs[job.name].path):
                 return
+
+    def _new_actor(self, spec: ModelSpec, group: Any = None) -> Any:
+        """One scoring actor of ``spec`` (in ``group``, its replica's placement group, if any); the driver's
+        fault-injection variables travel with it (test hooks, :mod:`orchestrator.faults`)."""
+        res = self.job.resources
+        opts = {**actor_options(res, spec, placement_group=group), **faults.actor_env()}
+        return self.actor_cls.options(**opts).remote(spec.model_dump(mode="json"), res.gpus_per_actor > 0, torch_threads(res))
 
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
         entry = getattr(self, "schedule", {}).get(model)
@@ -420,8 +456,11 @@ class _Driver:
             unit = queue.popleft()
             self.clocks.setdefault((model, unit.benchmark), Stopwatch())
             actor = self.actors[model][index]
+            outcome = self.outcomes[(model, unit.benchmark)]
+            row_errors = (outcome.row_errors, len(self.examples[unit.benchmark]), self.job.failures.max_error_rate)
             ref = actor.score.remote(
-                self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark, shard=unit.shard
+                self.refs[unit.benchmark], unit.start, unit.stop, run_id=self.run_id, benchmark=unit.benchmark,
+                shard=unit.shard, row_errors=row_errors,
             )
             self.pending[ref] = ("score", model, index, unit)
             if not queue:
@@ -431,11 +470,56 @@ class _Driver:
             self._finish_model(model)
 
     def _write(self, unit: WorkUnit, table) -> None:
+        from orchestrator.worker import shard_stats
+
         write_shard(self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard)
         outcome = self.outcomes[(unit.model, unit.benchmark)]
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
+        stats = shard_stats(table)
+        outcome.oom_retries += stats.get("oom_retries", 0)
+        outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)
+        errors = table.column("error")
+        if errors.null_count < table.num_rows:
+            self._row_errors(unit, table, table.num_rows - errors.null_count)
+
+    def _row_errors(self, unit: WorkUnit, table, n_errors: int) -> None:
+        """Count a committed shard's error records; fail the model once they exceed ``max_error_rate``."""
+        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.row_errors += n_errors
+        n_rows, rate = len(self.examples[unit.benchmark]), self.job.failures.max_error_rate
+        if outcome.row_errors > faults.row_error_allowance(rate, n_rows):
+            row = next(r for r in table.select(["subset", "row_index", "error"]).to_pylist() if r["error"] is not None)
+            self._fail_model(unit.model, faults.row_error_message(unit.model, unit.benchmark, outcome.row_errors,
+                                                                  n_rows, rate, row))
+
+    def _actor_lost(self, model: str, index: int, unit: WorkUnit | None, exc: BaseException) -> None:
+        """Replace a dead actor (it reloads the model) and requeue the unit it held, a bounded number of times."""
+        limit = self.job.failures.unit_retries
+        if unit is not None:
+            outcome = self.outcomes[(model, unit.benchmark)]
+            attempts = outcome.retries[unit.shard] = outcome.retries.get(unit.shard, 0) + 1
+            what = f"unit {unit.unit_id}"
+        else:
+            attempts = self.load_attempts[(model, index)] = self.load_attempts.get((model, index), 0) + 1
+            what = f"actor {index} while loading"
+        if attempts > limit:
+            self._fail_model(model, f"model {model!r}: {what}: actor lost {attempts} times "
+                                    f"(failures.unit_retries is {limit}): {_error_text(exc)}")
+            return
+        logger.warning("model %s: %s: actor lost (%s); replacing it (retry %d of %d)",
+                       model, what, _error_text(exc), attempts, limit)
+        try:
+            self.ray.kill(self.actors[model][index], no_restart=True)
+        except Exception:  # already gone
+            pass
+        if unit is not None:
+            self.queues[model].appendleft(unit)
+        spec = next(m for m in self.job.models if m.name == model)
+        group = (self.actor_groups.get(model) or [None] * (index + 1))[index]
+        actor = self.actors[model][index] = self._new_actor(spec, group)
+        self.pending[actor.load.remote()] = ("load", model, index, None)
 
     def _finish_model(self, model: str) -> None:
         for (m, b), o in self.outcomes.items():
@@ -501,7 +585,11 @@ def _resumable(root: Store, job: JobConfig, resume: bool | str) -> list[dict[str
         if not incomplete:
             raise ConfigError(f"--resume: no incomplete run of job {job.name!r} in {root}")
         previous = max(incomplete, key=lambda m: m["run_id"])
-    if previous.get("config") != job.model_dump(mode="json"):
+    try:  # compared with defaults filled in, so fields added since that run do not count as changes
+        before = JobConfig.model_validate(previous.get("config")).model_dump(mode="json")
+    except Exception:
+        before = previous.get("config")
+    if before != job.model_dump(mode="json"):
         raise ConfigError(
             f"--resume: job {job.name!r} changed since run {previous['run_id']}; resuming needs the same job file"
         )
@@ -519,6 +607,24 @@ def _committed_units(root: Store, run_id: str, units: list[WorkUnit]) -> dict[tu
         if rows == unit.size:
             done.setdefault((unit.model, unit.benchmark), {})[unit.shard] = rows
     return done
+
+
+def _committed_errors(root: Store, run_id: str, model: str, benchmark: str, shards: dict[int, int]) -> int:
+    """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
+    import pyarrow.parquet as pq
+
+    from orchestrator.records import shard_path
+
+    total = 0
+    for shard in shards:
+        path = shard_path(root, benchmark, model, run_id, shard)
+        if root.local is not None:
+            column = pq.read_table(path, columns=["error"]).column("error")
+        else:
+            with root.fs.open_input_file(str(path)) as fh:
+                column = pq.read_table(fh, columns=["error"]).column("error")
+        total += len(column) - column.null_count
+    return total
 
 
 def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:

@@ -38,9 +38,8 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def ray_cluster():
-    """One local Ray cluster for the session, with 2 fake GPUs to exercise GPU scheduling."""
+def start_local_ray():
+    """The session's local Ray cluster: 8 CPU slots, 2 fake GPUs to exercise GPU scheduling."""
     import ray
 
     ray.init(
@@ -51,6 +50,13 @@ def ray_cluster():
         object_store_memory=512 * 1024 * 1024,
         log_to_driver=False,
     )
+    return ray
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster for the session (a module with its own cluster restarts it afterwards)."""
+    ray = start_local_ray()
     yield ray
     ray.shutdown()
 

@@ -17,6 +17,7 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
+from orchestrator.faults import oom_threshold, simulated_oom
 from orchestrator.scoring.columns import list_columns, pair_columns
 from orchestrator.scoring.formatting import Encoded, format_conversations, resolve_chat_template
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -191,6 +192,8 @@ class ClassifierScorer:
                 "a classifier reward model must have exactly one (its raw logit is the score)"
             )
         self.causal = is_causal_decoder(model)
+        self._batch_tokens: int | None = None
+        self._oom_above = oom_threshold()  # test hook, see orchestrator.faults
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision or getattr(model.config, "_commit_hash", None),
@@ -208,9 +211,17 @@ class ClassifierScorer:
 
     @property
     def batch_tokens(self) -> int:
+        """Token budget of one padded batch: the job's, else 65536 on GPU and 8192 on CPU; the worker halves it
+        after an out-of-memory error."""
+        if self._batch_tokens is not None:
+            return self._batch_tokens
         if self.spec.batch_tokens is not None:
             return self.spec.batch_tokens
         return 65536 if self.device.startswith("cuda") else 8192
+
+    @batch_tokens.setter
+    def batch_tokens(self, value: int) -> None:
+        self._batch_tokens = value
 
     def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores and token counts (as the reference counts them) of formatted texts, in input order."""
@@ -241,7 +252,8 @@ class ClassifierScorer:
         """Scores of tokenized sequences, batched longest-first under the token budget.
 
         The next batch is padded (and pinned) by a background thread while the current one runs;
-        each score is the model's own pooled logit (its rightmost non-pad token).
+        each score is the model's own pooled logit (its rightmost non-pad token). An out-of-memory error
+        carries the failing batch's row count as ``batch_rows``.
         """
         torch = require("torch")
         scores = np.empty(len(enc.input_ids), dtype=np.float64)
@@ -249,8 +261,14 @@ class ClassifierScorer:
         logits = []
         with torch.inference_mode():
             for batch in prefetch(self.batches(enc), depth=self.spec.prefetch_batches):
-                inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
-                out = self.model(**inputs)
+                try:
+                    if self._oom_above is not None and batch.inputs["input_ids"].numel() > self._oom_above:
+                        raise simulated_oom(batch.inputs["input_ids"].numel(), self._oom_above)
+                    inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
+                    out = self.model(**inputs)
+                except torch.OutOfMemoryError as exc:
+                    exc.batch_rows = len(batch.indices)
+                    raise
                 logits.append(out.logits[:, 0].float())
                 order.append(batch.indices)
             if logits:
