@@ -609,12 +609,13 @@ def _committed_units(root: Store, run_id: str, units: list[WorkUnit]) -> dict[tu
     return done
 
 
-def _committed_errors(root: Store, run_id: str, model: str, benchmark: str, shards: dict[int, int]) -> int:
+def _committed_errors(root: str | Path | Store, run_id: str, model: str, benchmark: str, shards: dict[int, int]) -> int:
     """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
     import pyarrow.parquet as pq
 
     from orchestrator.records import shard_path
 
+    root = open_store(root)
     total = 0
     for shard in shards:
         path = shard_path(root, benchmark, model, run_id, shard)
