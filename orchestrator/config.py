@@ -108,7 +108,11 @@ class BenchmarkSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """One reward model to evaluate."""
+    """One reward model to evaluate.
+
+    Every field is part of the score cache's key unless listed in
+    :data:`orchestrator.score_cache.SPEED_ONLY_FIELDS` (names and pure-speed knobs).
+    """
 
     name: str
     """Name used in records and the leaderboard (unique within the job)."""
@@ -210,6 +214,11 @@ class JobConfig(_Strict):
 
     results: str = "results"
     """Results store directory (records, manifests)."""
+
+    cache: bool = True
+    """Reuse scores from the results store's score cache (``results/cache/``) when the model, its scoring
+    settings and the example are unchanged; ``false`` rescores everything (as ``rayward run --no-cache``)
+    and still refreshes the cache."""
 
     @field_validator("name")
     @classmethod

@@ -21,6 +21,7 @@ from orchestrator.errors import RaywardError
 from orchestrator.planning import WorkUnit, plan_units
 from orchestrator.records import Stopwatch, new_run_id, now_iso, write_manifest, write_shard
 from orchestrator.resources import actor_options, torch_threads
+from orchestrator.score_cache import ScoreCache
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class Outcome:
     revision: str | None = None
     dtype: str | None = None
     device: str | None = None
+    cached_records: int = 0  # records whose scores came from the score cache
+    cache_key: str | None = None  # the score cache's settings key looked up (None: not cacheable)
 
 
 @dataclass
@@ -159,11 +162,14 @@ def run_job(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     resume: bool | str = False,
+    cache: bool = True,
 ) -> RunResult:
     """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
 
     ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
     units whose shard file was committed are kept, only the missing ones are scored.
+    ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
+    the score cache (:mod:`orchestrator.score_cache`).
     """
     from orchestrator.cluster import check_capacity, init_ray
 
@@ -172,25 +178,30 @@ def run_job(
     root = Path(results or job.results)
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
-    ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
-    check_capacity(ray, job)
     previous = _resumable(root, job, resume) if resume else None
     run_id = previous["run_id"] if previous else new_run_id()
     outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
+    scores = ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
+    manifest.data["score_cache"] = "read-write" if scores.read else "write-only"
+    sizes = {name: len(e) for name, e in examples.items()}
     done: dict[tuple[str, str], set[int]] = {}
     if previous:
         manifest.data["started_at"] = previous.get("started_at")
         manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
-        sizes = {name: len(e) for name, e in examples.items()}
         done = _committed_units(root, run_id, plan_units(job, sizes))
         for key, shards in done.items():
             outcomes[key].shards = sorted(shards)
             outcomes[key].n_records = sum(shards.values())
+    todo = [u for u in plan_units(job, sizes) if u.shard not in done.get((u.model, u.benchmark), ())]
+    ray = None  # every score cached: no Ray, no actor, no model load
+    if not scores.covers(job.models, todo):
+        ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+        check_capacity(ray, job)
     manifest.write(list(outcomes.values()))
     status = "failed"
     try:
-        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done).run()
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done, scores=scores).run()
         status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -203,8 +214,10 @@ def run_job(
 class _Driver:
     """Event loop over Ray futures: loads, shard scores, writes, failures."""
 
-    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None):
+    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None, scores=None):
         self.ray = ray
+        self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0)
+        self.specs = {m.name: m for m in job.models}
         self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
         self.root = root
@@ -219,12 +232,6 @@ class _Driver:
         self.clocks: dict[tuple[str, str], Stopwatch] = {}
 
     def run(self) -> None:
-        ray = self.ray
-        from orchestrator.worker import ScoringWorker
-
-        actor_cls = ray.remote(ScoringWorker)
-        refs = {name: ray.put(e.table) for name, e in self.examples.items()}
-        self.refs = refs
         units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
         for m in self.job.models:
             self.queues[m.name] = deque(
@@ -235,6 +242,22 @@ class _Driver:
                 already = self.outcomes[(m.name, b.record_name)].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
+        for spec in self.job.models:  # cached units first: a run whose every score is cached needs no Ray
+            if self.queues[spec.name] and _preflight(spec) is None:
+                for unit, table in self.cache.cached_units(spec, self.queues[spec.name], run_id=self.run_id):
+                    self.queues[spec.name].remove(unit)
+                    self._write(unit, table)
+                if not self.queues[spec.name]:  # no actor, no model load
+                    self._from_cache(spec)
+        if self.ray is None:  # run_job found every unit cached or committed
+            for spec in self.job.models:
+                self._finish_model(spec.name)
+            return
+        ray = self.ray
+        from orchestrator.worker import ScoringWorker
+
+        actor_cls = ray.remote(ScoringWorker)
+        self.refs = {name: ray.put(e.table) for name, e in self.examples.items()}
         opts = actor_options(self.job.resources)
         threads = torch_threads(self.job.resources)
         want_gpu = self.job.resources.gpus_per_actor > 0
@@ -298,9 +321,26 @@ class _Driver:
     def _write(self, unit: WorkUnit, table) -> None:
         write_shard(self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard)
         outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.cache_key = self.cache.lookup_keys.get(unit.model)
+        cached = table.num_rows - table.column("cached_from").null_count
+        outcome.cached_records += cached
+        if cached < table.num_rows:
+            self.cache.add(self.specs[unit.model], unit, table, {"fingerprint": outcome.fingerprint, "revision": outcome.revision,
+                           "dtype": outcome.dtype, "device": outcome.device, "num_parameters": outcome.num_parameters})
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)
+
+    def _from_cache(self, spec: ModelSpec) -> None:
+        """Finish a model none of whose units needed scoring; the manifest gets the model's info from the cache."""
+        info = self.cache.model_info(spec) or {}
+        for (m, _b), o in self.outcomes.items():
+            if m == spec.name:
+                o.cache_key = self.cache.lookup_keys.get(spec.name)
+                for name in ("fingerprint", "revision", "dtype", "device", "num_parameters"):
+                    if getattr(o, name) is None:
+                        setattr(o, name, info.get(name))
+        self._finish_model(spec.name)
 
     def _finish_model(self, model: str) -> None:
         for (m, b), o in self.outcomes.items():
