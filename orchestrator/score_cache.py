@@ -43,6 +43,7 @@ import logging
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestrator.config import ModelSpec
-from orchestrator.records import RECORD_SCHEMA, SCHEMA_VERSION, _atomic_write_bytes, encode_part
+from orchestrator.records import RECORD_SCHEMA, SCHEMA_VERSION, encode_part
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,9 @@ class ScoreCache:
         self.examples = examples  # benchmark -> Examples (its .table)
         self.want_gpu = want_gpu
         self.read = read
+        self.enabled = "://" not in str(root)  # the cache lives on a local (or mounted) filesystem only
+        if not self.enabled:
+            logger.info("score cache: off for the non-local results store %s", root)
         self._keys: dict[str, list[str]] = {}
         self._entries: dict[str, _Entries] = {}
         self.lookup_keys: dict[str, str | None] = {}  # model name -> settings key used for lookups
@@ -274,7 +278,7 @@ class ScoreCache:
                 logger.info("score cache: model %r has no stable identity (an unpinned hub revision "
                             "not in the local HF cache?); its scores are not cached", spec.name)
         key = self.lookup_keys[spec.name]
-        return self._load(key) if self.read and key is not None else None
+        return self._load(key) if self.read and self.enabled and key is not None else None
 
     def _rows(self, entries: _Entries | None, unit: Any) -> list[int] | None:
         if entries is None or not entries.rows:
@@ -346,6 +350,8 @@ class ScoreCache:
             return 0
 
     def _add(self, spec: ModelSpec, unit: Any, records: pa.Table, info: dict[str, Any]) -> int:
+        if not self.enabled:
+            return 0
         device = info.get("device") or ("cuda" if self.want_gpu else "cpu")
         found = self.settings_key(spec, device, info.get("dtype"), info.get("revision"))
         if found is None:
@@ -373,13 +379,26 @@ class ScoreCache:
             _write_json(directory / "model.json", model_doc)
         run_id = table.column("origin_run")[0].as_py()
         name = f"{encode_part(run_id)}-{encode_part(unit.benchmark)}-{unit.shard:05d}-{secrets.token_hex(4)}.parquet"
-        _atomic_write_bytes(directory / name, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        _atomic_write(directory / name, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
         return table.num_rows
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a hidden temp file in the same directory, then rename: readers see whole files only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _write_json(path: Path, document: Any) -> None:
     data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    _atomic_write_bytes(path, lambda tmp: Path(tmp).write_bytes(data))
+    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 __all__ = ["ScoreCache", "model_identity", "example_keys", "settings_document", "SPEED_ONLY_FIELDS",

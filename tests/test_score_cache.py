@@ -334,3 +334,22 @@ def test_cached_units_builds_records_for_the_run(tmp_path, tiny_models):
     assert list(gpu.cached_units(spec, units, run_id="x")) == []
     shutil.rmtree(root / CACHE_DIR)
     assert list(ScoreCache(root, examples, want_gpu=False).cached_units(spec, units, run_id="x")) == []
+
+
+def test_best_of_n_lists_and_message_prompts_are_reused_exactly(ray_cluster, tiny_models, tmp_path):
+    results = tmp_path / "results"
+    job = JobConfig.from_dict({
+        "name": "cache-custom",
+        "benchmarks": [{"name": "custom", "label": "my-prefs", "source": str(REPO / "examples" / "custom-prefs.jsonl"),
+                        "columns": {"prompt": "question", "chosen": "good", "rejected": "bad", "subset": "topic"}}],
+        "models": [{"name": "a", "path": str(tiny_models["tiny-rm"])}],
+        "resources": {"gpus_per_actor": 0},
+        "results": str(results),
+    })
+    first, second = run_job(job), run_job(job)
+    assert first.ok and second.ok and second.outcomes[0].load_seconds is None
+    old, new = _records(results, first.run_id, "a"), _records(results, second.run_id, "a")
+    assert second.outcomes[0].cached_records == new.num_rows == old.num_rows > 0
+    assert old.column("scores_rejected").null_count == 0  # best-of-N lists were scored and are reused
+    rest = [c for c in old.column_names if c not in ("run_id", "cached_from")]
+    assert new.select(rest).equals(old.select(rest))
