@@ -245,6 +245,7 @@ class ScoreCache:
             logger.info("score cache: off for the non-local results store %s", root)
         self._keys: dict[str, list[str]] = {}
         self._entries: dict[str, _Entries] = {}
+        self._settings: dict[tuple, tuple[str, dict[str, Any]] | None] = {}
         self.lookup_keys: dict[str, str | None] = {}  # model name -> settings key used for lookups
 
     # -- keys
@@ -256,11 +257,13 @@ class ScoreCache:
 
     def settings_key(self, spec: ModelSpec, device: str, dtype: str | None = None,
                      loaded_revision: str | None = None) -> tuple[str, dict[str, Any]] | None:
-        identity = model_identity(spec.path, spec.revision, loaded_revision)
-        if identity is None:
-            return None
-        document = settings_document(spec, identity, device, dtype or resolved_dtype(spec, device))
-        return _digest(document), document
+        """The settings key and its document for ``spec`` on ``device`` (computed once per run)."""
+        memo = (spec.model_dump_json(), device.split(":")[0], dtype or resolved_dtype(spec, device), loaded_revision)
+        if memo not in self._settings:
+            identity = model_identity(spec.path, spec.revision, loaded_revision)
+            document = None if identity is None else settings_document(spec, identity, memo[1], memo[2])
+            self._settings[memo] = None if document is None else (_digest(document), document)
+        return self._settings[memo]
 
     def _load(self, key: str) -> _Entries:
         if key not in self._entries:
