@@ -10,7 +10,7 @@ import logging
 import platform
 import re
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -142,8 +142,6 @@ class _Manifest:
         }
 
     def write(self, outcomes: list[Outcome], status: str | None = None, wall: float | None = None) -> None:
-        from dataclasses import asdict
-
         self.data["models"] = [asdict(o) for o in outcomes]
         if status:
             self.data["status"] = status
@@ -324,9 +322,8 @@ class _Driver:
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
         cached = table.num_rows - table.column("cached_from").null_count
         outcome.cached_records += cached
-        if cached < table.num_rows:
-            self.cache.add(self.specs[unit.model], unit, table, {"fingerprint": outcome.fingerprint, "revision": outcome.revision,
-                           "dtype": outcome.dtype, "device": outcome.device, "num_parameters": outcome.num_parameters})
+        if cached < table.num_rows:  # newly scored rows join the score cache
+            self.cache.add(self.specs[unit.model], unit, table, asdict(outcome))
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)

@@ -225,7 +225,6 @@ class _Entries:
             tables.append(table)
         self.table = pa.concat_tables(tables) if tables else CACHE_SCHEMA.empty_table()
         self.rows = {key: i for i, key in enumerate(self.table.column("example_key").to_pylist())}
-        self.files = len(tables)
 
 
 class ScoreCache:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from conftest import REPO
 from orchestrator.config import JobConfig, ModelSpec
