@@ -26,6 +26,7 @@ _EXPORTS = {
     "run_job": "orchestrator.runner",
     "run_job_file": "orchestrator.runner",
     "RunResult": "orchestrator.runner",
+    "ScoreCache": "orchestrator.score_cache",
     "RECORD_SCHEMA": "orchestrator.records",
     "SCHEMA_VERSION": "orchestrator.records",
     "connect": "orchestrator.store",

@@ -187,23 +187,24 @@ class _RichProgress:
         self.progress.update(self.tasks[(model, benchmark)], status=mark)
 
 
-def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Optional[str], resume: bool | str = False) -> int:
+def _run(job_path: Path | None, job: Any, results: Optional[Path], address: Optional[str], resume: bool | str = False,
+         cache: bool = True) -> int:
     from orchestrator.runner import run_job
 
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
     with Progress(*columns, console=err_console, transient=False) as bar:
         result = run_job(
             job, results=results, address=address, progress=_RichProgress(bar),
-            job_path=str(job_path) if job_path else None, resume=resume,
+            job_path=str(job_path) if job_path else None, resume=resume, cache=cache,
         )
     summary = Table(title=f"run {result.run_id} ({result.wall_seconds:.1f}s)")
     notes = any(o.notes for o in result.outcomes)  # retries after lost actors or OOM, failed rows
-    for c in ("model", "benchmark", "status", "records", "load s", "score s", "error", *(["notes"] if notes else [])):
+    for c in ("model", "benchmark", "status", "records", "cached", "load s", "score s", "error", *(["notes"] if notes else [])):
         summary.add_column(c)
     for o in result.outcomes:
         colour = "green" if o.status == "ok" else "red"
         summary.add_row(
-            o.model, o.benchmark, f"[{colour}]{o.status}[/]", str(o.n_records),
+            o.model, o.benchmark, f"[{colour}]{o.status}[/]", str(o.n_records), str(o.cached_records),
             f"{o.load_seconds:.1f}" if o.load_seconds is not None else "", f"{o.score_seconds:.1f}", o.error or "",
             *([o.notes] if notes else []),
         )
@@ -251,9 +252,11 @@ def run(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local one)."),
     resume: bool = typer.Option(False, "--resume", help="Finish the latest incomplete run of this job (only its missing units)."),
     resume_id: Optional[str] = typer.Option(None, "--resume-id", help="Finish this incomplete run (RUN_ID) of the job."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Rescore everything (ignore the score cache; still refresh it)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Run a job: score every model on every benchmark and write records.
+    """Run a job: score every model on every benchmark and write records
+    (unchanged scores come from the score cache; --no-cache rescores).
 
     Exit code 0: all ok; 1: a model failed; 2: a bad job or bad data; 3: a regression beyond
     after_run.regression_check.max_drop_points (see docs/nightly.md)."""
@@ -262,7 +265,7 @@ def run(
 
     try:
         config = from_yaml(job)
-        code = _run(job, config, results, address, resume=resume_id or resume)
+        code = _run(job, config, results, address, resume=resume_id or resume, cache=not no_cache)
     except RaywardError as exc:
         _fail(exc)
     raise typer.Exit(code)

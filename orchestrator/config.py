@@ -108,7 +108,11 @@ class BenchmarkSpec(_Strict):
 
 
 class ModelSpec(_Strict):
-    """One reward model to evaluate."""
+    """One reward model to evaluate.
+
+    Every field is part of the score cache's key unless listed in
+    :data:`orchestrator.score_cache.SPEED_ONLY_FIELDS` (names and pure-speed knobs).
+    """
 
     name: str
     """Name used in records and the leaderboard (unique within the job)."""
@@ -375,6 +379,11 @@ class JobConfig(_Strict):
 
     after_run: AfterRun | None = None
     """Steps after the run: leaderboard files and the regression check against each model's previous run."""
+
+    cache: bool = True
+    """Reuse scores from the results store's score cache (``results/cache/``) when the model, its scoring
+    settings and the example are unchanged; ``false`` rescores everything (as ``rayward run --no-cache``)
+    and still refreshes the cache."""
 
     @field_validator("name")
     @classmethod

@@ -13,7 +13,7 @@ import platform
 import re
 from collections import deque
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from orchestrator.planning import WorkUnit, plan_units
 from orchestrator.records import Stopwatch, new_run_id, now_iso, read_manifests, run_lock_name, shard_rows, write_manifest, write_shard
 from orchestrator.resources import actor_options, create_placement_group, remove_placement_group, torch_threads
 from orchestrator.storage import LockHeld, Store, open_store
+from orchestrator.score_cache import ScoreCache
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class Outcome:
         if self.row_errors:
             parts.append(f"{self.row_errors} rows failed (records with error)")
         return "; ".join(parts)
+    cached_records: int = 0  # records whose scores came from the score cache
+    cache_key: str | None = None  # the score cache's settings key looked up (None: not cacheable)
 
 
 @dataclass
@@ -165,8 +168,6 @@ class _Manifest:
         }
 
     def write(self, outcomes: list[Outcome], status: str | None = None, wall: float | None = None) -> None:
-        from dataclasses import asdict
-
         self.data["models"] = [asdict(o) for o in outcomes]
         if status:
             self.data["status"] = status
@@ -185,11 +186,14 @@ def run_job(
     num_cpus: int | None = None,
     num_gpus: int | None = None,
     resume: bool | str = False,
+    cache: bool = True,
 ) -> RunResult:
     """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
 
     ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
     units whose shard file was committed are kept, only the missing ones are scored.
+    ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
+    the score cache (:mod:`orchestrator.score_cache`).
     """
     from orchestrator.cluster import check_capacity, in_ray_job, init_ray
     from orchestrator.errors import ConfigError
@@ -203,18 +207,18 @@ def run_job(
                           "working directory: give an absolute path on a shared filesystem or a URI (--results)")
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
-    ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
-    check_capacity(ray, job)
     held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
     previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
     run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
+    scores = ScoreCache(root.local if root.local is not None else str(root), examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
+    manifest.data["score_cache"] = "read-write" if scores.read else "write-only"
+    sizes = {name: len(e) for name, e in examples.items()}
     done: dict[tuple[str, str], set[int]] = {}
     if previous:
         manifest.data["started_at"] = previous.get("started_at")
         manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
-        sizes = {name: len(e) for name, e in examples.items()}
         done = _committed_units(root, run_id, plan_units(job, sizes))
         for key, shards in done.items():
             outcomes[key].shards = sorted(shards)
@@ -225,10 +229,19 @@ def run_job(
             if key in outcomes:
                 kept = {int(s): n for s, n in (entry.get("retries") or {}).items() if int(s) in done.get(key, {})}
                 outcomes[key].retries = kept
+    todo = [u for u in plan_units(job, sizes) if u.shard not in done.get((u.model, u.benchmark), ())]
+    ray = None  # every score cached: no Ray, no actor, no model load
+    if not scores.covers(job.models, todo):
+        try:
+            ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+            check_capacity(ray, job)
+        except BaseException:
+            held.close()
+            raise
     manifest.write(list(outcomes.values()))
     status = "failed"
     try:
-        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done).run()
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done, scores=scores).run()
         status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -275,8 +288,10 @@ class _Driver:
     policy = "lpt"  # scheduling order: "lpt" (longest first) or "naive" (job-file order)
     worker_cls: Any = None  # the actor class (default: orchestrator.worker.ScoringWorker)
 
-    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None):
+    def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None, scores=None):
         self.ray = ray
+        self.cache = scores or ScoreCache(root.local if root.local is not None else str(root), examples, want_gpu=job.resources.gpus_per_actor > 0)
+        self.specs = {m.name: m for m in job.models}
         self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
         self.root = root
@@ -296,12 +311,6 @@ class _Driver:
         self.actor_groups: dict[str, list[Any]] = {}  # model -> placement group (or None) per actor index
 
     def run(self) -> None:
-        ray = self.ray
-        from orchestrator.worker import ScoringWorker
-
-        self.actor_cls = ray.remote(self.worker_cls or ScoringWorker)
-        refs = {name: ray.put(e.table) for name, e in self.examples.items()}
-        self.refs = refs
         units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
         for m in self.job.models:
             self.queues[m.name] = deque(
@@ -312,6 +321,22 @@ class _Driver:
                 already = self.outcomes[(m.name, b.record_name)].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
+        for spec in self.job.models:  # cached units first: a run whose every score is cached needs no Ray
+            if self.queues[spec.name] and _preflight(spec) is None:
+                for unit, table in self.cache.cached_units(spec, self.queues[spec.name], run_id=self.run_id):
+                    self.queues[spec.name].remove(unit)
+                    self._write(unit, table)
+                if not self.queues[spec.name]:  # no actor, no model load
+                    self._from_cache(spec)
+        if self.ray is None:  # run_job found every unit cached or committed
+            for spec in self.job.models:
+                self._finish_model(spec.name)
+            return
+        ray = self.ray
+        from orchestrator.worker import ScoringWorker
+
+        self.actor_cls = ray.remote(self.worker_cls or ScoringWorker)
+        self.refs = {name: ray.put(e.table) for name, e in self.examples.items()}
         runnable = []
         for spec in self.job.models:
             if not self.queues[spec.name]:  # everything committed by the run being resumed
@@ -365,7 +390,7 @@ class _Driver:
             for t in row_tokens(e.table):
                 acc.append(acc[-1] + t)
             cum[name] = acc
-        self.specs = {s.name: s for s in specs}
+        self.specs.update({s.name: s for s in specs})
         self.prefetcher = WeightPrefetcher()
         self.schedule: dict[str, dict[str, Any]] = {}
         jobs = []
@@ -474,6 +499,11 @@ class _Driver:
 
         write_shard(self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard)
         outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.cache_key = self.cache.lookup_keys.get(unit.model)
+        cached = table.num_rows - table.column("cached_from").null_count
+        outcome.cached_records += cached
+        if cached < table.num_rows:  # newly scored rows join the score cache
+            self.cache.add(self.specs[unit.model], unit, table, asdict(outcome))
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         stats = shard_stats(table)
@@ -520,6 +550,17 @@ class _Driver:
         group = (self.actor_groups.get(model) or [None] * (index + 1))[index]
         actor = self.actors[model][index] = self._new_actor(spec, group)
         self.pending[actor.load.remote()] = ("load", model, index, None)
+
+    def _from_cache(self, spec: ModelSpec) -> None:
+        """Finish a model none of whose units needed scoring; the manifest gets the model's info from the cache."""
+        info = self.cache.model_info(spec) or {}
+        for (m, _b), o in self.outcomes.items():
+            if m == spec.name:
+                o.cache_key = self.cache.lookup_keys.get(spec.name)
+                for name in ("fingerprint", "revision", "dtype", "device", "num_parameters"):
+                    if getattr(o, name) is None:
+                        setattr(o, name, info.get(name))
+        self._finish_model(spec.name)
 
     def _finish_model(self, model: str) -> None:
         for (m, b), o in self.outcomes.items():

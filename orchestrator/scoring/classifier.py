@@ -81,19 +81,28 @@ def pick_device(want_gpu: bool) -> str:
     return "cuda" if want_gpu and torch.cuda.is_available() else "cpu"
 
 
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".npz", ".pkl")
+
+
 def model_fingerprint(path: str, revision: str | None = None) -> str:
-    """A stable identity for a model: content hash of small local files, or hub id@revision."""
+    """A stable identity for a model: every file's name and size, the content of its small files
+    (config, tokenizer, chat template, small weights), and size + mtime of weight files over 8 MiB
+    and of any file over 64 MiB; hidden entries (``.git``, ``.cache``) are skipped. Cheap on big
+    models: it reads only the small files (a few MB for an 8B model). For a hub id: id@revision.
+    """
     local = Path(path).expanduser()
     if not local.is_dir():
         return f"hub:{path}@{revision or 'main'}"
     digest = hashlib.sha256()
-    for file in sorted(p for p in local.rglob("*") if p.is_file()):
+    files = (p for p in local.rglob("*") if not any(part.startswith(".") for part in p.relative_to(local).parts))
+    for file in sorted(p for p in files if p.is_file()):
         stat = file.stat()
-        digest.update(f"{file.relative_to(local)}:{stat.st_size}\n".encode())
-        if stat.st_size <= 64 << 20 or file.suffix in (".json", ".jinja", ".txt", ".model"):
-            digest.update(file.read_bytes())
-        else:
+        digest.update(f"{file.relative_to(local).as_posix()}:{stat.st_size}\n".encode())
+        big = stat.st_size > (8 << 20 if file.suffix in _WEIGHT_SUFFIXES else 64 << 20)
+        if big:
             digest.update(str(stat.st_mtime_ns).encode())
+        else:
+            digest.update(file.read_bytes())
     return "sha256:" + digest.hexdigest()
 
 
