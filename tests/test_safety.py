@@ -10,7 +10,7 @@ import pytest
 from _synth import bools, write_run
 
 from orchestrator.config import JobConfig, ModelSpec, from_yaml
-from orchestrator.errors import ConfigError, ModelError
+from orchestrator.errors import ConfigError
 from orchestrator.records import manifest_path, read_manifests, record_files, write_manifest, write_shard
 from orchestrator.store import connect, stored_query
 from test_records import _table

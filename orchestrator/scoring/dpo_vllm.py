@@ -13,12 +13,8 @@ share). vLLM is optional: without it the scorer raises :class:`MissingDependency
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import struct
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,6 +25,7 @@ from orchestrator.errors import ModelError
 from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint
 from orchestrator.scoring.dpo import DPOColumns, LogpFn
 from orchestrator.scoring.dpo_tokens import DPOSequence
+from orchestrator.scoring.vllm_engine import count_parameters, engine_dtype, get_engine, on_cpu
 
 logger = logging.getLogger(__name__)
 
@@ -36,37 +33,16 @@ _GPU_MEMORY_SHARE = 0.9
 """Device memory the engines of one scorer may take together (split between policy and reference)."""
 
 
-def _count_parameters(path: str) -> int:
-    """Parameters of a local safetensors checkpoint, from the file headers (0 when unknown, e.g. a hub id)."""
-    total = 0
-    for file in sorted(Path(path).expanduser().glob("*.safetensors")):
-        with open(file, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        for name, meta in header.items():
-            if name != "__metadata__":
-                total += int(np.prod(meta["shape"], dtype=np.int64))
-    return total
-
-
-def engine_kwargs(spec: ModelSpec, path: str, *, cpu: bool, engines: int) -> dict[str, Any]:
-    """``vllm.LLM`` arguments for one causal LM of a dpo spec (pure)."""
-    dtype = spec.dtype if spec.dtype != "auto" else ("float32" if cpu else "bfloat16")
-    return {
-        "model": path,
-        "tokenizer": spec.tokenizer or spec.path,  # the policy's tokenizer for both, as the reference
+def _engine(spec: ModelSpec, path: str, *, engines: int):
+    """The shared engine of one causal LM of a dpo spec: the policy's tokenizer for both models (as the
+    reference), room for the sequence plus the one generated token, the memory share split between engines."""
+    model = spec.model_copy(update={
+        "path": path,
+        "tokenizer": spec.tokenizer or spec.path,
         "revision": spec.revision if path == spec.path else None,
-        "trust_remote_code": spec.trust_remote_code,
-        "runner": "generate",
-        "dtype": dtype,
-        "max_model_len": spec.max_length + 1,  # the sequence plus the one generated token
-        "tensor_parallel_size": spec.tensor_parallel_size,
-        "gpu_memory_utilization": _GPU_MEMORY_SHARE / engines,
-        "enable_prefix_caching": False,
-        "enforce_eager": cpu,
-        "seed": 0,
-        "disable_log_stats": True,
-    }
+    })
+    return get_engine(model, runner="generate", max_model_len=spec.max_length + 1,
+                      gpu_memory_utilization=_GPU_MEMORY_SHARE / engines, enable_prefix_caching=False)
 
 
 class VLLMDPOScorer:
@@ -76,26 +52,14 @@ class VLLMDPOScorer:
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
         require("vllm")
-        from vllm import LLM
-        from vllm.platforms import current_platform
-
         if spec.kind != "dpo":
             raise ModelError(f"model {spec.name!r}: VLLMDPOScorer needs kind dpo, not {spec.kind!r}")
-        cpu = current_platform.is_cpu()
-        if cpu:
-            # in-process engine core: no spawned process re-importing the caller's __main__, half the memory
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        cpu = on_cpu()
         self.spec = spec
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         paths = [spec.path] + ([spec.reference] if spec.reference else [])
-        self.engines = []
-        for path in paths:
-            kwargs = engine_kwargs(spec, path, cpu=cpu, engines=len(paths))
-            try:
-                self.engines.append(LLM(**kwargs))
-            except Exception as exc:
-                raise ModelError(f"model {spec.name!r}: vLLM cannot load {path!r}: {exc}") from exc
+        self.engines = [_engine(spec, path, engines=len(paths)) for path in paths]
         self.columns = DPOColumns(
             spec, self.tokenizer, self._logp_fn(self.engines[0]), self._logp_fn(self.engines[1]) if spec.reference else None
         )
@@ -103,10 +67,10 @@ class VLLMDPOScorer:
             path=spec.path,
             revision=spec.revision,
             fingerprint=model_fingerprint(spec.path, spec.revision),
-            dtype=engine_kwargs(spec, spec.path, cpu=cpu, engines=1)["dtype"],
+            dtype=engine_dtype(spec, cpu),
             device="cpu" if cpu else "cuda",
             load_seconds=time.perf_counter() - start,
-            num_parameters=_count_parameters(spec.path),
+            num_parameters=count_parameters(spec.path),
             extra={
                 "engine": "vllm",
                 "reference": spec.reference,

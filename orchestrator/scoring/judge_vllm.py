@@ -10,36 +10,17 @@ outputs agree wherever the two engines' logits have the same argmax (see ``tests
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.judge import JudgeBase, _eos_ids
+from orchestrator.scoring.vllm_engine import count_parameters, get_engine
 
 logger = logging.getLogger(__name__)
-
-
-def _count_parameters(path: str) -> int:
-    """Parameters of a local safetensors checkpoint, from the file headers (0 when unknown)."""
-    import struct
-
-    total = 0
-    for file in sorted(Path(path).expanduser().glob("*.safetensors")) if Path(path).expanduser().is_dir() else []:
-        with open(file, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        for name, entry in header.items():
-            if name != "__metadata__":
-                count = 1
-                for dim in entry["shape"]:
-                    count *= dim
-                total += count
-    return total
 
 
 def _cpu_engine_args(device: str, max_len: int) -> dict[str, Any]:
@@ -71,18 +52,8 @@ class VllmJudgeScorer(JudgeBase):
             limit = getattr(config, "max_position_embeddings", None)
             if limit:
                 max_len = min(max_len, int(limit))
-            self.llm = engine or vllm.LLM(
-                model=spec.path,
-                tokenizer=spec.tokenizer or spec.path,
-                revision=spec.revision,
-                trust_remote_code=spec.trust_remote_code,
-                dtype=dtype_name,
-                tensor_parallel_size=spec.tensor_parallel_size,
-                max_model_len=max_len,
-                seed=self.settings.seed,
-                enforce_eager=not device.startswith("cuda"),
-                **_cpu_engine_args(device, max_len),
-            )
+            self.llm = engine or get_engine(spec, runner="generate", max_model_len=max_len, seed=self.settings.seed,
+                                            **_cpu_engine_args(device, max_len))
         except Exception as exc:
             raise ModelError(f"model {spec.name!r}: vLLM cannot load {spec.path!r}: {exc}") from None
         self.max_prompt = max_len - 1
@@ -96,7 +67,7 @@ class VllmJudgeScorer(JudgeBase):
             dtype=dtype_name,
             device=device,
             load_seconds=time.perf_counter() - start,
-            num_parameters=_count_parameters(spec.path),
+            num_parameters=count_parameters(spec.path),
             extra={"judge": dict(vars(self.settings)), "template": self.template.source,
                    "model_fingerprint": model_fingerprint(spec.path, spec.revision),
                    "vllm": getattr(vllm, "__version__", None)},

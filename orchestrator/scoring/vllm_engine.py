@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import struct
 import threading
 import time
 from pathlib import Path
@@ -153,19 +152,10 @@ def release_engines() -> int:
 
 def count_parameters(path: str | Path) -> int:
     """Parameters in a local model directory's safetensors files (read from the headers; 0 if none)."""
+    from orchestrator.scheduling import safetensors_parameters
+
     local = Path(path).expanduser()
-    total = 0
-    for file in sorted(local.glob("*.safetensors")) if local.is_dir() else []:
-        with file.open("rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        for name, entry in header.items():
-            if name != "__metadata__":
-                n = 1
-                for dim in entry["shape"]:
-                    n *= dim
-                total += n
-    return total
+    return (safetensors_parameters(local) or 0) if local.is_dir() else 0
 
 
 def _local_dir(spec: ModelSpec) -> str:

@@ -1,4 +1,4 @@
--- The leaderboard grouped by model kind (classifier; dpo / judge later): mean scores and the best model.
+-- The leaderboard grouped by model kind (classifier, dpo, judge): mean scores and the best model.
 CREATE OR REPLACE VIEW family_leaderboard AS
 SELECT
     kind, benchmark,
