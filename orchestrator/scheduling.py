@@ -137,20 +137,28 @@ def row_tokens(table: Any) -> list[int]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    def text_lengths(values: Any) -> list[int]:
+        """Characters of each text; a message (``{role, content}``) counts its content."""
+        if pa.types.is_struct(values.type):
+            index = values.type.get_field_index("content")
+            if index < 0:
+                return [0] * len(values)
+            values = pc.struct_field(values, index)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            values = pc.cast(values, pa.string())
+        return pc.fill_null(pc.utf8_length(values), 0).to_pylist()
+
     def chars(name: str) -> tuple[list[int], list[int]]:
         col = table.column(name)
         if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
             lengths = pc.fill_null(pc.list_value_length(col), 0).to_pylist()
-            flat = pc.list_flatten(col)
-            per_item = pc.fill_null(pc.utf8_length(flat), 0).to_pylist()
+            per_item = text_lengths(pc.list_flatten(col))
             sums, pos = [], 0
             for n in lengths:
                 sums.append(sum(per_item[pos : pos + n]))
                 pos += n
             return sums, lengths
-        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            col = pc.cast(col, pa.string())
-        return pc.fill_null(pc.utf8_length(col), 0).to_pylist(), [1] * table.num_rows
+        return text_lengths(col), [1] * table.num_rows
 
     prompt, _ = chars("prompt")
     chosen, n_chosen = chars("chosen")

@@ -68,6 +68,11 @@ def test_row_tokens_count_every_scored_text():
     assert row_tokens(table) == [(80 + 20 + 12) // 4, (16 + 1 + 3) // 4]
     best_of_n = pa.table({"prompt": ["p" * 8], "chosen": [["x" * 4]], "rejected": [["y" * 4, "z" * 8, "w" * 4]]})
     assert row_tokens(best_of_n) == [(4 * 8 + 4 + 16) // 4]
+    # multi-turn prompts as message lists count their contents
+    turns = [[{"role": "user", "content": "u" * 20}, {"role": "assistant", "content": "a" * 12},
+              {"role": "user", "content": "v" * 8}]]
+    messages = pa.table({"prompt": turns, "chosen": ["c" * 4], "rejected": ["r" * 4]})
+    assert row_tokens(messages) == [(2 * 40 + 4 + 4) // 4]
 
 
 def test_model_job_width_duration_and_capacity():

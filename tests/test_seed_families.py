@@ -56,7 +56,12 @@ def test_seed_families_job_runs_every_family_side_by_side(tmp_path, filtered_pat
             assert failure_rate is not None and 0.0 <= failure_rate <= 1.0
         else:
             assert failure_rate is None and consistency is None
-    assert board["tiny-judge-pairwise"][3] is not None  # order: both checks position consistency
+    # order: both checks position consistency wherever both verdicts parsed (NULL when none did, as here)
+    checked, both_parsed = con.execute(
+        "SELECT (SELECT n_position_checked FROM judge_stats WHERE model = 'tiny-judge-pairwise'), "
+        "count(*) FILTER (WHERE parse_failures = 0) FROM latest_records WHERE model = 'tiny-judge-pairwise'").fetchall()[0]
+    assert checked == both_parsed
+    assert (board["tiny-judge-pairwise"][3] is None) == (both_parsed == 0)
     families = {r[0]: r[1] for r in con.execute("SELECT kind, n_models FROM family_leaderboard").fetchall()}
     assert families == {"classifier": 1, "dpo": 4, "judge": 2}
 

@@ -29,7 +29,7 @@ def _job(model: dict) -> dict:
 
 @pytest.mark.parametrize("model, message", [
     ({"mode": "rubric"}, "models[0]: mode: only for kind judge, not 'classifier'"),
-    ({"kind": "dpo", "temperature": 0.5}, "models[0]: temperature: only for kind judge, not 'dpo'"),
+    ({"kind": "dpo", "reference": "ref", "temperature": 0.5}, "models[0]: temperature: only for kind judge, not 'dpo'"),
     ({"kind": "judge", "order": "both"}, "models[0]: order: only for mode pairwise"),
     ({"kind": "judge", "mode": "pairwise", "samples": 3}, "models[0]: samples: only for mode rubric"),
     ({"kind": "judge", "samples": 3}, "models[0]: samples: more than one draw needs temperature > 0"),
