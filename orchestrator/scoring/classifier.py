@@ -84,6 +84,46 @@ def pick_device(want_gpu: bool) -> str:
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".npz", ".pkl")
 
 
+def resolve_dtype(spec: ModelSpec, device: str) -> str:
+    """The weights dtype: the spec's, or ``auto`` = bfloat16 on a GPU and float32 on the CPU."""
+    return spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+
+
+def load_pretrained(auto_class: str, spec: ModelSpec, device: str, dtype_name: str, path: str | None = None,
+                    what: str = ""):
+    """A transformers model (``auto_class``, e.g. ``AutoModelForSequenceClassification``) of ``spec`` -- or of
+    ``path``, e.g. a DPO reference -- in ``dtype_name`` on ``device``, in eval mode: weights straight to the device
+    when accelerate is installed, flash attention 2 where :func:`default_attn_implementation` picks it (falling back
+    to transformers' own choice when it cannot load). Failures raise :class:`ModelError` naming the model."""
+    torch = require("torch")
+    transformers = require("transformers")
+    path = path or spec.path
+    kwargs: dict[str, Any] = {
+        "revision": spec.revision if path == spec.path else None,
+        "trust_remote_code": spec.trust_remote_code,
+        "dtype": getattr(torch, _DTYPES[dtype_name]),
+    }
+    attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
+    if attn:
+        kwargs["attn_implementation"] = attn
+    if _has_accelerate():
+        # safetensors straight to the device in the target dtype (no CPU copy first)
+        kwargs["device_map"] = device
+    loader = getattr(transformers, auto_class)
+    try:
+        try:
+            model = loader.from_pretrained(path, **kwargs)
+        except (ImportError, ValueError) as exc:
+            if spec.attn_implementation or attn != "flash_attention_2":
+                raise
+            logger.info("flash attention unavailable for %s (%s); using transformers' default", spec.name, exc)
+            del kwargs["attn_implementation"]
+            model = loader.from_pretrained(path, **kwargs)
+    except Exception as exc:
+        raise ModelError(f"model {spec.name!r}: cannot load {what}{path!r}: {exc}") from None
+    return model.to(device).eval()
+
+
 def model_fingerprint(path: str, revision: str | None = None) -> str:
     """A stable identity for a model: every file's name and size, the content of its small files
     (config, tokenizer, chat template, small weights), and size + mtime of weight files over 8 MiB
@@ -151,38 +191,15 @@ class ClassifierScorer:
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
         torch = require("torch")
-        transformers = require("transformers")
         self.spec = spec
         self.device = device
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         self.token_cache = TokenCache(resolve_cache_dir(spec.token_cache))
         tokenizer_seconds = time.perf_counter() - start
-        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
-        kwargs: dict[str, Any] = {
-            "revision": spec.revision,
-            "trust_remote_code": spec.trust_remote_code,
-            "dtype": getattr(torch, _DTYPES[dtype_name]),
-        }
-        attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
-        if attn:
-            kwargs["attn_implementation"] = attn
-        if _has_accelerate():
-            # safetensors straight to the device in the target dtype (no CPU copy first)
-            kwargs["device_map"] = device
+        dtype_name = resolve_dtype(spec, device)
         model_start = time.perf_counter()
-        try:
-            try:
-                model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
-            except (ImportError, ValueError) as exc:
-                if spec.attn_implementation or attn != "flash_attention_2":
-                    raise
-                logger.info("flash attention unavailable for %s (%s); using transformers' default", spec.name, exc)
-                del kwargs["attn_implementation"]
-                model = transformers.AutoModelForSequenceClassification.from_pretrained(spec.path, **kwargs)
-        except Exception as exc:
-            raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r}: {exc}") from None
-        model.to(device).eval()
+        model = load_pretrained("AutoModelForSequenceClassification", spec, device, dtype_name)
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
         model_seconds = time.perf_counter() - model_start

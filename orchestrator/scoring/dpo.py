@@ -21,7 +21,7 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import ModelInfo, _DTYPES, _has_accelerate, default_attn_implementation, load_tokenizer, model_fingerprint
+from orchestrator.scoring.classifier import ModelInfo, load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -129,30 +129,8 @@ class DPOColumns:
 
 
 def load_causal_lm(spec: ModelSpec, path: str, device: str, dtype_name: str):
-    """A causal LM in ``dtype_name`` on ``device`` (weights straight to the device when accelerate is present)."""
-    torch = require("torch")
-    transformers = require("transformers")
-    kwargs: dict[str, Any] = {
-        "revision": spec.revision if path == spec.path else None,
-        "trust_remote_code": spec.trust_remote_code,
-        "dtype": getattr(torch, _DTYPES[dtype_name]),
-    }
-    attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
-    if attn:
-        kwargs["attn_implementation"] = attn
-    if _has_accelerate():
-        kwargs["device_map"] = device
-    try:
-        try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        except (ImportError, ValueError):
-            if spec.attn_implementation or attn != "flash_attention_2":
-                raise
-            del kwargs["attn_implementation"]
-            model = transformers.AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except Exception as exc:
-        raise ModelError(f"model {spec.name!r}: cannot load causal LM {path!r}: {exc}") from None
-    return model.to(device).eval()
+    """A causal LM in ``dtype_name`` on ``device`` (see :func:`~orchestrator.scoring.classifier.load_pretrained`)."""
+    return load_pretrained("AutoModelForCausalLM", spec, device, dtype_name, path=path, what="causal LM ")
 
 
 class DPOScorer:
@@ -173,7 +151,7 @@ class DPOScorer:
         self.device = device
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
-        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+        dtype_name = resolve_dtype(spec, device)
         self.model = load_causal_lm(spec, spec.path, device, dtype_name)
         self.ref_model = load_causal_lm(spec, spec.reference, device, dtype_name) if spec.reference else None
         if self.ref_model is not None:

@@ -150,29 +150,19 @@ class JudgeScorer(JudgeBase):
     backend = "transformers"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
-        torch = require("torch")
-        transformers = require("transformers")
         from orchestrator.scoring.classifier import (
             ModelInfo,
-            default_attn_implementation,
+            load_pretrained,
             load_tokenizer,
             model_fingerprint,
+            resolve_dtype,
         )
 
         start = time.perf_counter()
         self._setup(spec, load_tokenizer(spec))
         self.device = device
-        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
-        kwargs: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code,
-                                  "dtype": getattr(torch, dtype_name)}
-        attn = spec.attn_implementation or default_attn_implementation(device, dtype_name)
-        if attn:
-            kwargs["attn_implementation"] = attn
-        try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(spec.path, **kwargs)
-        except Exception as exc:
-            raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r} as a causal LM: {exc}") from None
-        self.model = model.to(device).eval()
+        dtype_name = resolve_dtype(spec, device)
+        model = self.model = load_pretrained("AutoModelForCausalLM", spec, device, dtype_name, what="causal LM ")
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token_id = self.tokenizer.eos_token_id
         if self.tokenizer.pad_token_id is None:

@@ -40,11 +40,11 @@ class VllmJudgeScorer(JudgeBase):
         """``engine``: an already started ``vllm.LLM`` of the same model to reuse (e.g. one judge in two modes)."""
         vllm = require("vllm")
         transformers = require("transformers")
-        from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint
+        from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint, resolve_dtype
 
         start = time.perf_counter()
         self._setup(spec, load_tokenizer(spec))
-        dtype_name = spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
+        dtype_name = resolve_dtype(spec, device)
         max_len = spec.max_length + self.settings.max_new_tokens
         try:
             config = transformers.AutoConfig.from_pretrained(spec.path, revision=spec.revision,
