@@ -162,10 +162,20 @@ def _print_leaderboard(results: Path, benchmark: str, by: By, fmt: Format, ci: b
     if not rows and fmt is Format.table:
         err_console.print(f"no results for benchmark {benchmark!r} in {results}")
         return
+    if fmt is Format.table:  # a quick run (`limit:`) leaves every subset partial: name a few, count the rest
+        rows = [{**r, "incomplete_subsets": _abbreviate(r.get("incomplete_subsets"))} for r in rows]
     title = f"{benchmark} leaderboard (accuracy %)" if by is By.section else f"{benchmark} per-subset accuracy (%)"
     if ci:
         title += f", bootstrap 95% CI over prompts, {n_boot} resamples, seed {seed}"
     _emit(rows, columns, fmt, percent=percent, title=title)
+
+
+def _abbreviate(incomplete: str | None, keep: int = 3) -> str | None:
+    """``a 2/100, b 2/95, c 2/95, d 2/28`` -> ``a 2/100, b 2/95, c 2/95 (+1 more; --format json lists all)``."""
+    parts = incomplete.split(", ") if incomplete else []
+    if len(parts) <= keep:
+        return incomplete
+    return f"{', '.join(parts[:keep])} (+{len(parts) - keep} more; --format json lists all)"
 
 
 # ----------------------------------------------------------------- progress

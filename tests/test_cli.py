@@ -127,3 +127,12 @@ def test_benchmarks_lists_the_data_tables():
     assert ties["rule"] == "ties" and ties["n_expected"] == "102"
     shp = next(r for r in rows if r["subset"] == "shp")
     assert (shp["section"], shp["section_weight"], shp["optional"]) == ("Prior Sets", "1", "true")
+
+
+def test_table_names_a_few_incomplete_subsets_and_counts_the_rest():
+    from orchestrator.cli import _abbreviate
+
+    assert _abbreviate(None) is None
+    assert _abbreviate("a 2/100, b 2/95") == "a 2/100, b 2/95"
+    assert _abbreviate("a 2/100, b 2/95, c 2/95, d 2/28, e 1/9") == (
+        "a 2/100, b 2/95, c 2/95 (+2 more; --format json lists all)")
