@@ -212,7 +212,7 @@ def run_job(
     run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {(m.name, b.record_name): Outcome(m.name, b.record_name, m.kind) for m in job.models for b in job.benchmarks}
     manifest = _Manifest(root, job, job_path, run_id, examples)
-    scores = ScoreCache(root.local if root.local is not None else str(root), examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
+    scores = ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
     manifest.data["score_cache"] = "read-write" if scores.read else "write-only"
     sizes = {name: len(e) for name, e in examples.items()}
     done: dict[tuple[str, str], set[int]] = {}
@@ -290,7 +290,7 @@ class _Driver:
 
     def __init__(self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None, scores=None):
         self.ray = ray
-        self.cache = scores or ScoreCache(root.local if root.local is not None else str(root), examples, want_gpu=job.resources.gpus_per_actor > 0)
+        self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0)
         self.specs = {m.name: m for m in job.models}
         self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
@@ -306,7 +306,6 @@ class _Driver:
         self.clocks: dict[tuple[str, str], Stopwatch] = {}
         self.scheduler = None
         self.running: dict[str, Any] = {}  # model -> its scheduling.Job while it holds slots
-        self.groups: dict[str, list[Any]] = {}  # model -> placement groups of its replicas
         self.load_attempts: dict[tuple[str, int], int] = {}
         self.actor_groups: dict[str, list[Any]] = {}  # model -> placement group (or None) per actor index
 
@@ -390,7 +389,6 @@ class _Driver:
             for t in row_tokens(e.table):
                 acc.append(acc[-1] + t)
             cum[name] = acc
-        self.specs.update({s.name: s for s in specs})
         self.prefetcher = WeightPrefetcher()
         self.schedule: dict[str, dict[str, Any]] = {}
         jobs = []
@@ -438,12 +436,11 @@ class _Driver:
         actors = [self._new_actor(spec, group) for group in groups]
         self.actor_groups[spec.name] = groups
         self.running[spec.name] = job
-        self.groups[spec.name] = [g for g in groups if g is not None]
         self.actors[spec.name] = actors
         entry["start_seq"] = sum(1 for e in self.schedule.values() if e["start_seq"] is not None)
         entry["started_at"] = _now_ms()
         entry["started_s"] = round(self.sched_clock(), 3)
-        entry["placement_groups"] = [g.id.hex() for g in self.groups[spec.name]]
+        entry["placement_groups"] = [g.id.hex() for g in groups if g is not None]
         entry["prefetched_bytes"] = self.prefetcher.bytes_read.get(spec.name)
         logger.info("starting model %s (%g slots, order %s)", spec.name, job.width, entry["order"])
         for i, actor in enumerate(actors):
@@ -547,7 +544,8 @@ class _Driver:
         if unit is not None:
             self.queues[model].appendleft(unit)
         spec = next(m for m in self.job.models if m.name == model)
-        group = (self.actor_groups.get(model) or [None] * (index + 1))[index]
+        groups = self.actor_groups.get(model)
+        group = groups[index] if groups else None
         actor = self.actors[model][index] = self._new_actor(spec, group)
         self.pending[actor.load.remote()] = ("load", model, index, None)
 
@@ -592,8 +590,9 @@ class _Driver:
                 self.ray.kill(actor)
             except Exception:  # already dead
                 pass
-        for group in self.groups.pop(model, []):
-            remove_placement_group(group)
+        for group in self.actor_groups.pop(model, []):
+            if group is not None:
+                remove_placement_group(group)
         job = self.running.pop(model, None)
         if job is not None:
             self.schedule[model]["finished_at"] = _now_ms()

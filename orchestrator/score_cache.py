@@ -54,6 +54,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.config import ModelSpec
 from orchestrator.records import RECORD_SCHEMA, SCHEMA_VERSION, encode_part
+from orchestrator.storage import Store, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -234,12 +235,13 @@ class ScoreCache:
     newly scored row, refreshing the cache.
     """
 
-    def __init__(self, root: str | Path, examples: dict[str, Any], *, want_gpu: bool, read: bool = True):
-        self.base = Path(root) / CACHE_DIR
+    def __init__(self, root: str | Path | Store, examples: dict[str, Any], *, want_gpu: bool, read: bool = True):
+        store = open_store(root)
+        self.enabled = store.local is not None  # the cache lives on a local (or mounted) filesystem only
+        self.base = (store.local if self.enabled else Path()) / CACHE_DIR
         self.examples = examples  # benchmark -> Examples (its .table)
         self.want_gpu = want_gpu
         self.read = read
-        self.enabled = "://" not in str(root)  # the cache lives on a local (or mounted) filesystem only
         if not self.enabled:
             logger.info("score cache: off for the non-local results store %s", root)
         self._keys: dict[str, list[str]] = {}
