@@ -82,7 +82,17 @@ def main() -> None:
             times = []
             for i in range(args.repeats):
                 results = tmp / f"results-{actors}x{threads}-{i}"
-                elapsed, out = _timed([*rayward, "run", str(_job(tmp, args.data.resolve(), model, actors, threads)), "--results", str(results)], REPO, env)
+                elapsed, out = _timed(
+                    [
+                        *rayward,
+                        "run",
+                        str(_job(tmp, args.data.resolve(), model, actors, threads)),
+                        "--results",
+                        str(results),
+                    ],
+                    REPO,
+                    env,
+                )
                 assert "leaderboard" in out.stdout
                 times.append(elapsed)
                 best_results = results
@@ -92,30 +102,58 @@ def main() -> None:
         agreement = ""
         if args.reference_python:
             wd = args.reference_workdir
-            script = next(args.reference_python.parent.parent.glob("lib/python*/site-packages/scripts/run_rm.py"))
+            script = next(
+                args.reference_python.parent.parent.glob("lib/python*/site-packages/scripts/run_rm.py")
+            )
             ref_model = wd / "models" / "tiny-rm"
-            cmd = [str(args.reference_python), str(script), "--model", str(ref_model), "--not_quantized", "--torch_dtype", "float32",
-                   "--batch_size", "64", "--max_length", "2048", "--do_not_save", "--disable_beaker_save"]
+            cmd = [
+                str(args.reference_python),
+                str(script),
+                "--model",
+                str(ref_model),
+                "--not_quantized",
+                "--torch_dtype",
+                "float32",
+                "--batch_size",
+                "64",
+                "--max_length",
+                "2048",
+                "--do_not_save",
+                "--disable_beaker_save",
+            ]
             elapsed, _ = _timed(cmd, wd, env)
             rows.append(("reference `scripts/run_rm.py` (rewardbench 0.1.4)", elapsed, [elapsed]))
             scores_file = next((wd / "results" / "eval-set-scores").rglob("tiny-rm.json"))
             ref = json.loads(scores_file.read_text())
             sql = "SELECT correct, score_chosen FROM latest_records ORDER BY row_index"
-            out = subprocess.run([*rayward, "sql", sql, "--results", str(best_results), "--format", "json"], cwd=REPO, env=env,
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [*rayward, "sql", sql, "--results", str(best_results), "--format", "json"],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             ours = json.loads(out.stdout)
             same = sum(int(o["correct"]) == r for o, r in zip(ours, ref["results"]))
-            diff = max(abs(o["score_chosen"] - (r[0] if isinstance(r, list) else r)) for o, r in zip(ours, ref["scores_chosen"]))
+            diff = max(
+                abs(o["score_chosen"] - (r[0] if isinstance(r, list) else r))
+                for o, r in zip(ours, ref["scores_chosen"])
+            )
             agreement = f"{same}/{len(ours)} identical `correct`; max |score difference| {diff:.2e}"
 
     ref_time = next((t for name, t, _ in rows if name.startswith("reference")), None)
-    print(f"RewardBench v1 filtered (2,985 pairs), tiny-rm (hidden 64, 2 layers), {platform.machine()} {os.cpu_count()} cores, {date.today()}\n")
+    print(
+        f"RewardBench v1 filtered (2,985 pairs), tiny-rm (hidden 64, 2 layers), {platform.machine()} {os.cpu_count()} cores, {date.today()}\n"
+    )
     print("| run | best wall s | all runs s | speed-up vs reference |")
     print("|---|---:|---|---:|")
     for name, best, times in rows:
         speed = f"{ref_time / best:.1f}x" if ref_time else "n/a"
         print(f"| {name} | {best:.1f} | {', '.join(f'{t:.1f}' for t in times)} | {speed} |")
-    print(f"\nScorer alone (in-process, 2 threads, load excluded): {pairs_s:.1f} pairs/s, {tokens_s:,.0f} tokens/s")
+    print(
+        f"\nScorer alone (in-process, 2 threads, load excluded): {pairs_s:.1f} pairs/s, {tokens_s:,.0f} tokens/s"
+    )
     if agreement:
         print(f"Agreement with the reference: {agreement}")
 

@@ -48,19 +48,74 @@ if str(REPO) not in sys.path:
 
 # name -> (architecture, config keyword arguments; vocab_size None = the tokenizer's own)
 CONFIGS: dict[str, tuple[str, dict]] = {
-    "tiny": ("llama", dict(vocab_size=None, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2)),
-    "100m": ("llama", dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12,
-                           num_attention_heads=12, num_key_value_heads=4, rope_theta=500000.0)),
-    "llama3.2-1b": ("llama", dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                                  num_attention_heads=32, num_key_value_heads=8, head_dim=64, rope_theta=500000.0,
-                                  rms_norm_eps=1e-5, tie_word_embeddings=True)),
-    "llama3-8b": ("llama", dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                                num_attention_heads=32, num_key_value_heads=8, rope_theta=500000.0, rms_norm_eps=1e-5)),
-    "gemma2-2b": ("gemma2", dict(vocab_size=256000, hidden_size=2304, intermediate_size=9216, num_hidden_layers=26,
-                                 num_attention_heads=8, num_key_value_heads=4, head_dim=256, query_pre_attn_scalar=256,
-                                 sliding_window=4096, attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
-                                 hidden_activation="gelu_pytorch_tanh")),
+    "tiny": (
+        "llama",
+        dict(
+            vocab_size=None,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+        ),
+    ),
+    "100m": (
+        "llama",
+        dict(
+            vocab_size=32000,
+            hidden_size=768,
+            intermediate_size=2048,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            num_key_value_heads=4,
+            rope_theta=500000.0,
+        ),
+    ),
+    "llama3.2-1b": (
+        "llama",
+        dict(
+            vocab_size=128256,
+            hidden_size=2048,
+            intermediate_size=8192,
+            num_hidden_layers=16,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            head_dim=64,
+            rope_theta=500000.0,
+            rms_norm_eps=1e-5,
+            tie_word_embeddings=True,
+        ),
+    ),
+    "llama3-8b": (
+        "llama",
+        dict(
+            vocab_size=128256,
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            rope_theta=500000.0,
+            rms_norm_eps=1e-5,
+        ),
+    ),
+    "gemma2-2b": (
+        "gemma2",
+        dict(
+            vocab_size=256000,
+            hidden_size=2304,
+            intermediate_size=9216,
+            num_hidden_layers=26,
+            num_attention_heads=8,
+            num_key_value_heads=4,
+            head_dim=256,
+            query_pre_attn_scalar=256,
+            sliding_window=4096,
+            attn_logit_softcapping=50.0,
+            final_logit_softcapping=30.0,
+            hidden_activation="gelu_pytorch_tanh",
+        ),
+    ),
 }
 
 # dense bf16/fp16 tensor-core peaks (TFLOP/s), for the "% of peak" column
@@ -84,12 +139,23 @@ def build_model(name: str, out: Path, dtype_name: str) -> Path:
     tok = build_tokenizer(out)
     kwargs = dict(kwargs)
     kwargs["vocab_size"] = max(len(tok), kwargs["vocab_size"] or 0)
-    common = dict(num_labels=1, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=None,
-                  max_position_embeddings=8192)
+    common = dict(
+        num_labels=1,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=None,
+        max_position_embeddings=8192,
+    )
     if arch == "llama":
-        config, cls = transformers.LlamaConfig(**common, **kwargs), transformers.LlamaForSequenceClassification
+        config, cls = (
+            transformers.LlamaConfig(**common, **kwargs),
+            transformers.LlamaForSequenceClassification,
+        )
     else:
-        config, cls = transformers.Gemma2Config(**common, **kwargs), transformers.Gemma2ForSequenceClassification
+        config, cls = (
+            transformers.Gemma2Config(**common, **kwargs),
+            transformers.Gemma2ForSequenceClassification,
+        )
     torch.manual_seed(0)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, dtype_name))
@@ -147,15 +213,23 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_rayward(model_dir: Path, texts: list[str], device: str, max_length: int, batch_tokens: int | None,
-                warm: bool = False) -> dict:
+def run_rayward(
+    model_dir: Path,
+    texts: list[str],
+    device: str,
+    max_length: int,
+    batch_tokens: int | None,
+    warm: bool = False,
+) -> dict:
     from orchestrator.config import ModelSpec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     mem = _Mem(device)
     mem.reset()
-    scorer = ClassifierScorer(ModelSpec(name="bench", path=str(model_dir), max_length=max_length,
-                                        batch_tokens=batch_tokens), device=device)
+    scorer = ClassifierScorer(
+        ModelSpec(name="bench", path=str(model_dir), max_length=max_length, batch_tokens=batch_tokens),
+        device=device,
+    )
     scorer.score_texts(["warm-up", "a somewhat longer warm-up text"])
     _sync(device)
     start = time.perf_counter()
@@ -168,10 +242,17 @@ def run_rayward(model_dir: Path, texts: list[str], device: str, max_length: int,
         scorer.score_texts(texts)
         _sync(device)
         warm_seconds = time.perf_counter() - start
-    return {"scores": scores.tolist(), "tokens": tokens.tolist(), "seconds": elapsed, "warm_seconds": warm_seconds,
-            "load_seconds": scorer.info.extra["model_load_seconds"], "peak_bytes": mem.peak_bytes(),
-            "dtype": scorer.info.dtype, "attn": scorer.info.extra.get("attn_implementation"),
-            "batch_tokens": scorer.batch_tokens}
+    return {
+        "scores": scores.tolist(),
+        "tokens": tokens.tolist(),
+        "seconds": elapsed,
+        "warm_seconds": warm_seconds,
+        "load_seconds": scorer.info.extra["model_load_seconds"],
+        "peak_bytes": mem.peak_bytes(),
+        "dtype": scorer.info.dtype,
+        "attn": scorer.info.extra.get("attn_implementation"),
+        "batch_tokens": scorer.batch_tokens,
+    }
 
 
 def run_reference(model_dir: Path, texts: list[str], device: str, max_length: int) -> dict:
@@ -185,7 +266,11 @@ def run_reference(model_dir: Path, texts: list[str], device: str, max_length: in
     tok = transformers.AutoTokenizer.from_pretrained(str(model_dir))
     tok.truncation_side = "left"
     start = time.perf_counter()
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=dtype).to(device).eval()
+    model = (
+        transformers.AutoModelForSequenceClassification.from_pretrained(str(model_dir), dtype=dtype)
+        .to(device)
+        .eval()
+    )
     if tok.pad_token_id is None:
         tok.pad_token_id = tok.eos_token_id
         model.config.pad_token_id = tok.eos_token_id
@@ -194,7 +279,9 @@ def run_reference(model_dir: Path, texts: list[str], device: str, max_length: in
 
     def call(batch: list[str]) -> list[float]:
         # RewardBenchPipeline.__call__ of rewardbench 0.1.4, verbatim in effect
-        inputs = tok(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(device)
+        inputs = tok(batch, truncation=True, max_length=max_length, padding=True, return_tensors="pt").to(
+            device
+        )
         if tok.bos_token:
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
             starts = mask.argmax(dim=1)
@@ -220,9 +307,16 @@ def run_reference(model_dir: Path, texts: list[str], device: str, max_length: in
     _sync(device)
     elapsed = time.perf_counter() - start
     tokens = [len(x) for x in tok(texts, truncation=True, max_length=max_length)["input_ids"]]
-    return {"scores": out_c + out_r, "tokens": tokens, "seconds": elapsed, "load_seconds": load,
-            "peak_bytes": mem.peak_bytes(), "dtype": str(dtype).removeprefix("torch."),
-            "attn": getattr(model.config, "_attn_implementation", None), "batch_tokens": None}
+    return {
+        "scores": out_c + out_r,
+        "tokens": tokens,
+        "seconds": elapsed,
+        "load_seconds": load,
+        "peak_bytes": mem.peak_bytes(),
+        "dtype": str(dtype).removeprefix("torch."),
+        "attn": getattr(model.config, "_attn_implementation", None),
+        "batch_tokens": None,
+    }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -232,7 +326,9 @@ def child(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     texts = json.loads(Path(args.texts).read_text())
     if args.child == "rayward":
-        result = run_rayward(Path(args.model_dir), texts, args.device, args.max_length, args.batch_tokens, args.warm)
+        result = run_rayward(
+            Path(args.model_dir), texts, args.device, args.max_length, args.batch_tokens, args.warm
+        )
     else:
         result = run_reference(Path(args.model_dir), texts, args.device, args.max_length)
     Path(args.result).write_text(json.dumps(result))
@@ -274,7 +370,9 @@ def _device_name(device: str) -> str:
         return torch.cuda.get_device_name()
     model = platform.processor() or platform.machine()
     try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     return f"CPU {model}, {os.cpu_count()} cores visible"
@@ -302,9 +400,24 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
     results = {}
     for path in ("rayward", "reference"):
         result_file = tmp / f"{name}-{path}.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", path, "--_model-dir", str(model_dir),
-               "--_texts", str(texts_file), "--_result", str(result_file), "--device", args.device,
-               "--threads", str(args.threads), "--max-length", str(args.max_length)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_child",
+            path,
+            "--_model-dir",
+            str(model_dir),
+            "--_texts",
+            str(texts_file),
+            "--_result",
+            str(result_file),
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+            "--max-length",
+            str(args.max_length),
+        ]
         if args.batch_tokens:
             cmd += ["--batch-tokens", str(args.batch_tokens)]
         if args.warm:
@@ -326,9 +439,11 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
         tflops = 2.0 * params * tokens / seconds / 1e12
         pct = f"{100 * tflops / peak:.1f}%" if peak else "n/a"
         speed = results["reference"]["seconds"] / seconds
-        rows.append(f"| {name} | {label} | {r['dtype']} | {n / seconds:.2f} | {tokens / seconds:,.0f} | "
-                    f"{tflops:.3f} | {pct} | {_fmt_bytes(r['peak_bytes'])} | {r['load_seconds']:.2f} | "
-                    f"{seconds:.2f} | {speed:.2f}x |")
+        rows.append(
+            f"| {name} | {label} | {r['dtype']} | {n / seconds:.2f} | {tokens / seconds:,.0f} | "
+            f"{tflops:.3f} | {pct} | {_fmt_bytes(r['peak_bytes'])} | {r['load_seconds']:.2f} | "
+            f"{seconds:.2f} | {speed:.2f}x |"
+        )
     ours = np.asarray(results["rayward"]["scores"])
     ref = np.asarray(results["reference"]["scores"])
     same_tokens = results["rayward"]["tokens"] == results["reference"]["tokens"]
@@ -338,27 +453,41 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
     tol = 1e-4 if tight else 5e-2
     ok = diff <= tol * scale
     correct_same = int(np.sum((ours[:n] > ours[n:]) == (ref[:n] > ref[n:])))
-    check = (f"- **{name}** ({params / 1e6:,.1f}M non-embedding parameters, {n} pairs, "
-             f"{int(sum(results['rayward']['tokens'])):,} tokens; Rayward attention "
-             f"`{results['rayward']['attn']}`, batch_tokens {results['rayward']['batch_tokens']}): "
-             f"max |score difference| {diff:.2e} (tolerance {tol:g} x {scale:.2f}, "
-             f"{'tight: fp32 both' if tight else 'loose: half precision'}) -> {'OK' if ok else 'MISMATCH'}; "
-             f"same `correct` on {correct_same}/{n} pairs; token counts identical: {same_tokens}")
+    check = (
+        f"- **{name}** ({params / 1e6:,.1f}M non-embedding parameters, {n} pairs, "
+        f"{int(sum(results['rayward']['tokens'])):,} tokens; Rayward attention "
+        f"`{results['rayward']['attn']}`, batch_tokens {results['rayward']['batch_tokens']}): "
+        f"max |score difference| {diff:.2e} (tolerance {tol:g} x {scale:.2f}, "
+        f"{'tight: fp32 both' if tight else 'loose: half precision'}) -> {'OK' if ok else 'MISMATCH'}; "
+        f"same `correct` on {correct_same}/{n} pairs; token counts identical: {same_tokens}"
+    )
     return rows, check
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    ap.add_argument("--configs", default=None, help=f"comma-separated, of {', '.join(CONFIGS)} "
-                    "(default: tiny,100m on CPU; llama3.2-1b,gemma2-2b,llama3-8b on GPU)")
-    ap.add_argument("--limit", type=int, default=None, help="pairs to score (spread over the dataset); default all")
+    ap.add_argument(
+        "--configs",
+        default=None,
+        help=f"comma-separated, of {', '.join(CONFIGS)} "
+        "(default: tiny,100m on CPU; llama3.2-1b,gemma2-2b,llama3-8b on GPU)",
+    )
+    ap.add_argument(
+        "--limit", type=int, default=None, help="pairs to score (spread over the dataset); default all"
+    )
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared/data/reward-bench/filtered.parquet")
     ap.add_argument("--max-length", type=int, default=2048)
-    ap.add_argument("--batch-tokens", type=int, default=None, help="Rayward's token budget (default: the scorer's)")
+    ap.add_argument(
+        "--batch-tokens", type=int, default=None, help="Rayward's token budget (default: the scorer's)"
+    )
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU")
-    ap.add_argument("--warm", action=argparse.BooleanOptionalAction, default=None,
-                    help="also time Rayward a second time with its token ids cached (default: on GPU only)")
+    ap.add_argument(
+        "--warm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time Rayward a second time with its token ids cached (default: on GPU only)",
+    )
     ap.add_argument("--_child", choices=["rayward", "reference"], help=argparse.SUPPRESS)
     ap.add_argument("--_model-dir", dest="model_dir", help=argparse.SUPPRESS)
     ap.add_argument("--_texts", dest="texts", help=argparse.SUPPRESS)
@@ -376,7 +505,11 @@ def main(argv: list[str] | None = None) -> int:
     cuda = args.device.startswith("cuda")
     if args.warm is None:
         args.warm = cuda
-    names = [c.strip() for c in (args.configs or ("llama3.2-1b,gemma2-2b,llama3-8b" if cuda else "tiny,100m")).split(",") if c.strip()]
+    names = [
+        c.strip()
+        for c in (args.configs or ("llama3.2-1b,gemma2-2b,llama3-8b" if cuda else "tiny,100m")).split(",")
+        if c.strip()
+    ]
     unknown = [c for c in names if c not in CONFIGS]
     if unknown:
         ap.error(f"unknown config(s) {unknown}: choose from {', '.join(CONFIGS)}")
@@ -385,8 +518,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    table = ["| config | path | dtype | pairs/s | tokens/s | TFLOP/s (2·N·T) | % of peak | peak memory | load s | score s | speed-up |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| config | path | dtype | pairs/s | tokens/s | TFLOP/s (2·N·T) | % of peak | peak memory | load s | score s | speed-up |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     checks = []
     with tempfile.TemporaryDirectory(prefix="rayward-gpu-bench-") as tmpdir:
         for name in names:
@@ -394,10 +529,14 @@ def main(argv: list[str] | None = None) -> int:
             table += rows
             checks.append(check)
     mem_kind = "torch.cuda.max_memory_allocated" if cuda else "peak RSS of the path's process"
-    print(f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; device {_device_name(args.device)}"
-          f"{'' if cuda else f', {args.threads} torch threads'}; torch {torch.__version__}; {date.today()}\n")
+    print(
+        f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; device {_device_name(args.device)}"
+        f"{'' if cuda else f', {args.threads} torch threads'}; torch {torch.__version__}; {date.today()}\n"
+    )
     print("\n".join(table))
-    print(f"\nPeak memory: {mem_kind}. Speed-up: reference scoring time / this path's. Load s: weights to device.\n")
+    print(
+        f"\nPeak memory: {mem_kind}. Speed-up: reference scoring time / this path's. Load s: weights to device.\n"
+    )
     print("Correctness (same run):\n" + "\n".join(checks))
     return 0
 

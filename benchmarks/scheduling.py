@@ -4,7 +4,7 @@
                                     [--ideal-seconds 40] [--skip-ray] [--policies naive,lpt]
 
 1. Calibration: real scoring of the tiny classifier on this CPU gives seconds per (parameter x token).
-2. The pure simulator (:func:`orchestrator.scheduling.simulate`) on 20 models of 0.5B-70B parameters
+2. The pure simulator (:func:`orchestrator.runtime.scheduling.simulate`) on 20 models of 0.5B-70B parameters
    (four tensor-parallel: three TP=2, one TP=4) over the real v1 data's token counts: naive (job order),
    LPT, LPT with backfilling. Makespan / ideal, where ideal = max(total GPU-work / GPUs, longest model).
 3. The real driver (``rayward``'s ``_Driver``, real Ray with ``--gpus`` fake GPUs, real placement groups,
@@ -31,15 +31,30 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from orchestrator.worker import ScoringWorker  # noqa: E402
+from orchestrator.runtime.worker import ScoringWorker  # noqa: E402
 
 # (name, parameters in billions, tensor_parallel_size): a mixed reward-model leaderboard sweep
 MODELS = [
-    ("qwen2-0.5b-rm", 0.5, 1), ("tinyllama-1.1b-rm", 1.1, 1), ("qwen2-1.5b-rm", 1.5, 1), ("gemma-2b-rm", 2.5, 1),
-    ("phi-2-rm", 2.7, 1), ("qwen2.5-3b-rm", 3.1, 1), ("phi-3-mini-rm", 3.8, 1), ("mistral-7b-rm", 7.2, 1),
-    ("llama-3-8b-rm", 8.0, 1), ("qwen2-7b-rm", 7.6, 1), ("gemma-2-9b-rm", 9.2, 1), ("internlm2-7b-rm", 7.7, 1),
-    ("llama-3.1-8b-rm", 8.0, 1), ("yi-9b-rm", 8.8, 1), ("llama-2-13b-rm", 13.0, 1), ("qwen2.5-14b-rm", 14.8, 1),
-    ("gemma-2-27b-rm", 27.2, 2), ("qwen2.5-32b-rm", 32.8, 2), ("yi-34b-rm", 34.4, 2), ("llama-3-70b-rm", 70.6, 4),
+    ("qwen2-0.5b-rm", 0.5, 1),
+    ("tinyllama-1.1b-rm", 1.1, 1),
+    ("qwen2-1.5b-rm", 1.5, 1),
+    ("gemma-2b-rm", 2.5, 1),
+    ("phi-2-rm", 2.7, 1),
+    ("qwen2.5-3b-rm", 3.1, 1),
+    ("phi-3-mini-rm", 3.8, 1),
+    ("mistral-7b-rm", 7.2, 1),
+    ("llama-3-8b-rm", 8.0, 1),
+    ("qwen2-7b-rm", 7.6, 1),
+    ("gemma-2-9b-rm", 9.2, 1),
+    ("internlm2-7b-rm", 7.7, 1),
+    ("llama-3.1-8b-rm", 8.0, 1),
+    ("yi-9b-rm", 8.8, 1),
+    ("llama-2-13b-rm", 13.0, 1),
+    ("qwen2.5-14b-rm", 14.8, 1),
+    ("gemma-2-27b-rm", 27.2, 2),
+    ("qwen2.5-32b-rm", 32.8, 2),
+    ("yi-34b-rm", 34.4, 2),
+    ("llama-3-70b-rm", 70.6, 4),
 ]
 
 
@@ -51,32 +66,50 @@ class ModelledWorker(ScoringWorker):
 
     def load(self):
         self.rate = float(os.environ["RAYWARD_BENCH_RATE"])
-        return {"load_seconds": 0.0, "fingerprint": "modelled", "num_parameters": self.spec.num_parameters,
-                "revision": None, "dtype": "modelled", "device": "modelled"}
+        return {
+            "load_seconds": 0.0,
+            "fingerprint": "modelled",
+            "num_parameters": self.spec.num_parameters,
+            "revision": None,
+            "dtype": "modelled",
+            "device": "modelled",
+        }
 
     def score(self, examples, start, stop, *, run_id, benchmark, shard):
         import numpy as np
 
-        from orchestrator.records import make_table
-        from orchestrator.scheduling import row_tokens
+        from orchestrator.results.records import make_table
+        from orchestrator.runtime.scheduling import row_tokens
         from orchestrator.scoring.columns import pair_columns
 
         if not hasattr(self, "rate"):
             self.load()
         part = examples.slice(start, stop - start)
-        time.sleep(self.spec.num_parameters * sum(row_tokens(part)) * self.rate / self.spec.tensor_parallel_size)
+        time.sleep(
+            self.spec.num_parameters * sum(row_tokens(part)) * self.rate / self.spec.tensor_parallel_size
+        )
 
         def lengths(prompts, texts):
             return np.array([float(len(t)) for t in texts]), np.array([len(t) // 4 for t in texts])
 
         p, c, r = (part.column(k).to_pylist() for k in ("prompt", "chosen", "rejected"))
         n = part.num_rows
-        return make_table({
-            "schema_version": [3] * n, "run_id": [run_id] * n, "benchmark": [benchmark] * n,
-            "model": [self.spec.name] * n, "kind": [self.spec.kind] * n, "subset": part.column("subset"),
-            "example_id": part.column("id"), "row_index": part.column("row_index"), "prompt": p,
-            "shard": [shard] * n, "scorer": ["modelled"] * n, **pair_columns(lengths, p, c, r),
-        })
+        return make_table(
+            {
+                "schema_version": [3] * n,
+                "run_id": [run_id] * n,
+                "benchmark": [benchmark] * n,
+                "model": [self.spec.name] * n,
+                "kind": [self.spec.kind] * n,
+                "subset": part.column("subset"),
+                "example_id": part.column("id"),
+                "row_index": part.column("row_index"),
+                "prompt": p,
+                "shard": [shard] * n,
+                "scorer": ["modelled"] * n,
+                **pair_columns(lengths, p, c, r),
+            }
+        )
 
 
 def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, float]:
@@ -85,7 +118,7 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
     import torch
 
     from orchestrator.config import ModelSpec
-    from orchestrator.scheduling import estimate_parameters, row_tokens
+    from orchestrator.runtime.scheduling import estimate_parameters, row_tokens
     from orchestrator.scoring.classifier import ClassifierScorer
 
     torch.set_num_threads(2)
@@ -103,7 +136,7 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
 
 def _jobs(tokens: int, gpus: int):
     from orchestrator.config import ModelSpec, Resources
-    from orchestrator.scheduling import model_job
+    from orchestrator.runtime.scheduling import model_job
 
     res = Resources(gpus_per_actor=1)
     return [
@@ -113,8 +146,8 @@ def _jobs(tokens: int, gpus: int):
 
 
 def _driver_run(policy: str, job, gpus: int) -> dict:
-    from orchestrator import runner
-    from orchestrator.records import read_manifests
+    from orchestrator.results.records import read_manifests
+    from orchestrator.runtime import driver as runner
 
     runner._Driver.worker_cls = ModelledWorker
     runner._Driver.policy = policy
@@ -137,7 +170,7 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     from orchestrator.config import JobConfig
-    from orchestrator.scheduling import (
+    from orchestrator.runtime.scheduling import (
         Job,
         evict_from_page_cache,
         ideal_makespan,
@@ -154,9 +187,13 @@ def main() -> None:
         tmp = Path(tmpdir)
         tiny = build_tiny_model(tmp / "tiny-rm", seed="tiny-rm")
         rate, tiny_params, tiny_tokens, tiny_s = _calibrate(data, tiny)
-        print(f"{platform.machine()}, {os.cpu_count()} cores, {date.today()}; RewardBench v1 filtered: {tokens:,} tokens (chars/4)\n")
-        print(f"Calibration: tiny-rm ({tiny_params:,} parameters) scored {tiny_tokens:,} tokens in {tiny_s:.2f} s "
-              f"-> {rate:.3e} s per parameter x token\n")
+        print(
+            f"{platform.machine()}, {os.cpu_count()} cores, {date.today()}; RewardBench v1 filtered: {tokens:,} tokens (chars/4)\n"
+        )
+        print(
+            f"Calibration: tiny-rm ({tiny_params:,} parameters) scored {tiny_tokens:,} tokens in {tiny_s:.2f} s "
+            f"-> {rate:.3e} s per parameter x token\n"
+        )
 
         jobs = _jobs(tokens, args.gpus)
         ideal = ideal_makespan(jobs, args.gpus)
@@ -164,27 +201,45 @@ def main() -> None:
         print("| policy | makespan (modelled CPU hours) | ideal | ratio |")
         print("|---|---:|---:|---:|")
         sims = {}
-        for label, policy, backfill in (("naive (job order)", "naive", False), ("LPT", "lpt", False),
-                                        ("LPT + backfill", "lpt", True)):
+        for label, policy, backfill in (
+            ("naive (job order)", "naive", False),
+            ("LPT", "lpt", False),
+            ("LPT + backfill", "lpt", True),
+        ):
             sim = simulate(jobs, args.gpus, policy=policy, backfill=backfill)
             sims[label] = sim
-            print(f"| {label} | {sim.makespan * rate / 3600:,.1f} | {ideal * rate / 3600:,.1f} | {sim.ratio:.3f} |")
+            print(
+                f"| {label} | {sim.makespan * rate / 3600:,.1f} | {ideal * rate / 3600:,.1f} | {sim.ratio:.3f} |"
+            )
 
         if not args.skip_ray:
             scaled = args.ideal_seconds / ideal  # seconds per (parameter x token / GPU), compressed
             os.environ["RAYWARD_BENCH_RATE"] = repr(scaled)
-            job = JobConfig.from_dict({
-                "name": "sched-bench",
-                "benchmarks": [{"name": "reward-bench", "source": str(data)}],
-                "models": [{"name": n, "path": str(tiny), "num_parameters": int(b * 1e9), "tensor_parallel_size": tp}
-                           for n, b, tp in MODELS],
-                "resources": {"gpus_per_actor": 1, "shard_size": args.shard_size},
-                "results": str(tmp / "results"),
-            })
-            print(f"\n## Real driver on Ray: {args.gpus} fake GPUs, modelled workers (ideal compressed to "
-                  f"{args.ideal_seconds:.0f} s, shards of {args.shard_size} pairs)\n")
-            print("| policy | measured makespan s | simulator s | actor start s (mean) | simulator + start s "
-                  "| ideal s | measured / ideal | start order = priority |")
+            job = JobConfig.from_dict(
+                {
+                    "name": "sched-bench",
+                    "benchmarks": [{"name": "reward-bench", "source": str(data)}],
+                    "models": [
+                        {
+                            "name": n,
+                            "path": str(tiny),
+                            "num_parameters": int(b * 1e9),
+                            "tensor_parallel_size": tp,
+                        }
+                        for n, b, tp in MODELS
+                    ],
+                    "resources": {"gpus_per_actor": 1, "shard_size": args.shard_size},
+                    "results": str(tmp / "results"),
+                }
+            )
+            print(
+                f"\n## Real driver on Ray: {args.gpus} fake GPUs, modelled workers (ideal compressed to "
+                f"{args.ideal_seconds:.0f} s, shards of {args.shard_size} pairs)\n"
+            )
+            print(
+                "| policy | measured makespan s | simulator s | actor start s (mean) | simulator + start s "
+                "| ideal s | measured / ideal | start order = priority |"
+            )
             print("|---|---:|---:|---:|---:|---:|---:|---|")
             for label, policy in (("naive (job order)", "naive"), ("LPT", "lpt")):
                 if policy not in args.policies.split(","):
@@ -193,12 +248,16 @@ def main() -> None:
                 models = sched["models"]
                 first = min(m["started_s"] for m in models)
                 makespan = max(m["finished_s"] for m in models) - first
-                in_order = sorted(models, key=lambda m: m["start_seq"]) == sorted(models, key=lambda m: m["order"])
+                in_order = sorted(models, key=lambda m: m["start_seq"]) == sorted(
+                    models, key=lambda m: m["order"]
+                )
                 start = statistics.mean(m["loaded_s"] - m["started_s"] for m in models)
                 scaled_jobs = [Job(j.name, j.duration * scaled, j.width, j.index) for j in jobs]
                 with_start = simulate(scaled_jobs, args.gpus, policy=policy, overhead=start).makespan
-                print(f"| {label} | {makespan:.1f} | {sims[label].makespan * scaled:.1f} | {start:.1f} | {with_start:.1f} | "
-                      f"{args.ideal_seconds:.1f} | {makespan / args.ideal_seconds:.3f} | {'yes' if in_order else 'no'} |")
+                print(
+                    f"| {label} | {makespan:.1f} | {sims[label].makespan * scaled:.1f} | {start:.1f} | {with_start:.1f} | "
+                    f"{args.ideal_seconds:.1f} | {makespan / args.ideal_seconds:.3f} | {'yes' if in_order else 'no'} |"
+                )
 
         # prefetch: cold load vs load after the driver's page-cache read
         from orchestrator.config import ModelSpec

@@ -49,8 +49,13 @@ def _job(tmp: Path, name: str, data: Path, models: dict[str, Path], limit: int |
 def _timed_run(job: Path, *extra: str) -> float:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", str(job), *extra], cwd=REPO, env=env,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "run", str(job), *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
         raise SystemExit(f"rayward run failed ({out.returncode}):\n{out.stderr[-4000:]}")
@@ -58,7 +63,7 @@ def _timed_run(job: Path, *extra: str) -> float:
 
 
 def _latest(results: Path) -> dict:
-    from orchestrator.records import read_manifests
+    from orchestrator.results.records import read_manifests
 
     return max(read_manifests(results), key=lambda m: m["run_id"])
 
@@ -66,7 +71,12 @@ def _latest(results: Path) -> dict:
 def _summary(manifest: dict) -> tuple[float, int, int, list[str]]:
     models = manifest["models"]
     loaded = [m["model"] for m in models if m["load_seconds"] is not None]
-    return manifest["wall_seconds"], sum(m["n_records"] for m in models), sum(m["cached_records"] for m in models), loaded
+    return (
+        manifest["wall_seconds"],
+        sum(m["n_records"] for m in models),
+        sum(m["cached_records"] for m in models),
+        loaded,
+    )
 
 
 def _fingerprint_seconds(tmp: Path) -> tuple[float, int]:
@@ -90,8 +100,12 @@ def _fingerprint_seconds(tmp: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "reward-bench" / "filtered.parquet")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, default=REPO.parent / "shared" / "data" / "reward-bench" / "filtered.parquet"
+    )
     parser.add_argument("--limit", type=int, default=None, help="rows per subset (default: the whole split)")
     parser.add_argument("--skip-no-cache", action="store_true", help="skip the forced-rescore row")
     args = parser.parse_args()
@@ -100,7 +114,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="rayward-cache-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        models = {name: build_tiny_model(tmp / name, seed=name) for name in ("tiny-rm", "tiny-rm-b", "tiny-rm-c")}
+        models = {
+            name: build_tiny_model(tmp / name, seed=name) for name in ("tiny-rm", "tiny-rm-b", "tiny-rm-c")
+        }
         two = {k: models[k] for k in ("tiny-rm", "tiny-rm-b")}
         results = tmp / "results"
         job2 = _job(tmp, "two", args.data.resolve(), two, args.limit, results)
@@ -118,14 +134,18 @@ def main() -> None:
         fp_seconds, fp_bytes = _fingerprint_seconds(tmp)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"Score cache, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}; "
-          f"data {args.data.name}{f' (limit {args.limit})' if args.limit else ''}\n")
+    print(
+        f"Score cache, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}; "
+        f"data {args.data.name}{f' (limit {args.limit})' if args.limit else ''}\n"
+    )
     print("| run | process wall s | run wall s | records | from cache | models loaded |")
     print("|---|---:|---:|---:|---:|---|")
     for label, wall, run_wall, n, cached, loaded in rows:
         print(f"| {label} | {wall:.1f} | {run_wall:.1f} | {n:,} | {cached:,} | {loaded} |")
-    print(f"\nmodel_fingerprint of an 8B-sized directory ({fp_bytes / 2**30:.1f} GiB of weights, 9 MB tokenizer): "
-          f"{fp_seconds * 1000:.1f} ms")
+    print(
+        f"\nmodel_fingerprint of an 8B-sized directory ({fp_bytes / 2**30:.1f} GiB of weights, 9 MB tokenizer): "
+        f"{fp_seconds * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

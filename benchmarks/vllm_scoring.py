@@ -66,7 +66,9 @@ def run_path(path: str, model_dir: Path, texts: list[str], device: str, max_leng
     from orchestrator.config import ModelSpec
     from orchestrator.scoring import make_scorer
 
-    spec = ModelSpec(name="bench", path=str(model_dir), max_length=max_length, backend=path, token_cache="off")
+    spec = ModelSpec(
+        name="bench", path=str(model_dir), max_length=max_length, backend=path, token_cache="off"
+    )
     start = time.perf_counter()
     scorer = make_scorer(spec, device=device)
     load = time.perf_counter() - start
@@ -80,8 +82,14 @@ def run_path(path: str, model_dir: Path, texts: list[str], device: str, max_leng
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    return {"scores": scores.tolist(), "tokens": tokens.tolist(), "seconds": seconds, "load_seconds": load,
-            "dtype": scorer.info.dtype, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "scores": scores.tolist(),
+        "tokens": tokens.tolist(),
+        "seconds": seconds,
+        "load_seconds": load,
+        "dtype": scorer.info.dtype,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str]:
@@ -99,9 +107,24 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
     results = {}
     for path in ("transformers", "vllm"):
         result_file = tmp / f"{name}-{path}.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", path, "--_model-dir", str(model_dir),
-               "--_texts", str(texts_file), "--_result", str(result_file), "--device", args.device,
-               "--threads", str(args.threads), "--max-length", str(args.max_length)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_child",
+            path,
+            "--_model-dir",
+            str(model_dir),
+            "--_texts",
+            str(texts_file),
+            "--_result",
+            str(result_file),
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+            "--max-length",
+            str(args.max_length),
+        ]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"{name}/{path} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -111,27 +134,37 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
     for path in ("transformers", "vllm"):
         r = results[path]
         tokens = int(sum(r["tokens"]))
-        rows.append(f"| {name} | {path} | {r['dtype']} | {n / r['seconds']:.2f} | {tokens / r['seconds']:,.0f} | "
-                    f"{gs._fmt_bytes(r['peak_rss'])} | {r['load_seconds']:.2f} | {r['seconds']:.2f} | "
-                    f"{base / r['seconds']:.2f}x |")
+        rows.append(
+            f"| {name} | {path} | {r['dtype']} | {n / r['seconds']:.2f} | {tokens / r['seconds']:,.0f} | "
+            f"{gs._fmt_bytes(r['peak_rss'])} | {r['load_seconds']:.2f} | {r['seconds']:.2f} | "
+            f"{base / r['seconds']:.2f}x |"
+        )
     ours, ref = np.asarray(results["vllm"]["scores"]), np.asarray(results["transformers"]["scores"])
     diff = float(np.max(np.abs(ours - ref))) if n else 0.0
     tight = results["vllm"]["dtype"] == results["transformers"]["dtype"] == "float32"
     tol = 1e-4 if tight else 5e-2
     same_correct = int(np.sum((ours[:n] > ours[n:]) == (ref[:n] > ref[n:])))
-    check = (f"- **{name}** ({n} pairs, {int(sum(results['vllm']['tokens'])):,} tokens): max |vLLM - transformers| "
-             f"{diff:.2e} ({'tight: fp32 both' if tight else 'loose: half precision'}, tolerance {tol:g}) -> "
-             f"{'OK' if diff <= tol else 'MISMATCH'}; same `correct` on {same_correct}/{n} pairs; token counts "
-             f"identical: {results['vllm']['tokens'] == results['transformers']['tokens']}")
+    check = (
+        f"- **{name}** ({n} pairs, {int(sum(results['vllm']['tokens'])):,} tokens): max |vLLM - transformers| "
+        f"{diff:.2e} ({'tight: fp32 both' if tight else 'loose: half precision'}, tolerance {tol:g}) -> "
+        f"{'OK' if diff <= tol else 'MISMATCH'}; same `correct` on {same_correct}/{n} pairs; token counts "
+        f"identical: {results['vllm']['tokens'] == results['transformers']['tokens']}"
+    )
     return rows, check
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu or cuda (what the installed vLLM runs on)")
-    ap.add_argument("--configs", default=None, help="comma-separated configurations of benchmarks/gpu_scoring.py "
-                    "(default: tiny,100m on CPU; llama3.2-1b,llama3-8b on GPU)")
-    ap.add_argument("--limit", type=int, default=None, help="pairs to score (spread over the dataset); default all")
+    ap.add_argument(
+        "--configs",
+        default=None,
+        help="comma-separated configurations of benchmarks/gpu_scoring.py "
+        "(default: tiny,100m on CPU; llama3.2-1b,llama3-8b on GPU)",
+    )
+    ap.add_argument(
+        "--limit", type=int, default=None, help="pairs to score (spread over the dataset); default all"
+    )
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared/data/reward-bench/filtered.parquet")
     ap.add_argument("--max-length", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU (transformers path)")
@@ -140,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--_texts", dest="texts", help=argparse.SUPPRESS)
     ap.add_argument("--_result", dest="result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    for var, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("VLLM_CPU_KVCACHE_SPACE", "1")):
+    for var, value in (
+        ("HF_HUB_OFFLINE", "1"),
+        ("TRANSFORMERS_OFFLINE", "1"),
+        ("VLLM_CPU_KVCACHE_SPACE", "1"),
+    ):
         os.environ.setdefault(var, value)
     if args._child:
         import torch
@@ -154,7 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("vllm") is None:
         ap.error("vllm is not installed here: run this in the vllm venv (README, 'The vLLM backend')")
     cuda = args.device.startswith("cuda")
-    names = [c.strip() for c in (args.configs or ("llama3.2-1b,llama3-8b" if cuda else "tiny,100m")).split(",") if c.strip()]
+    names = [
+        c.strip()
+        for c in (args.configs or ("llama3.2-1b,llama3-8b" if cuda else "tiny,100m")).split(",")
+        if c.strip()
+    ]
     gs = _gpu_scoring()
     unknown = [c for c in names if c not in gs.CONFIGS]
     if unknown:
@@ -164,19 +205,25 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import vllm
 
-    table = ["| config | path | dtype | pairs/s | tokens/s | peak RSS | load s | score s | speed-up |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    table = [
+        "| config | path | dtype | pairs/s | tokens/s | peak RSS | load s | score s | speed-up |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     checks = []
     with tempfile.TemporaryDirectory(prefix="rayward-vllm-bench-") as tmpdir:
         for name in names:
             rows, check = bench_config(name, args, Path(tmpdir))
             table += rows
             checks.append(check)
-    print(f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; "
-          f"device {gs._device_name(args.device)}; torch {torch.__version__}, vllm {vllm.__version__}; {date.today()}\n")
+    print(
+        f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; "
+        f"device {gs._device_name(args.device)}; torch {torch.__version__}, vllm {vllm.__version__}; {date.today()}\n"
+    )
     print("\n".join(table))
-    print("\nSpeed-up: the transformers path's scoring time / this path's. Load s: scorer construction "
-          "(for vLLM the engine start). Peak RSS: the path's process.\n")
+    print(
+        "\nSpeed-up: the transformers path's scoring time / this path's. Load s: scorer construction "
+        "(for vLLM the engine start). Peak RSS: the path's process.\n"
+    )
     print("Correctness (same run):\n" + "\n".join(checks))
     return 0
 

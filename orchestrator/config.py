@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from orchestrator.errors import ConfigError
 
@@ -111,7 +119,7 @@ class ModelSpec(_Strict):
     """One reward model to evaluate.
 
     Every field is part of the score cache's key unless listed in
-    :data:`orchestrator.score_cache.SPEED_ONLY_FIELDS` (names and pure-speed knobs).
+    :data:`orchestrator.results.cache.SPEED_ONLY_FIELDS` (names and pure-speed knobs).
     """
 
     name: str
@@ -247,7 +255,16 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _judge_keys(self) -> ModelSpec:
-        judge_keys = ("mode", "samples", "temperature", "top_p", "seed", "max_new_tokens", "order", "template")
+        judge_keys = (
+            "mode",
+            "samples",
+            "temperature",
+            "top_p",
+            "seed",
+            "max_new_tokens",
+            "order",
+            "template",
+        )
         if self.kind != "judge":
             for key in judge_keys:
                 if getattr(self, key) is not None:
@@ -281,7 +298,9 @@ class ModelSpec(_Strict):
     @classmethod
     def _dpo_only(cls, value: Any, info: ValidationInfo) -> Any:
         kind = info.data.get("kind")
-        unset = value is None or (info.field_name == "beta" and value == 1.0)  # defaults (a dumped spec has them)
+        unset = value is None or (
+            info.field_name == "beta" and value == 1.0
+        )  # defaults (a dumped spec has them)
         if kind is not None and kind != "dpo" and not unset:
             raise ValueError(f"only for kind dpo, not {kind!r}")
         return value
@@ -300,7 +319,9 @@ class ModelSpec(_Strict):
             if value is not None:
                 raise ValueError("set either `reference` or `ref_free_norm` (reference-free), not both")
             if chain:
-                raise ValueError("a chain (`iterations`) scores each checkpoint against the one before; drop `ref_free_norm`")
+                raise ValueError(
+                    "a chain (`iterations`) scores each checkpoint against the one before; drop `ref_free_norm`"
+                )
         elif value is None and not chain and "ref_free_norm" in info.data:
             raise ValueError("required for kind dpo unless ref_free_norm is set")
         if value == "previous" and not chain and "iterations" in info.data:
@@ -309,7 +330,7 @@ class ModelSpec(_Strict):
 
 
 class Resources(_Strict):
-    """Compute declared once for the job; :func:`orchestrator.resources.actor_options` maps it to Ray."""
+    """Compute declared once for the job; :func:`orchestrator.runtime.resources.actor_options` maps it to Ray."""
 
     gpus_per_actor: float = Field(default=1, ge=0)
     """GPUs each scoring actor holds; 0 means CPU actors."""
@@ -345,7 +366,7 @@ class AfterRun(_Strict):
 
 
 class Failures(_Strict):
-    """How much failure a run absorbs before a model is marked failed (see :mod:`orchestrator.faults`)."""
+    """How much failure a run absorbs before a model is marked failed (see :mod:`orchestrator.runtime.faults`)."""
 
     unit_retries: int = Field(default=3, ge=0)
     """Times one work unit is redone after its actor died (process crash, lost node); then the model fails."""
@@ -438,7 +459,13 @@ def expand_chain(spec: ModelSpec) -> list[ModelSpec]:
         reference = its[t - 1] if spec.reference in (None, "previous") else spec.reference
         out.append(
             spec.model_copy(
-                update={"name": f"{spec.name}@{t}", "path": its[t], "reference": reference, "iterations": None, "iteration": t}
+                update={
+                    "name": f"{spec.name}@{t}",
+                    "path": its[t],
+                    "reference": reference,
+                    "iterations": None,
+                    "iteration": t,
+                }
             )
         )
     return out

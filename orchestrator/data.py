@@ -155,8 +155,9 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t)
 
 
-def _check_schema(table: pa.Table, required: tuple[str, ...], text_columns: tuple[str, ...], where: str,
-                  lists: str = "no") -> None:
+def _check_schema(
+    table: pa.Table, required: tuple[str, ...], text_columns: tuple[str, ...], where: str, lists: str = "no"
+) -> None:
     """Required columns present and non-null; prompt text or messages; completions text, or lists when ``lists``
     is ``"yes"`` (best-of-N) or ``"maybe"`` (custom)."""
     missing = [c for c in required if c not in table.column_names]
@@ -226,12 +227,16 @@ def _load_by_split(source: str, revision: str | None, known: set[str]) -> tuple[
         try:
             dd = datasets.load_dataset(source, revision=revision)
         except Exception as exc:  # hub/network/offline errors come in many types
-            raise DataError(f"{source}: cannot load hub dataset: {exc}. Offline? Point `source` at a local directory "
-                            "with one file per split.") from None
+            raise DataError(
+                f"{source}: cannot load hub dataset: {exc}. Offline? Point `source` at a local directory "
+                "with one file per split."
+            ) from None
         for name, ds in dd.items():
             if name in known:
                 parts.append(_with_subset(ds.data.table, name))
-        fingerprint = f"hub:{source}@{revision or 'main'}:" + ",".join(sorted(f"{k}={v._fingerprint}" for k, v in dd.items()))
+        fingerprint = f"hub:{source}@{revision or 'main'}:" + ",".join(
+            sorted(f"{k}={v._fingerprint}" for k, v in dd.items())
+        )
     if not parts:
         raise DataError(f"{source}: no split named after a subset of this benchmark")
     parts = _unify_prompts(parts)
@@ -267,8 +272,10 @@ def _apply_columns(table: pa.Table, spec: BenchmarkSpec, where: str) -> pa.Table
         wanted["id"] = mapping.id
     missing = [f"{k} -> {v!r}" for k, v in wanted.items() if v not in table.column_names]
     if missing:
-        raise DataError(f"{where}: column(s) named in `columns` not found: {', '.join(missing)}; "
-                        f"found {', '.join(table.column_names)}")
+        raise DataError(
+            f"{where}: column(s) named in `columns` not found: {', '.join(missing)}; "
+            f"found {', '.join(table.column_names)}"
+        )
     cols = {k: table.column(v) for k, v in wanted.items()}
     n = table.num_rows
     if "subset" not in cols:
@@ -290,13 +297,22 @@ def _check_best_of_n(table: pa.Table, bench, where: str) -> None:
     chosen = table.column("chosen").to_pylist()
     rejected = table.column("rejected").to_pylist()
     has_counts = "num_correct" in table.column_names
-    counts = (table.column("num_correct").to_pylist(), table.column("num_incorrect").to_pylist(),
-              table.column("total_completions").to_pylist()) if has_counts else None
+    counts = (
+        (
+            table.column("num_correct").to_pylist(),
+            table.column("num_incorrect").to_pylist(),
+            table.column("total_completions").to_pylist(),
+        )
+        if has_counts
+        else None
+    )
     subsets = table.column("subset").to_pylist()
     ids = table.column("id").to_pylist()
     for row, (c, r) in enumerate(zip(chosen, rejected)):
         if not c:
-            raise DataError(f"{where}: row {row}: 'chosen' is an empty list (at least one chosen completion is needed)")
+            raise DataError(
+                f"{where}: row {row}: 'chosen' is an empty list (at least one chosen completion is needed)"
+            )
         if any(x is None for x in c) or any(x is None for x in r):
             raise DataError(f"{where}: row {row}: a completion in 'chosen' or 'rejected' is null")
         if counts is not None:
@@ -349,7 +365,9 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
 
     if bench.loader == "custom":
         table = _apply_columns(table, spec, where)
-        _check_schema(table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe")
+        _check_schema(
+            table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe"
+        )
         if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
             table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
             table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))

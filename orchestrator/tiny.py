@@ -93,7 +93,7 @@ def _fill_weights(model, seed_text: str) -> None:
     seed = int.from_bytes(hashlib.sha256(seed_text.encode()).digest()[:8], "little")
     rng = np.random.default_rng(seed)
     with torch.no_grad():
-        for name, param in sorted(model.named_parameters()):
+        for _name, param in sorted(model.named_parameters()):
             if param.ndim >= 2:
                 values = rng.normal(0.0, 0.05, size=tuple(param.shape)).astype("float32")
                 param.copy_(torch.from_numpy(values))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.benchmarks import SUBSETS_CSV
-from orchestrator.records import SCHEMA_VERSION, make_table, write_manifest, write_shard
+from orchestrator.results.records import SCHEMA_VERSION, make_table, write_manifest, write_shard
 
 SUBSET_ORDER = [r["subset"] for r in csv.DictReader(open(SUBSETS_CSV, encoding="utf-8"))]
 
@@ -29,9 +29,16 @@ def _row(subset: str, i: int, value: Any) -> dict[str, Any]:
     }
 
 
-def write_run(root: str | Path, run_id: str, models: dict[str, dict[str, list[Any]]], *, kinds: dict[str, str] | None = None,
-              params: dict[str, int] | None = None, statuses: dict[str, str] | None = None,
-              benchmark: str = "reward-bench") -> None:
+def write_run(
+    root: str | Path,
+    run_id: str,
+    models: dict[str, dict[str, list[Any]]],
+    *,
+    kinds: dict[str, str] | None = None,
+    params: dict[str, int] | None = None,
+    statuses: dict[str, str] | None = None,
+    benchmark: str = "reward-bench",
+) -> None:
     """models: {model: {subset: [bool | row dict, ...]}}; a bool is whether the model got that example right."""
     kinds, params, statuses = kinds or {}, params or {}, statuses or {}
     entries = []
@@ -39,15 +46,33 @@ def write_run(root: str | Path, run_id: str, models: dict[str, dict[str, list[An
         rows = [_row(subset, i, v) for subset, values in data.items() for i, v in enumerate(values)]
         n = len(rows)
         cols = {k: [r[k] for r in rows] for k in rows[0]}
-        table = make_table({
-            "schema_version": [SCHEMA_VERSION] * n, "run_id": [run_id] * n, "benchmark": [benchmark] * n,
-            "model": [model] * n, "kind": [kinds.get(model, "classifier")] * n, "row_index": list(range(n)),
-            "shard": [0] * n, **cols,
-        })
+        table = make_table(
+            {
+                "schema_version": [SCHEMA_VERSION] * n,
+                "run_id": [run_id] * n,
+                "benchmark": [benchmark] * n,
+                "model": [model] * n,
+                "kind": [kinds.get(model, "classifier")] * n,
+                "row_index": list(range(n)),
+                "shard": [0] * n,
+                **cols,
+            }
+        )
         write_shard(root, table, benchmark=benchmark, model=model, run_id=run_id, shard=0)
-        entries.append({"model": model, "benchmark": benchmark, "kind": kinds.get(model, "classifier"),
-                        "status": statuses.get(model, "ok"), "n_records": n, "num_parameters": params.get(model)})
-    write_manifest(root, {"run_id": run_id, "job": "synthetic", "started_at": "2026-01-01T00:00:00+00:00", "models": entries})
+        entries.append(
+            {
+                "model": model,
+                "benchmark": benchmark,
+                "kind": kinds.get(model, "classifier"),
+                "status": statuses.get(model, "ok"),
+                "n_records": n,
+                "num_parameters": params.get(model),
+            }
+        )
+    write_manifest(
+        root,
+        {"run_id": run_id, "job": "synthetic", "started_at": "2026-01-01T00:00:00+00:00", "models": entries},
+    )
 
 
 def bools(n_correct: int, n: int) -> list[bool]:

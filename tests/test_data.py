@@ -9,7 +9,15 @@ from orchestrator.config import BenchmarkSpec
 from orchestrator.data import load_examples
 from orchestrator.errors import DataError
 
-PRIOR_SETS = ("anthropic_helpful", "anthropic_hhh", "shp", "summarize", "anthropic_harmless", "mtbench_gpt4", "mtbench_human")
+PRIOR_SETS = (
+    "anthropic_helpful",
+    "anthropic_hhh",
+    "shp",
+    "summarize",
+    "anthropic_harmless",
+    "mtbench_gpt4",
+    "mtbench_human",
+)
 
 
 def test_real_filtered_split(filtered_path):
@@ -101,15 +109,22 @@ def test_subset_table_is_complete():
     assert len(core) == 23 and len(subsets_of("reward-bench")) == 23 + 7
     assert sum(expected_counts("reward-bench")[s] for s in core) == 2985
     # pref-test-sets split sizes (SOURCES.md); pku_* are not part of the benchmark
-    assert sum(expected_counts("reward-bench")[s] for s in PRIOR_SETS) == 2266 + 6192 + 221 + 9000 + 1741 + 3355 + 2400
-    assert expected_counts("reward-bench-2") == {"Factuality": 475, "Precise IF": 160, "Math": 183, "Safety": 450,
-                                                 "Focus": 495, "Ties": 102}
-
-
+    assert (
+        sum(expected_counts("reward-bench")[s] for s in PRIOR_SETS)
+        == 2266 + 6192 + 221 + 9000 + 1741 + 3355 + 2400
+    )
+    assert expected_counts("reward-bench-2") == {
+        "Factuality": 475,
+        "Precise IF": 160,
+        "Math": 183,
+        "Safety": 450,
+        "Focus": 495,
+        "Ties": 102,
+    }
 
 
 def test_reward_bench_2_schema_checks(tmp_path):
-    from test_runner_benchmarks import v2_fixture
+    from tests.runtime.test_driver_benchmarks import v2_fixture
 
     good = tmp_path / "rb2.parquet"
     rows = v2_fixture(good)
@@ -128,7 +143,10 @@ def test_reward_bench_2_schema_checks(tmp_path):
         with pytest.raises(DataError, match=message):
             load_examples(BenchmarkSpec(name="reward-bench-2", source=str(path)))
 
-    broken(lambda b: b[3].update(num_correct=2), r"row 3: num_correct/num_incorrect/total_completions = 2/3/4 but chosen has 1")
+    broken(
+        lambda b: b[3].update(num_correct=2),
+        r"row 3: num_correct/num_incorrect/total_completions = 2/3/4 but chosen has 1",
+    )
     broken(lambda b: b[ties[0]].update(id="ref-0"), rf"row {ties[0]}: Ties id 'ref-0' must be")
     broken(lambda b: b[0].update(subset="Chat"), "row 0: unknown subset 'Chat'")
     broken(lambda b: [r.update(chosen=r["chosen"][0]) for r in b], "column 'chosen' must hold lists of text")
@@ -136,10 +154,29 @@ def test_reward_bench_2_schema_checks(tmp_path):
 
 def test_custom_column_mapping(tmp_path):
     path = tmp_path / "d.json"
-    path.write_text(json.dumps([{"q": "hi", "good": "a", "bad": "b"}, {"q": [{"role": "user", "content": "x"}], "good": "c", "bad": "d"}]))
-    ex = load_examples(BenchmarkSpec(name="custom", source=str(path), columns={"prompt": "q", "chosen": "good", "rejected": "bad"}))
+    path.write_text(
+        json.dumps(
+            [
+                {"q": "hi", "good": "a", "bad": "b"},
+                {"q": [{"role": "user", "content": "x"}], "good": "c", "bad": "d"},
+            ]
+        )
+    )
+    ex = load_examples(
+        BenchmarkSpec(
+            name="custom", source=str(path), columns={"prompt": "q", "chosen": "good", "rejected": "bad"}
+        )
+    )
     assert ex.benchmark == "custom" and ex.table.column("subset").to_pylist() == ["default", "default"]
-    assert ex.table.column("prompt").to_pylist()[0] == [{"role": "user", "content": "hi"}]  # mixed: text -> one user turn
+    assert ex.table.column("prompt").to_pylist()[0] == [
+        {"role": "user", "content": "hi"}
+    ]  # mixed: text -> one user turn
     assert ex.table.column("chosen").to_pylist() == ["a", "c"]
     with pytest.raises(DataError, match=r"column\(s\) named in `columns` not found: chosen -> 'answer'"):
-        load_examples(BenchmarkSpec(name="custom", source=str(path), columns={"prompt": "q", "chosen": "answer", "rejected": "bad"}))
+        load_examples(
+            BenchmarkSpec(
+                name="custom",
+                source=str(path),
+                columns={"prompt": "q", "chosen": "answer", "rejected": "bad"},
+            )
+        )

@@ -15,14 +15,16 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO
 
 pytestmark = pytest.mark.slow
 
 
 def _rayward(*args, cwd=REPO):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +46,32 @@ def test_records_match_reference_per_example(demo_results, model):
     results, _ = demo_results
     summary = json.loads((FIXTURES / "reference" / f"{model}.rewardbench-0.1.4.summary.json").read_text())
     weights = (REPO / "models" / model / "model.safetensors").read_bytes()
-    assert hashlib.sha256(weights).hexdigest() == summary["weights_sha256"], "tiny model build is not the reference's"
-    ref = pq.read_table(FIXTURES / "reference" / f"{model}.rewardbench-0.1.4.parquet").sort_by("row_index").to_pydict()
-    out = _rayward("sql", f"SELECT row_index, subset, example_id, score_chosen, score_rejected, correct FROM latest_records "
-                   f"WHERE model = '{model}' ORDER BY row_index", "--results", str(results), "--format", "json")
+    assert hashlib.sha256(weights).hexdigest() == summary["weights_sha256"], (
+        "tiny model build is not the reference's"
+    )
+    ref = (
+        pq.read_table(FIXTURES / "reference" / f"{model}.rewardbench-0.1.4.parquet")
+        .sort_by("row_index")
+        .to_pydict()
+    )
+    out = _rayward(
+        "sql",
+        f"SELECT row_index, subset, example_id, score_chosen, score_rejected, correct FROM latest_records "
+        f"WHERE model = '{model}' ORDER BY row_index",
+        "--results",
+        str(results),
+        "--format",
+        "json",
+    )
     assert out.returncode == 0, out.stderr
     ours = json.loads(out.stdout)
     assert [r["row_index"] for r in ours] == ref["row_index"] == list(range(2985))
     assert [r["subset"] for r in ours] == ref["subset"]
     assert [r["example_id"] for r in ours] == ref["id"]
     np.testing.assert_allclose([r["score_chosen"] for r in ours], ref["score_chosen"], atol=1e-4, rtol=1e-4)
-    np.testing.assert_allclose([r["score_rejected"] for r in ours], ref["score_rejected"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(
+        [r["score_rejected"] for r in ours], ref["score_rejected"], atol=1e-4, rtol=1e-4
+    )
     assert [int(r["correct"]) for r in ours] == ref["result"]
 
 
@@ -64,7 +81,9 @@ def test_leaderboard_json_matches_reference_sections(demo_results):
     assert out.returncode == 0, out.stderr
     rows = {r["model"]: r for r in json.loads(out.stdout)}
     for model in ("tiny-rm", "tiny-rm-b"):
-        ref = json.loads((FIXTURES / "reference" / f"{model}.rewardbench-0.1.4.summary.json").read_text())["sections"]
+        ref = json.loads((FIXTURES / "reference" / f"{model}.rewardbench-0.1.4.summary.json").read_text())[
+            "sections"
+        ]
         for section in ("Chat", "Chat Hard", "Safety", "Reasoning"):
             assert rows[model][section] == pytest.approx(ref[section], abs=1e-12)
             assert 0.0 <= rows[model][section] <= 1.0
@@ -82,8 +101,20 @@ def test_leaderboard_formats_and_by_subset(demo_results):
     assert len(rows) == 2 and len(rows[0]) == 24  # model + 23 subsets
 
 
-@pytest.mark.parametrize("name", ["refusals", "refusal-prompts", "reasoning", "length", "length-category",
-                                  "length-correlation", "instruction", "families", "size"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "refusals",
+        "refusal-prompts",
+        "reasoning",
+        "length",
+        "length-category",
+        "length-correlation",
+        "instruction",
+        "families",
+        "size",
+    ],
+)
 def test_every_analysis_runs_on_demo_results(demo_results, name):
     results, _ = demo_results
     out = _rayward("analyze", name, "--results", str(results), "--format", "json")
@@ -99,9 +130,23 @@ def test_every_analysis_runs_on_demo_results(demo_results, name):
 def test_refusal_analysis_agrees_with_records(demo_results):
     """The refusal view's comply accuracy is xstest-should-respond's accuracy (checked against raw records)."""
     results, _ = demo_results
-    rows = {r["model"]: r for r in json.loads(_rayward("analyze", "refusals", "--results", str(results), "--format", "json").stdout)}
-    sub = json.loads(_rayward("sql", "SELECT model, avg(correct::INT) AS acc FROM latest_records WHERE subset = 'xstest-should-respond' "
-                                     "GROUP BY model", "--results", str(results), "--format", "json").stdout)
+    rows = {
+        r["model"]: r
+        for r in json.loads(
+            _rayward("analyze", "refusals", "--results", str(results), "--format", "json").stdout
+        )
+    }
+    sub = json.loads(
+        _rayward(
+            "sql",
+            "SELECT model, avg(correct::INT) AS acc FROM latest_records WHERE subset = 'xstest-should-respond' "
+            "GROUP BY model",
+            "--results",
+            str(results),
+            "--format",
+            "json",
+        ).stdout
+    )
     for r in sub:
         comply = [v for k, v in rows[r["model"]].items() if k.startswith("comply") and "acc" in k]
         assert comply and comply[0] == pytest.approx(r["acc"])

@@ -4,7 +4,7 @@ import sys
 
 def test_import_orchestrator_stays_light():
     code = (
-        "import sys, orchestrator, orchestrator.config, orchestrator.records, orchestrator.planning;"
+        "import sys, orchestrator, orchestrator.config, orchestrator.results.records, orchestrator.runtime.planning;"
         "heavy = [m for m in ('torch', 'transformers', 'vllm', 'ray') if m in sys.modules];"
         "print(','.join(heavy))"
     )

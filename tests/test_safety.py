@@ -7,13 +7,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _synth import bools, write_run
 
 from orchestrator.config import JobConfig, ModelSpec, from_yaml
 from orchestrator.errors import ConfigError
-from orchestrator.records import manifest_path, read_manifests, record_files, write_manifest, write_shard
-from orchestrator.store import connect, stored_query
-from test_records import _table
+from orchestrator.query.db import connect, stored_query
+from orchestrator.results.records import (
+    manifest_path,
+    read_manifests,
+    record_files,
+    write_manifest,
+    write_shard,
+)
+from tests._synth import bools, write_run
+from tests.results.test_records import _table
 
 PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator"
 
@@ -21,8 +27,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator"
 def test_job_file_yaml_tags_never_run_code(tmp_path):
     marker = tmp_path / "ran"
     job = tmp_path / "evil.yaml"
-    job.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\nbenchmarks: [{{}}]\n"
-                   "models: [{name: m, path: p}]\n")
+    job.write_text(
+        f"name: !!python/object/apply:os.system ['touch {marker}']\nbenchmarks: [{{}}]\n"
+        "models: [{name: m, path: p}]\n"
+    )
     with pytest.raises(ConfigError, match="evil.yaml"):
         from_yaml(job)
     assert not marker.exists()
@@ -37,7 +45,8 @@ def _remote_code_model(root: Path, marker: Path, tiny: Path) -> Path:
         "from pathlib import Path\n"
         f"Path({str(marker)!r}).write_text('the model repository code ran')\n"
         "from transformers import LlamaConfig\n\n\n"
-        "class EvilConfig(LlamaConfig):\n    model_type = 'rayward-evil'\n")
+        "class EvilConfig(LlamaConfig):\n    model_type = 'rayward-evil'\n"
+    )
     config = json.loads((out / "config.json").read_text())
     config.update(model_type="rayward-evil", auto_map={"AutoConfig": "configuration_evil.EvilConfig"})
     (out / "config.json").write_text(json.dumps(config))
@@ -61,14 +70,26 @@ def test_remote_code_runs_only_when_the_model_sets_trust_remote_code(tmp_path, t
     assert marker.read_text() == "the model repository code ran"
 
 
-@pytest.mark.parametrize("key, value, what", [
-    ("models", [{"name": "../../x", "path": "p"}], "invalid model name"),
-    ("name", "../x", "invalid job name"),
-    ("benchmarks", [{"name": "custom", "source": "s.jsonl", "label": "../x"}], "invalid benchmark label"),
-    ("benchmarks", [{"name": "custom", "source": "s.jsonl", "label": "a/../../x"}], "invalid benchmark label"),
-])
+@pytest.mark.parametrize(
+    "key, value, what",
+    [
+        ("models", [{"name": "../../x", "path": "p"}], "invalid model name"),
+        ("name", "../x", "invalid job name"),
+        ("benchmarks", [{"name": "custom", "source": "s.jsonl", "label": "../x"}], "invalid benchmark label"),
+        (
+            "benchmarks",
+            [{"name": "custom", "source": "s.jsonl", "label": "a/../../x"}],
+            "invalid benchmark label",
+        ),
+    ],
+)
 def test_job_names_that_would_escape_are_rejected(key, value, what):
-    data = {"name": "n", "benchmarks": [{"name": "reward-bench"}], "models": [{"name": "m", "path": "p"}], key: value}
+    data = {
+        "name": "n",
+        "benchmarks": [{"name": "reward-bench"}],
+        "models": [{"name": "m", "path": "p"}],
+        key: value,
+    }
     with pytest.raises(ConfigError, match=what):
         JobConfig.from_dict(data)
 
@@ -83,23 +104,37 @@ def test_no_name_escapes_the_results_root(tmp_path, bad):
     write_manifest(root, {"run_id": bad, "models": []})
     assert root.resolve() in Path(manifest_path(root, bad)).resolve().parents
     assert sorted(p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file()) == [
-        ("store", "results"), ("store", "results")]
+        ("store", "results"),
+        ("store", "results"),
+    ]
     assert record_files(root) == [path]
     assert [m["run_id"] for m in read_manifests(root)] == [bad]
 
 
 def test_import_rejects_a_traversing_model_name(tmp_path, filtered_path):
-    from test_cli import _rayward
+    from tests.cli.test_cli import _rayward
 
-    out = _rayward("import", str(tmp_path / "scores.json"), "--model", "../../evil", "--source", str(filtered_path),
-                   "--results", str(tmp_path / "r"))
+    out = _rayward(
+        "import",
+        str(tmp_path / "scores.json"),
+        "--model",
+        "../../evil",
+        "--source",
+        str(filtered_path),
+        "--results",
+        str(tmp_path / "r"),
+    )
     assert out.returncode == 2 and "invalid model name" in out.stderr
     assert not (tmp_path / "r").exists()
 
 
 def _sql_calls(tree: ast.AST):
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("sql", "execute", "query"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("sql", "execute", "query")
+        ):
             if node.args:
                 yield node, node.args[0]
 
@@ -110,13 +145,20 @@ def test_sql_text_is_never_built_from_values():
     offenders = []
     for file in sorted(PACKAGE.rglob("*.py")):
         for node, arg in _sql_calls(ast.parse(file.read_text(encoding="utf-8"))):
-            built = isinstance(arg, ast.JoinedStr) or (isinstance(arg, ast.BinOp) and isinstance(arg.op, (ast.Mod, ast.Add))) \
-                or (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format")
+            built = (
+                isinstance(arg, ast.JoinedStr)
+                or (isinstance(arg, ast.BinOp) and isinstance(arg.op, (ast.Mod, ast.Add)))
+                or (
+                    isinstance(arg, ast.Call)
+                    and isinstance(arg.func, ast.Attribute)
+                    and arg.func.attr == "format"
+                )
+            )
             if built:
                 offenders.append(f"{file.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
     for sql in sorted((PACKAGE / "sql").rglob("*.sql")):
-        assert "{" not in sql.read_text(encoding="utf-8").replace("{'", "").replace("{\"", ""), sql
+        assert "{" not in sql.read_text(encoding="utf-8").replace("{'", "").replace('{"', ""), sql
 
 
 def test_hostile_strings_are_data_not_sql(tmp_path):

@@ -8,7 +8,7 @@
 * ``data/sections.csv``: section weights and order for the overall score, and whether a section is
   ``optional`` (its absence does not make a model's row incomplete).
 
-The tables are joined in SQL (``orchestrator/sql``), never hard-coded in Python arithmetic.
+The tables are joined in SQL (``orchestrator/query/sql``), never hard-coded in Python arithmetic.
 A ``custom`` benchmark has no rows in these tables: every subset is its own section, weight 1,
 with the rule chosen by the record's shape (pairs or lists).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from orchestrator.errors import ConfigError
@@ -30,7 +30,16 @@ SECTIONS_CSV = DATA_DIR / "sections.csv"
 #: Columns every loader must produce, by loader kind (before the ``row_index``/``source_id`` it adds).
 _REQUIRED = {
     "pairs": ("prompt", "chosen", "rejected", "subset", "id"),
-    "best-of-n": ("prompt", "chosen", "rejected", "subset", "id", "num_correct", "num_incorrect", "total_completions"),
+    "best-of-n": (
+        "prompt",
+        "chosen",
+        "rejected",
+        "subset",
+        "id",
+        "num_correct",
+        "num_incorrect",
+        "total_completions",
+    ),
     "custom": ("prompt", "chosen", "rejected"),
 }
 
@@ -64,7 +73,7 @@ class Benchmark:
         return hash(self.name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rows(path: Path) -> tuple[dict[str, str], ...]:
     with path.open(newline="", encoding="utf-8") as fh:
         return tuple(csv.DictReader(fh))
@@ -87,11 +96,13 @@ def expected_counts(benchmark: str) -> dict[str, int]:
 
 def sections_of(benchmark: str) -> tuple[str, ...]:
     """Section names in the benchmark's display order."""
-    rows = sorted((r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark), key=lambda r: int(r["section_order"]))
+    rows = sorted(
+        (r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark), key=lambda r: int(r["section_order"])
+    )
     return tuple(r["section"] for r in rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _benchmarks() -> dict[str, Benchmark]:
     out = {}
     for r in _rows(BENCHMARKS_CSV):

@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.faults import oom_threshold, simulated_oom
+from orchestrator.runtime.faults import oom_threshold, simulated_oom
 from orchestrator.scoring.columns import list_columns, pair_columns
 from orchestrator.scoring.formatting import Encoded, format_conversations, resolve_chat_template
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -81,7 +82,19 @@ def pick_device(want_gpu: bool) -> str:
     return "cuda" if want_gpu and torch.cuda.is_available() else "cpu"
 
 
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".npz", ".pkl")
+_WEIGHT_SUFFIXES = (
+    ".safetensors",
+    ".bin",
+    ".pt",
+    ".pth",
+    ".ckpt",
+    ".gguf",
+    ".h5",
+    ".msgpack",
+    ".onnx",
+    ".npz",
+    ".pkl",
+)
 
 
 def resolve_dtype(spec: ModelSpec, device: str) -> str:
@@ -89,8 +102,9 @@ def resolve_dtype(spec: ModelSpec, device: str) -> str:
     return spec.dtype if spec.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
 
 
-def load_pretrained(auto_class: str, spec: ModelSpec, device: str, dtype_name: str, path: str | None = None,
-                    what: str = ""):
+def load_pretrained(
+    auto_class: str, spec: ModelSpec, device: str, dtype_name: str, path: str | None = None, what: str = ""
+):
     """A transformers model (``auto_class``, e.g. ``AutoModelForSequenceClassification``) of ``spec`` -- or of
     ``path``, e.g. a DPO reference -- in ``dtype_name`` on ``device``, in eval mode: weights straight to the device
     when accelerate is installed, flash attention 2 where :func:`default_attn_implementation` picks it (falling back
@@ -116,7 +130,9 @@ def load_pretrained(auto_class: str, spec: ModelSpec, device: str, dtype_name: s
         except (ImportError, ValueError) as exc:
             if spec.attn_implementation or attn != "flash_attention_2":
                 raise
-            logger.info("flash attention unavailable for %s (%s); using transformers' default", spec.name, exc)
+            logger.info(
+                "flash attention unavailable for %s (%s); using transformers' default", spec.name, exc
+            )
             del kwargs["attn_implementation"]
             model = loader.from_pretrained(path, **kwargs)
     except Exception as exc:
@@ -134,7 +150,9 @@ def model_fingerprint(path: str, revision: str | None = None) -> str:
     if not local.is_dir():
         return f"hub:{path}@{revision or 'main'}"
     digest = hashlib.sha256()
-    files = (p for p in local.rglob("*") if not any(part.startswith(".") for part in p.relative_to(local).parts))
+    files = (
+        p for p in local.rglob("*") if not any(part.startswith(".") for part in p.relative_to(local).parts)
+    )
     for file in sorted(p for p in files if p.is_file()):
         stat = file.stat()
         digest.update(f"{file.relative_to(local).as_posix()}:{stat.st_size}\n".encode())
@@ -219,7 +237,7 @@ class ClassifierScorer:
             )
         self.causal = is_causal_decoder(model)
         self._batch_tokens: int | None = None
-        self._oom_above = oom_threshold()  # test hook, see orchestrator.faults
+        self._oom_above = oom_threshold()  # test hook, see orchestrator.runtime.faults
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision or getattr(model.config, "_commit_hash", None),
@@ -303,7 +321,9 @@ class ClassifierScorer:
                 scores[[i for batch in order for i in batch]] = values
         return scores
 
-    def score_pairs(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> PairScores:
+    def score_pairs(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> PairScores:
         """Score chosen and rejected completions of each prompt in one length-sorted pass."""
         n = len(prompts)
         texts = format_conversations(self.tokenizer, list(prompts) * 2, list(chosen) + list(rejected))
@@ -312,15 +332,20 @@ class ClassifierScorer:
 
     backend = "transformers"
 
-    def score_completions(self, prompts: Sequence[Any], completions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def score_completions(
+        self, prompts: Sequence[Any], completions: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores and token counts of (prompt, completion) conversations, in input order."""
         return self.score_texts(format_conversations(self.tokenizer, list(prompts), list(completions)))
 
-    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         """Record columns for preference pairs (see :mod:`orchestrator.scoring.columns`)."""
         return pair_columns(self.score_completions, prompts, chosen, rejected)
 
-    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Record columns for best-of-N rows (see :mod:`orchestrator.scoring.columns`)."""
         return list_columns(self.score_completions, prompts, chosen, rejected)

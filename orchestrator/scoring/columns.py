@@ -14,7 +14,8 @@ builds its own.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,9 @@ ScoreFn = Callable[[Sequence[Any], Sequence[str]], tuple[np.ndarray, np.ndarray]
 """(prompts, completions) -> (raw scores, token counts), aligned with the inputs."""
 
 
-def pair_columns(score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+def pair_columns(
+    score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+) -> dict[str, Any]:
     """Record columns for pairs: chosen and rejected scored in one pass; a tie is wrong (RewardBench's rule)."""
     n = len(prompts)
     scores, tokens = score(list(prompts) * 2, list(chosen) + list(rejected))
@@ -37,8 +40,9 @@ def pair_columns(score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[str], 
     }
 
 
-def list_columns(score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                 rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+def list_columns(
+    score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+) -> dict[str, Any]:
     """Record columns for best-of-N rows.
 
     ``scores_chosen``/``scores_rejected`` hold every completion's raw score in the source's order;
@@ -52,16 +56,29 @@ def list_columns(score: ScoreFn, prompts: Sequence[Any], chosen: Sequence[Sequen
             flat_prompts.append(p)
             flat_texts.append(text)
     scores, tokens = score(flat_prompts, flat_texts)
-    out: dict[str, list[Any]] = {k: [] for k in ("chosen", "rejected", "score_chosen", "score_rejected", "correct",
-                                                 "tokens_chosen", "tokens_rejected", "scores_chosen", "scores_rejected",
-                                                 "texts_chosen", "texts_rejected")}
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "chosen",
+            "rejected",
+            "score_chosen",
+            "score_rejected",
+            "correct",
+            "tokens_chosen",
+            "tokens_rejected",
+            "scores_chosen",
+            "scores_rejected",
+            "texts_chosen",
+            "texts_rejected",
+        )
+    }
     at = 0
     for c, r in zip(chosen, rejected):
-        sc = [float(x) for x in scores[at: at + len(c)]]
-        tc = tokens[at: at + len(c)]
+        sc = [float(x) for x in scores[at : at + len(c)]]
+        tc = tokens[at : at + len(c)]
         at += len(c)
-        sr = [float(x) for x in scores[at: at + len(r)]]
-        tr = tokens[at: at + len(r)]
+        sr = [float(x) for x in scores[at : at + len(r)]]
+        tr = tokens[at : at + len(r)]
         at += len(r)
         out["chosen"].append(c[0])
         out["rejected"].append(r[0] if r else None)

@@ -14,14 +14,21 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import ModelInfo, load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+from orchestrator.scoring.classifier import (
+    ModelInfo,
+    load_pretrained,
+    load_tokenizer,
+    model_fingerprint,
+    resolve_dtype,
+)
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -58,11 +65,15 @@ class DPOColumns:
         logp = np.asarray([float(np.asarray(x, dtype=np.float64).sum()) for x in pol], dtype=np.float64)
         if self.reference is not None:
             ref = self.reference(seqs)
-            ref_logp = np.asarray([float(np.asarray(x, dtype=np.float64).sum()) for x in ref], dtype=np.float64)
+            ref_logp = np.asarray(
+                [float(np.asarray(x, dtype=np.float64).sum()) for x in ref], dtype=np.float64
+            )
             score = self.spec.beta * (logp - ref_logp)
         else:
             ref_logp = np.full(len(seqs), np.nan)
-            score = self.spec.beta * np.asarray([reduce_logps(x, self.spec.ref_free_norm) for x in pol], dtype=np.float64)
+            score = self.spec.beta * np.asarray(
+                [reduce_logps(x, self.spec.ref_free_norm) for x in pol], dtype=np.float64
+            )
         return {
             "score": score,
             "logp": logp,
@@ -78,7 +89,9 @@ class DPOColumns:
             "iteration": [self.spec.iteration] * n,
         }
 
-    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         """Record columns for pairs; chosen and rejected truncated together as the reference does."""
         n = len(prompts)
         seqs = tokenize_pairs(self.tokenizer, prompts, chosen, rejected, max_length=self.spec.max_length)
@@ -101,8 +114,9 @@ class DPOColumns:
             **self._common(n),
         }
 
-    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Record columns for best-of-N rows (each completion truncated on its own); the log-prob sums describe
         the first chosen completion and the best-scoring rejected one, as ``score_chosen``/``score_rejected`` do."""
         parts: dict[str, np.ndarray] = {}
@@ -113,17 +127,32 @@ class DPOColumns:
             return parts["score"], parts["tokens"]
 
         out = list_columns(score, prompts, chosen, rejected)
-        keys = {k: [] for k in ("logp_chosen", "logp_rejected", "ref_logp_chosen", "ref_logp_rejected",
-                                 "completion_tokens_chosen", "completion_tokens_rejected")}
+        keys = {
+            k: []
+            for k in (
+                "logp_chosen",
+                "logp_rejected",
+                "ref_logp_chosen",
+                "ref_logp_rejected",
+                "completion_tokens_chosen",
+                "completion_tokens_rejected",
+            )
+        }
         at = 0
         for c, r in zip(chosen, rejected):
             first = at
-            best = at + len(c) + int(np.argmax(parts["score"][at + len(c): at + len(c) + len(r)])) if len(r) else None
+            best = (
+                at + len(c) + int(np.argmax(parts["score"][at + len(c) : at + len(c) + len(r)]))
+                if len(r)
+                else None
+            )
             for side, i in (("chosen", first), ("rejected", best)):
                 ref = None if (i is None or self.reference is None) else float(parts["ref_logp"][i])
                 keys[f"logp_{side}"].append(None if i is None else float(parts["logp"][i]))
                 keys[f"ref_logp_{side}"].append(ref)
-                keys[f"completion_tokens_{side}"].append(None if i is None else int(parts["completion_tokens"][i]))
+                keys[f"completion_tokens_{side}"].append(
+                    None if i is None else int(parts["completion_tokens"][i])
+                )
             at += len(c) + len(r)
         return {**out, **keys, **self._common(len(prompts))}
 
@@ -155,7 +184,10 @@ class DPOScorer:
         self.model = load_causal_lm(spec, spec.path, device, dtype_name)
         self.ref_model = load_causal_lm(spec, spec.reference, device, dtype_name) if spec.reference else None
         if self.ref_model is not None:
-            if self.ref_model.get_output_embeddings().weight.shape[0] != self.model.get_output_embeddings().weight.shape[0]:
+            if (
+                self.ref_model.get_output_embeddings().weight.shape[0]
+                != self.model.get_output_embeddings().weight.shape[0]
+            ):
                 raise ModelError(
                     f"model {spec.name!r}: reference {spec.reference!r} has a different vocabulary size than the "
                     "policy; both read the policy's token ids"
@@ -163,7 +195,10 @@ class DPOScorer:
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
         self.columns = DPOColumns(
-            spec, self.tokenizer, self._logp_fn(self.model), self._logp_fn(self.ref_model) if self.ref_model is not None else None
+            spec,
+            self.tokenizer,
+            self._logp_fn(self.model),
+            self._logp_fn(self.ref_model) if self.ref_model is not None else None,
         )
         params = sum(p.numel() for p in self.model.parameters())
         self.info = ModelInfo(
@@ -198,7 +233,9 @@ class DPOScorer:
 
         return fn
 
-    def completion_logps(self, model, seqs: Sequence[DPOSequence], keep_logits: bool = True) -> list[np.ndarray]:
+    def completion_logps(
+        self, model, seqs: Sequence[DPOSequence], keep_logits: bool = True
+    ) -> list[np.ndarray]:
         """Per-token log-probs (float32) of each sequence's completion ids under ``model``, in input order."""
         torch = require("torch")
         ids = [s.input_ids for s in seqs]
@@ -207,18 +244,22 @@ class DPOScorer:
         pieces, order = [], []
         pad = self.tokenizer.eos_token_id
         with torch.inference_mode():
-            batches = padded_batches(ids, pad, self.batch_tokens, causal=True, pin_memory=self.device.startswith("cuda"))
+            batches = padded_batches(
+                ids, pad, self.batch_tokens, causal=True, pin_memory=self.device.startswith("cuda")
+            )
             for batch in prefetch(batches, depth=self.spec.prefetch_batches):
                 inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
                 width = inputs["input_ids"].shape[1]
-                first = min(starts[i] for i in batch.indices) - 1  # earliest position predicting a completion token
+                first = (
+                    min(starts[i] for i in batch.indices) - 1
+                )  # earliest position predicting a completion token
                 kwargs = {"logits_to_keep": width - first} if keep_logits else {}
                 logits = model(**inputs, **kwargs).logits
                 offset = first if keep_logits else 0
                 for row, i in enumerate(batch.indices):
                     n = len(ids[i])
-                    rows = logits[row, starts[i] - 1 - offset: n - 1 - offset].float()
-                    targets = inputs["input_ids"][row, starts[i]:n]
+                    rows = logits[row, starts[i] - 1 - offset : n - 1 - offset].float()
+                    targets = inputs["input_ids"][row, starts[i] : n]
                     pieces.append(rows.log_softmax(-1).gather(-1, targets[:, None]).squeeze(-1))
                     order.append(i)
             if pieces:
@@ -227,15 +268,18 @@ class DPOScorer:
                 at = 0
                 for i in order:
                     k = len(ids[i]) - starts[i]
-                    out[i] = flat[at: at + k]
+                    out[i] = flat[at : at + k]
                     at += k
         return out
 
-    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         """Record columns for preference pairs (see :mod:`orchestrator.scoring.columns`), with the dpo fields."""
         return self.columns.pair_columns(prompts, chosen, rejected)
 
-    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Record columns for best-of-N rows, with the dpo fields."""
         return self.columns.list_columns(prompts, chosen, rejected)

@@ -19,8 +19,9 @@ Pure Python over a tokenizer: the transformers and vLLM scorers share it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrator.errors import DataError, ModelError
 from orchestrator.scoring.formatting import to_messages
@@ -82,8 +83,14 @@ def _truncate(seq: DPOSequence, longer: int, max_length: int) -> DPOSequence:
     return DPOSequence(prompt, completion)
 
 
-def tokenize(tokenizer, prompts: Sequence[Any], completions: Sequence[str], *, max_length: int = 2048,
-             groups: Sequence[int] | None = None) -> list[DPOSequence]:
+def tokenize(
+    tokenizer,
+    prompts: Sequence[Any],
+    completions: Sequence[str],
+    *,
+    max_length: int = 2048,
+    groups: Sequence[int] | None = None,
+) -> list[DPOSequence]:
     """Token ids of each (prompt, completion), in input order.
 
     ``groups[i]`` names the group whose longest completion decides truncation (the reference truncates a
@@ -97,7 +104,9 @@ def tokenize(tokenizer, prompts: Sequence[Any], completions: Sequence[str], *, m
     if max_length <= MAX_PROMPT_LENGTH:
         raise ModelError(f"max_length {max_length}: a dpo model needs more than {MAX_PROMPT_LENGTH} tokens")
     bos, eos = special_ids(tokenizer)
-    texts = [dpo_texts(tokenizer, p, c, where=f"example {i}") for i, (p, c) in enumerate(zip(prompts, completions))]
+    texts = [
+        dpo_texts(tokenizer, p, c, where=f"example {i}") for i, (p, c) in enumerate(zip(prompts, completions))
+    ]
     prompt_enc = tokenizer([t[0] for t in texts], add_special_tokens=False)["input_ids"]
     full_enc = tokenizer([t[0] + t[1] for t in texts], add_special_tokens=False)["input_ids"]
     seqs = []
@@ -111,9 +120,20 @@ def tokenize(tokenizer, prompts: Sequence[Any], completions: Sequence[str], *, m
     return [_truncate(seq, longest[g], max_length) for g, seq in zip(groups, seqs)]
 
 
-def tokenize_pairs(tokenizer, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str], *,
-                   max_length: int = 2048) -> list[DPOSequence]:
+def tokenize_pairs(
+    tokenizer,
+    prompts: Sequence[Any],
+    chosen: Sequence[str],
+    rejected: Sequence[str],
+    *,
+    max_length: int = 2048,
+) -> list[DPOSequence]:
     """Chosen sequences then rejected ones (``2n``), each pair truncated together as the reference does."""
     n = len(prompts)
-    return tokenize(tokenizer, list(prompts) * 2, list(chosen) + list(rejected), max_length=max_length,
-                    groups=list(range(n)) * 2)
+    return tokenize(
+        tokenizer,
+        list(prompts) * 2,
+        list(chosen) + list(rejected),
+        max_length=max_length,
+        groups=list(range(n)) * 2,
+    )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,13 +37,20 @@ _GPU_MEMORY_SHARE = 0.9
 def _engine(spec: ModelSpec, path: str, *, engines: int):
     """The shared engine of one causal LM of a dpo spec: the policy's tokenizer for both models (as the
     reference), room for the sequence plus the one generated token, the memory share split between engines."""
-    model = spec.model_copy(update={
-        "path": path,
-        "tokenizer": spec.tokenizer or spec.path,
-        "revision": spec.revision if path == spec.path else None,
-    })
-    return get_engine(model, runner="generate", max_model_len=spec.max_length + 1,
-                      gpu_memory_utilization=_GPU_MEMORY_SHARE / engines, enable_prefix_caching=False)
+    model = spec.model_copy(
+        update={
+            "path": path,
+            "tokenizer": spec.tokenizer or spec.path,
+            "revision": spec.revision if path == spec.path else None,
+        }
+    )
+    return get_engine(
+        model,
+        runner="generate",
+        max_model_len=spec.max_length + 1,
+        gpu_memory_utilization=_GPU_MEMORY_SHARE / engines,
+        enable_prefix_caching=False,
+    )
 
 
 class VLLMDPOScorer:
@@ -61,7 +69,10 @@ class VLLMDPOScorer:
         paths = [spec.path] + ([spec.reference] if spec.reference else [])
         self.engines = [_engine(spec, path, engines=len(paths)) for path in paths]
         self.columns = DPOColumns(
-            spec, self.tokenizer, self._logp_fn(self.engines[0]), self._logp_fn(self.engines[1]) if spec.reference else None
+            spec,
+            self.tokenizer,
+            self._logp_fn(self.engines[0]),
+            self._logp_fn(self.engines[1]) if spec.reference else None,
         )
         self.info = ModelInfo(
             path=spec.path,
@@ -87,12 +98,15 @@ class VLLMDPOScorer:
 
         return fn
 
-    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         """Record columns for preference pairs, with the dpo fields."""
         return self.columns.pair_columns(prompts, chosen, rejected)
 
-    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Record columns for best-of-N rows, with the dpo fields."""
         return self.columns.list_columns(prompts, chosen, rejected)
 
@@ -105,11 +119,17 @@ def completion_logps(engine, seqs: Sequence[DPOSequence]) -> list[np.ndarray]:
     if not seqs:
         return []
     params = SamplingParams(max_tokens=1, prompt_logprobs=0, detokenize=False, temperature=0.0)
-    outputs = engine.generate([TokensPrompt(prompt_token_ids=s.input_ids) for s in seqs], params, use_tqdm=False)
+    outputs = engine.generate(
+        [TokensPrompt(prompt_token_ids=s.input_ids) for s in seqs], params, use_tqdm=False
+    )
     out = []
     for seq, result in zip(seqs, outputs):
         ids, entries = seq.input_ids, result.prompt_logprobs
         if entries is None or len(entries) != len(ids):
-            raise ModelError(f"vLLM returned {0 if entries is None else len(entries)} prompt log-probs for {len(ids)} tokens")
-        out.append(np.asarray([entries[j][ids[j]].logprob for j in range(seq.start, len(ids))], dtype=np.float32))
+            raise ModelError(
+                f"vLLM returned {0 if entries is None else len(entries)} prompt log-probs for {len(ids)} tokens"
+            )
+        out.append(
+            np.asarray([entries[j][ids[j]].logprob for j in range(seq.start, len(ids))], dtype=np.float32)
+        )
     return out

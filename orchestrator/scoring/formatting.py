@@ -13,9 +13,10 @@ Reference behaviour (``scripts/run_rm.py`` + ``RewardBenchPipeline`` of rewardbe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrator.errors import DataError, ModelError
 

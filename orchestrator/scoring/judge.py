@@ -17,7 +17,8 @@ import inspect
 import json
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
@@ -52,8 +53,11 @@ class JudgeBase:
         """The model's fingerprint plus the judging protocol (settings and template text): the same weights judging
         with another template, seed or temperature give other records, so anything keyed on the fingerprint
         (e.g. a score cache) must tell them apart."""
-        protocol = json.dumps({**vars(self.settings), "template": None, "template_text": self.template.text},
-                              sort_keys=True, default=str)
+        protocol = json.dumps(
+            {**vars(self.settings), "template": None, "template_text": self.template.text},
+            sort_keys=True,
+            default=str,
+        )
         return f"{model_fingerprint}+judge:{hashlib.sha256(protocol.encode()).hexdigest()[:16]}"
 
     # ------------------------------------------------------------------ prompts and generation
@@ -86,15 +90,25 @@ class JudgeBase:
 
     def _response_tokens(self, texts: Sequence[str | None]) -> list[int | None]:
         present = [t for t in texts if t is not None]
-        counts = iter(len(x) for x in self.tokenizer(present, add_special_tokens=False)["input_ids"]) if present else iter(())
+        counts = (
+            iter(len(x) for x in self.tokenizer(present, add_special_tokens=False)["input_ids"])
+            if present
+            else iter(())
+        )
         return [None if t is None else next(counts) for t in texts]
 
-    def pair_columns(self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         """Record columns for preference pairs (see :mod:`orchestrator.scoring.judge_records`)."""
         n = len(prompts)
         if self.settings.mode == "rubric":
-            requests = plan_rubric(self.settings, self.template, prompts,
-                                   [[("chosen", c), ("rejected", r)] for c, r in zip(chosen, rejected)])
+            requests = plan_rubric(
+                self.settings,
+                self.template,
+                prompts,
+                [[("chosen", c), ("rejected", r)] for c, r in zip(chosen, rejected)],
+            )
             cols = rubric_pair_columns(requests, self.generate(requests), n)
         else:
             requests = plan_pairwise(self.settings, self.template, prompts, chosen, rejected)
@@ -107,19 +121,23 @@ class JudgeBase:
             **cols,
         }
 
-    def list_columns(self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]],
-                     rejected: Sequence[Sequence[str]]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         """Record columns for best-of-N rows: rubric judges score every completion alone."""
         if self.settings.mode != "rubric":
             raise ModelError(
                 f"model {self.spec.name!r}: a pairwise judge compares two responses; best-of-N data "
                 "(several completions per prompt) needs `mode: rubric`"
             )
-        items = [[(f"chosen:{j}", t) for j, t in enumerate(c)] + [(f"rejected:{j}", t) for j, t in enumerate(r)]
-                 for c, r in zip(chosen, rejected)]
+        items = [
+            [(f"chosen:{j}", t) for j, t in enumerate(c)] + [(f"rejected:{j}", t) for j, t in enumerate(r)]
+            for c, r in zip(chosen, rejected)
+        ]
         requests = plan_rubric(self.settings, self.template, prompts, items)
-        cols = rubric_list_columns(requests, self.generate(requests), [len(c) for c in chosen],
-                                   [len(r) for r in rejected])
+        cols = rubric_list_columns(
+            requests, self.generate(requests), [len(c) for c in chosen], [len(r) for r in rejected]
+        )
         first_c = [c[0] for c in chosen]
         first_r = [r[0] if r else None for r in rejected]
         return {
@@ -162,14 +180,18 @@ class JudgeScorer(JudgeBase):
         self._setup(spec, load_tokenizer(spec))
         self.device = device
         dtype_name = resolve_dtype(spec, device)
-        model = self.model = load_pretrained("AutoModelForCausalLM", spec, device, dtype_name, what="causal LM ")
+        model = self.model = load_pretrained(
+            "AutoModelForCausalLM", spec, device, dtype_name, what="causal LM "
+        )
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token_id = self.tokenizer.eos_token_id
         if self.tokenizer.pad_token_id is None:
             raise ModelError(f"model {spec.name!r}: tokenizer has neither a pad nor an eos token")
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         # the KV cache argument (and output field) is ``cache`` in newer transformers 5.x, ``past_key_values`` before
-        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        self._cache_arg = (
+            "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        )
         self.info = ModelInfo(
             path=spec.path,
             revision=spec.revision or getattr(model.config, "_commit_hash", None),
@@ -178,8 +200,11 @@ class JudgeScorer(JudgeBase):
             device=device,
             load_seconds=time.perf_counter() - start,
             num_parameters=sum(p.numel() for p in model.parameters()),
-            extra={"judge": dict(vars(self.settings)), "template": self.template.source,
-                   "model_fingerprint": model_fingerprint(spec.path, spec.revision)},
+            extra={
+                "judge": dict(vars(self.settings)),
+                "template": self.template.source,
+                "model_fingerprint": model_fingerprint(spec.path, spec.revision),
+            },
         )
 
     @property
@@ -205,7 +230,9 @@ class JudgeScorer(JudgeBase):
     def generate_ids(self, prompt_ids: Sequence[list[int]], seeds: Sequence[int]) -> list[list[int]]:
         out: list[list[int]] = [[] for _ in prompt_ids]
         for batch in self._batches([len(x) for x in prompt_ids]):
-            for i, ids in zip(batch, self._generate_batch([prompt_ids[i] for i in batch], [seeds[i] for i in batch])):
+            for i, ids in zip(
+                batch, self._generate_batch([prompt_ids[i] for i in batch], [seeds[i] for i in batch])
+            ):
                 out[i] = ids
         return out
 
@@ -216,7 +243,9 @@ class JudgeScorer(JudgeBase):
         probs = torch.softmax(logits / self.settings.temperature, dim=-1)
         if self.settings.top_p < 1:
             sorted_probs, sorted_idx = probs.sort(dim=-1, descending=True)
-            keep = sorted_probs.cumsum(dim=-1) - sorted_probs < self.settings.top_p  # always keeps the top token
+            keep = (
+                sorted_probs.cumsum(dim=-1) - sorted_probs < self.settings.top_p
+            )  # always keeps the top token
             sorted_probs = sorted_probs * keep
             probs = torch.zeros_like(probs).scatter(-1, sorted_idx, sorted_probs)
         probs = probs.cpu()
@@ -239,8 +268,14 @@ class JudgeScorer(JudgeBase):
         past = None
         with torch.inference_mode():
             for _ in range(self.settings.max_new_tokens):
-                result = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
-                                    use_cache=True, logits_to_keep=1, **{self._cache_arg: past})
+                result = self.model(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    position_ids=positions,
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **{self._cache_arg: past},
+                )
                 past = getattr(result, self._cache_arg)
                 nxt = self._next_tokens(result.logits[:, -1, :].float(), generators)
                 finished = torch.isin(nxt, eos) if len(eos) else torch.zeros_like(done)

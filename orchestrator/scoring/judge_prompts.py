@@ -26,7 +26,9 @@ def _environment():
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False
+    )
 
 
 def default_template_path(mode: str) -> Path:
@@ -40,8 +42,10 @@ def prompt_messages(prompt: Any) -> list[dict[str, str]]:
     """The prompt as chat turns: a string is one user turn; a list alternates user/assistant (plain strings or dicts)."""
     if isinstance(prompt, (list, tuple)):
         return [
-            {"role": "user" if i % 2 == 0 else "assistant",
-             "content": str(turn["content"] if isinstance(turn, dict) else turn)}
+            {
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": str(turn["content"] if isinstance(turn, dict) else turn),
+            }
             for i, turn in enumerate(prompt)
         ]
     return [{"role": "user", "content": str(prompt)}]
@@ -94,7 +98,9 @@ def load_template(mode: str, path: str | Path | None = None) -> JudgeTemplate:
     except TemplateSyntaxError as exc:
         raise ModelError(f"judge template {file}:{exc.lineno}: {exc.message}") from None
     template = JudgeTemplate(mode, str(file), text, compiled)
-    template.render("probe", *(["probe"] * (1 if mode == "rubric" else 2)))  # unknown variables fail here, once
+    template.render(
+        "probe", *(["probe"] * (1 if mode == "rubric" else 2))
+    )  # unknown variables fail here, once
     return template
 
 

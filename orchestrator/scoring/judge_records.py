@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from orchestrator.scoring.judge_prompts import JudgeTemplate
 from orchestrator.scoring.verdicts import parse_pair, parse_score
@@ -107,28 +108,48 @@ def pair_orders(settings: JudgeSettings, prompt: Any, chosen: str, rejected: str
     return ["AB"]
 
 
-def plan_rubric(settings: JudgeSettings, template: JudgeTemplate, prompts: Sequence[Any],
-                responses: Sequence[Sequence[tuple[str, str]]]) -> list[Request]:
+def plan_rubric(
+    settings: JudgeSettings,
+    template: JudgeTemplate,
+    prompts: Sequence[Any],
+    responses: Sequence[Sequence[tuple[str, str]]],
+) -> list[Request]:
     """Rubric requests: ``responses[i]`` = the (target, text) pairs of example i, each judged ``samples`` times."""
     out = []
     for i, (prompt, items) in enumerate(zip(prompts, responses)):
         for target, text in items:
             instruction = template.render(prompt, text)
             for s in range(settings.samples):
-                out.append(Request(i, target, None, s, instruction,
-                                   derive_seed(settings.seed, "rubric", prompt, text, s)))
+                out.append(
+                    Request(
+                        i, target, None, s, instruction, derive_seed(settings.seed, "rubric", prompt, text, s)
+                    )
+                )
     return out
 
 
-def plan_pairwise(settings: JudgeSettings, template: JudgeTemplate, prompts: Sequence[Any], chosen: Sequence[str],
-                  rejected: Sequence[str]) -> list[Request]:
+def plan_pairwise(
+    settings: JudgeSettings,
+    template: JudgeTemplate,
+    prompts: Sequence[Any],
+    chosen: Sequence[str],
+    rejected: Sequence[str],
+) -> list[Request]:
     """Pairwise requests: one per example and order shown."""
     out = []
     for i, (prompt, c, r) in enumerate(zip(prompts, chosen, rejected)):
         for order in pair_orders(settings, prompt, c, r):
             a, b = (c, r) if order == "AB" else (r, c)
-            out.append(Request(i, "pair", order, 0, template.render(prompt, a, b),
-                               derive_seed(settings.seed, "pairwise", prompt, a, b)))
+            out.append(
+                Request(
+                    i,
+                    "pair",
+                    order,
+                    0,
+                    template.render(prompt, a, b),
+                    derive_seed(settings.seed, "pairwise", prompt, a, b),
+                )
+            )
     return out
 
 
@@ -139,7 +160,9 @@ def chosen_wins(verdict: str | None, order: str) -> float | None:
     return 1.0 if (verdict == "A") == (order == "AB") else 0.0
 
 
-def _outputs(requests: Sequence[Request], texts: Sequence[str], n: int, mode: str) -> list[list[dict[str, Any]]]:
+def _outputs(
+    requests: Sequence[Request], texts: Sequence[str], n: int, mode: str
+) -> list[list[dict[str, Any]]]:
     per_example: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     for req, text in zip(requests, texts, strict=True):
         if mode == "rubric":
@@ -159,8 +182,17 @@ def _mean(values: list[float | None]) -> float | None:
 
 def rubric_pair_columns(requests: Sequence[Request], texts: Sequence[str], n: int) -> dict[str, list[Any]]:
     """Judge fields and scores of rubric-judged pairs."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("score_chosen", "score_rejected", "correct", "judge_outputs",
-                                                   "parse_failures", "position_consistent")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "score_chosen",
+            "score_rejected",
+            "correct",
+            "judge_outputs",
+            "parse_failures",
+            "position_consistent",
+        )
+    }
     for outs in _outputs(requests, texts, n, "rubric"):
         sc = _mean([o["parsed"] for o in outs if o["target"] == "chosen"])
         sr = _mean([o["parsed"] for o in outs if o["target"] == "rejected"])
@@ -173,13 +205,24 @@ def rubric_pair_columns(requests: Sequence[Request], texts: Sequence[str], n: in
     return cols
 
 
-def rubric_list_columns(requests: Sequence[Request], texts: Sequence[str], n_chosen: Sequence[int],
-                        n_rejected: Sequence[int]) -> dict[str, list[Any]]:
+def rubric_list_columns(
+    requests: Sequence[Request], texts: Sequence[str], n_chosen: Sequence[int], n_rejected: Sequence[int]
+) -> dict[str, list[Any]]:
     """Judge fields and scores of rubric-judged best-of-N rows (targets ``chosen:<i>``/``rejected:<i>``);
     a completion whose samples all failed has a null score, which never counts as the top score."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("score_chosen", "score_rejected", "correct", "scores_chosen",
-                                                   "scores_rejected", "judge_outputs", "parse_failures",
-                                                   "position_consistent")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "score_chosen",
+            "score_rejected",
+            "correct",
+            "scores_chosen",
+            "scores_rejected",
+            "judge_outputs",
+            "parse_failures",
+            "position_consistent",
+        )
+    }
     for outs, k_c, k_r in zip(_outputs(requests, texts, len(n_chosen), "rubric"), n_chosen, n_rejected):
         sc = [_mean([o["parsed"] for o in outs if o["target"] == f"chosen:{j}"]) for j in range(k_c)]
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
@@ -188,8 +231,12 @@ def rubric_list_columns(requests: Sequence[Request], texts: Sequence[str], n_cho
         cols["scores_rejected"].append(sr)
         cols["score_chosen"].append(sc[0] if sc else None)
         cols["score_rejected"].append(max(ok_r) if ok_r else None)
-        cols["correct"].append(bool(sc) and all(x is not None for x in sc) and all(x is not None for x in sr)
-                               and (not sr or min(sc) > max(sr)))
+        cols["correct"].append(
+            bool(sc)
+            and all(x is not None for x in sc)
+            and all(x is not None for x in sr)
+            and (not sr or min(sc) > max(sr))
+        )
         cols["judge_outputs"].append(outs)
         cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(None)
@@ -198,8 +245,17 @@ def rubric_list_columns(requests: Sequence[Request], texts: Sequence[str], n_cho
 
 def pairwise_columns(requests: Sequence[Request], texts: Sequence[str], n: int) -> dict[str, list[Any]]:
     """Judge fields and win credits of pairwise-judged pairs."""
-    cols: dict[str, list[Any]] = {k: [] for k in ("score_chosen", "score_rejected", "correct", "judge_outputs",
-                                                   "parse_failures", "position_consistent")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "score_chosen",
+            "score_rejected",
+            "correct",
+            "judge_outputs",
+            "parse_failures",
+            "position_consistent",
+        )
+    }
     for outs in _outputs(requests, texts, n, "pairwise"):
         wins = [o["parsed"] for o in outs]
         if len(wins) == 1:

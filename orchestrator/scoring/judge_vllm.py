@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
@@ -40,20 +41,31 @@ class VllmJudgeScorer(JudgeBase):
         """``engine``: an already started ``vllm.LLM`` of the same model to reuse (e.g. one judge in two modes)."""
         vllm = require("vllm")
         transformers = require("transformers")
-        from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint, resolve_dtype
+        from orchestrator.scoring.classifier import (
+            ModelInfo,
+            load_tokenizer,
+            model_fingerprint,
+            resolve_dtype,
+        )
 
         start = time.perf_counter()
         self._setup(spec, load_tokenizer(spec))
         dtype_name = resolve_dtype(spec, device)
         max_len = spec.max_length + self.settings.max_new_tokens
         try:
-            config = transformers.AutoConfig.from_pretrained(spec.path, revision=spec.revision,
-                                                             trust_remote_code=spec.trust_remote_code)
+            config = transformers.AutoConfig.from_pretrained(
+                spec.path, revision=spec.revision, trust_remote_code=spec.trust_remote_code
+            )
             limit = getattr(config, "max_position_embeddings", None)
             if limit:
                 max_len = min(max_len, int(limit))
-            self.llm = engine or get_engine(spec, runner="generate", max_model_len=max_len, seed=self.settings.seed,
-                                            **_cpu_engine_args(device, max_len))
+            self.llm = engine or get_engine(
+                spec,
+                runner="generate",
+                max_model_len=max_len,
+                seed=self.settings.seed,
+                **_cpu_engine_args(device, max_len),
+            )
         except Exception as exc:
             raise ModelError(f"model {spec.name!r}: vLLM cannot load {spec.path!r}: {exc}") from None
         self.max_prompt = max_len - 1
@@ -68,9 +80,12 @@ class VllmJudgeScorer(JudgeBase):
             device=device,
             load_seconds=time.perf_counter() - start,
             num_parameters=count_parameters(spec.path),
-            extra={"judge": dict(vars(self.settings)), "template": self.template.source,
-                   "model_fingerprint": model_fingerprint(spec.path, spec.revision),
-                   "vllm": getattr(vllm, "__version__", None)},
+            extra={
+                "judge": dict(vars(self.settings)),
+                "template": self.template.source,
+                "model_fingerprint": model_fingerprint(spec.path, spec.revision),
+                "vllm": getattr(vllm, "__version__", None),
+            },
         )
 
     def generate_ids(self, prompt_ids: Sequence[list[int]], seeds: Sequence[int]) -> list[list[int]]:
@@ -86,7 +101,7 @@ class VllmJudgeScorer(JudgeBase):
             else:
                 kwargs.update(temperature=s.temperature, top_p=s.top_p, seed=int(seed))
             params.append(vllm.SamplingParams(**kwargs))
-        prompts = [TokensPrompt(prompt_token_ids=list(ids[-self.max_prompt:])) for ids in prompt_ids]
+        prompts = [TokensPrompt(prompt_token_ids=list(ids[-self.max_prompt :])) for ids in prompt_ids]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         out = []
         for o in outputs:

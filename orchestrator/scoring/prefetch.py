@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,9 @@ class PaddedBatch:
     """Real (unpadded) tokens in the batch."""
 
 
-def _pad(seqs: Sequence[Sequence[int]], batch: list[int], lengths: Sequence[int], width: int, pad: int) -> np.ndarray:
+def _pad(
+    seqs: Sequence[Sequence[int]], batch: list[int], lengths: Sequence[int], width: int, pad: int
+) -> np.ndarray:
     ids = np.full((len(batch), width), pad, dtype=np.int64)
     for row, i in enumerate(batch):
         ids[row, : lengths[i]] = seqs[i]
@@ -109,7 +112,7 @@ def prefetch(items: Iterable[Any], depth: int = 2) -> Iterator[Any]:
                 if not put(item):
                     return
             final: Any = _END
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        except BaseException as exc:
             final = _Failure(exc)
         put(final)
 

@@ -25,8 +25,8 @@ import logging
 import os
 import tempfile
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -73,7 +73,14 @@ def tokenizer_fingerprint(tokenizer) -> str:
         put("vocab", sorted(tokenizer.get_vocab().items()))
     put("special", sorted((k, str(v)) for k, v in tokenizer.special_tokens_map.items()))
     put("added", sorted((int(k), str(v)) for k, v in getattr(tokenizer, "added_tokens_decoder", {}).items()))
-    for attr in ("bos_token_id", "eos_token_id", "add_bos_token", "add_eos_token", "do_lower_case", "clean_up_tokenization_spaces"):
+    for attr in (
+        "bos_token_id",
+        "eos_token_id",
+        "add_bos_token",
+        "add_eos_token",
+        "do_lower_case",
+        "clean_up_tokenization_spaces",
+    ):
         put(attr, getattr(tokenizer, attr, None))
     try:
         import tokenizers
@@ -94,8 +101,17 @@ def texts_hash(texts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def cache_key(fingerprint: str, max_length: int, truncation_side: str, chat_template: str | None, text_digest: str) -> str:
-    parts = [_FORMAT, fingerprint, str(int(max_length)), str(truncation_side), chat_template or "", text_digest]
+def cache_key(
+    fingerprint: str, max_length: int, truncation_side: str, chat_template: str | None, text_digest: str
+) -> str:
+    parts = [
+        _FORMAT,
+        fingerprint,
+        str(int(max_length)),
+        str(truncation_side),
+        chat_template or "",
+        text_digest,
+    ]
     return hashlib.sha256("\x00".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 

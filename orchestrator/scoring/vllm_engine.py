@@ -70,8 +70,15 @@ def engine_dtype(spec: ModelSpec, cpu: bool) -> str:
     return "float32" if cpu else "bfloat16"
 
 
-def engine_settings(spec: ModelSpec, *, runner: Runner, max_model_len: int | None = None, seed: int = 0,
-                    cpu: bool = True, **extra: Any) -> dict[str, Any]:
+def engine_settings(
+    spec: ModelSpec,
+    *,
+    runner: Runner,
+    max_model_len: int | None = None,
+    seed: int = 0,
+    cpu: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
     """The ``vllm.LLM`` keyword arguments for a spec (pure: no vLLM import)."""
     settings: dict[str, Any] = {
         "model": spec.path,
@@ -93,7 +100,7 @@ def engine_settings(spec: ModelSpec, *, runner: Runner, max_model_len: int | Non
 
 
 def _tp_executor() -> str:
-    """``ray`` inside a Ray placement group (the scoring actor's, see :func:`orchestrator.resources.actor_options`),
+    """``ray`` inside a Ray placement group (the scoring actor's, see :func:`orchestrator.runtime.resources.actor_options`),
     else ``mp`` (local worker processes on this machine's GPUs)."""
     import sys
 
@@ -109,8 +116,9 @@ def _key(settings: dict[str, Any]) -> tuple:
     return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in settings.items()))
 
 
-def get_engine(spec: ModelSpec, *, runner: Runner, max_model_len: int | None = None, seed: int = 0,
-               **extra: Any):
+def get_engine(
+    spec: ModelSpec, *, runner: Runner, max_model_len: int | None = None, seed: int = 0, **extra: Any
+):
     """The process's ``vllm.LLM`` for this spec and runner, created on first use (15-40 s on CPU).
 
     ``runner="pooling"`` for classifier heads (``llm.classify``), ``"generate"`` for causal LMs
@@ -132,7 +140,9 @@ def get_engine(spec: ModelSpec, *, runner: Runner, max_model_len: int | None = N
         try:
             engine = LLM(disable_log_stats=True, **settings)
         except Exception as exc:
-            raise ModelError(f"model {spec.name!r}: vLLM cannot load {spec.path!r} ({runner} runner): {exc}") from exc
+            raise ModelError(
+                f"model {spec.name!r}: vLLM cannot load {spec.path!r} ({runner} runner): {exc}"
+            ) from exc
         engine._rayward_load_seconds = time.perf_counter() - start
         logger.info("vLLM %s engine for %s ready in %.1fs", runner, spec.path, engine._rayward_load_seconds)
         _ENGINES[key] = engine
@@ -152,7 +162,7 @@ def release_engines() -> int:
 
 def count_parameters(path: str | Path) -> int:
     """Parameters in a local model directory's safetensors files (read from the headers; 0 if none)."""
-    from orchestrator.scheduling import safetensors_parameters
+    from orchestrator.runtime.scheduling import safetensors_parameters
 
     local = Path(path).expanduser()
     return (safetensors_parameters(local) or 0) if local.is_dir() else 0
@@ -180,9 +190,15 @@ def engine_model_info(spec: ModelSpec, engine, *, load_seconds: float | None = N
         fingerprint=model_fingerprint(spec.path, spec.revision),
         dtype=str(model_config.dtype).removeprefix("torch."),
         device="cpu" if on_cpu() else "cuda",
-        load_seconds=load_seconds if load_seconds is not None else getattr(engine, "_rayward_load_seconds", 0.0),
+        load_seconds=load_seconds
+        if load_seconds is not None
+        else getattr(engine, "_rayward_load_seconds", 0.0),
         num_parameters=count_parameters(_local_dir(spec)),
-        extra={"backend": "vllm", "vllm_version": require_vllm().__version__,
-               "tensor_parallel_size": spec.tensor_parallel_size, "max_model_len": model_config.max_model_len,
-               **extra},
+        extra={
+            "backend": "vllm",
+            "vllm_version": require_vllm().__version__,
+            "tensor_parallel_size": spec.tensor_parallel_size,
+            "max_model_len": model_config.max_model_len,
+            **extra,
+        },
     )

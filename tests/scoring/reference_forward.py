@@ -22,4 +22,3 @@ def direct_text_scores(path, texts, max_length):
         with torch.no_grad():
             out.append(model(input_ids=ids, attention_mask=mask).logits[0, 0].item())
     return np.array(out)
-

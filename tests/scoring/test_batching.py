@@ -5,7 +5,10 @@ from orchestrator.scoring.batching import token_budget_batches
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=3000), max_size=300), st.integers(min_value=1, max_value=20000))
+@given(
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=300),
+    st.integers(min_value=1, max_value=20000),
+)
 def test_batches_cover_each_index_once_within_budget(lengths, budget):
     batches = token_budget_batches(lengths, budget)
     flat = [i for b in batches for i in b]

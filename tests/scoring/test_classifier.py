@@ -3,8 +3,7 @@
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
-from scoring.reference_forward import direct_text_scores
+from tests.scoring.reference_forward import direct_text_scores
 
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
@@ -29,7 +28,9 @@ def _direct_scores(path, rows, max_length):
 
     tok = AutoTokenizer.from_pretrained(str(path))
     texts = [
-        tok.apply_chat_template([{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": c}], tokenize=False)
+        tok.apply_chat_template(
+            [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": c}], tokenize=False
+        )
         for row in rows
         for c in (row["chosen"], row["rejected"])
     ]
@@ -52,7 +53,9 @@ def test_scores_match_direct_forward(tiny_models, sample, direct, causal_path):
     scorer = ClassifierScorer(ModelSpec(name="tiny-rm", path=str(path), batch_tokens=4096))
     assert scorer.causal  # a Llama classifier is a causal decoder
     scorer.causal = causal_path
-    got = scorer.score_pairs([r["prompt"] for r in sample], [r["chosen"] for r in sample], [r["rejected"] for r in sample])
+    got = scorer.score_pairs(
+        [r["prompt"] for r in sample], [r["chosen"] for r in sample], [r["rejected"] for r in sample]
+    )
     want = direct
     np.testing.assert_allclose(got.score_chosen, want[:, 0], atol=2e-5, rtol=1e-5)
     np.testing.assert_allclose(got.score_rejected, want[:, 1], atol=2e-5, rtol=1e-5)
@@ -90,7 +93,9 @@ def test_broken_model_path_message(tmp_path):
 def test_multi_label_head_rejected(tmp_path, tiny_models):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_models["tiny-rm"]), num_labels=2, ignore_mismatched_sizes=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(tiny_models["tiny-rm"]), num_labels=2, ignore_mismatched_sizes=True
+    )
     model.save_pretrained(str(tmp_path / "two"))
     AutoTokenizer.from_pretrained(str(tiny_models["tiny-rm"])).save_pretrained(str(tmp_path / "two"))
     with pytest.raises(ModelError, match="2 output labels"):

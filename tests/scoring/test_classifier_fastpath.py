@@ -22,7 +22,18 @@ def test_load_time_reported_apart_and_prefetch_changes_nothing(tiny_models):
     assert info.extra["model_load_seconds"] >= 0 and info.extra["tokenizer_load_seconds"] >= 0
     assert info.load_seconds >= info.extra["model_load_seconds"]
     a = with_prefetch.score_pairs(prompts, chosen, rejected)
-    b = ClassifierScorer(ModelSpec(name="b", path=path, batch_tokens=64, prefetch_batches=0)).score_pairs(prompts, chosen, rejected)
+    b = ClassifierScorer(ModelSpec(name="b", path=path, batch_tokens=64, prefetch_batches=0)).score_pairs(
+        prompts, chosen, rejected
+    )
     np.testing.assert_array_equal(a.score_chosen, b.score_chosen)
     np.testing.assert_array_equal(a.score_rejected, b.score_rejected)
-    assert len(list(with_prefetch.batches(with_prefetch.token_cache.encode(with_prefetch.tokenizer, ["x"] * 3, 64)))) == 1
+    assert (
+        len(
+            list(
+                with_prefetch.batches(
+                    with_prefetch.token_cache.encode(with_prefetch.tokenizer, ["x"] * 3, 64)
+                )
+            )
+        )
+        == 1
+    )

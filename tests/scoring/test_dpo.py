@@ -10,8 +10,7 @@ from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring import make_scorer
 from orchestrator.scoring.dpo_tokens import MAX_PROMPT_LENGTH, _split, tokenize, tokenize_pairs
-
-from conftest import FIXTURES
+from tests.conftest import FIXTURES
 
 torch = pytest.importorskip("torch")
 
@@ -26,7 +25,9 @@ def dpo_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scorer(dpo_models):
-    spec = ModelSpec(name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(dpo_models["tiny-dpo-ref"]))
+    spec = ModelSpec(
+        name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(dpo_models["tiny-dpo-ref"])
+    )
     return make_scorer(spec)
 
 
@@ -34,7 +35,11 @@ def scorer(dpo_models):
 def short_pairs(filtered_path):
     """A few real v1 pairs short enough to need no truncation."""
     t = pq.read_table(filtered_path).to_pydict()
-    rows = [i for i in range(len(t["prompt"])) if len(t["prompt"][i]) + max(len(t["chosen"][i]), len(t["rejected"][i])) < 400]
+    rows = [
+        i
+        for i in range(len(t["prompt"]))
+        if len(t["prompt"][i]) + max(len(t["chosen"][i]), len(t["rejected"][i])) < 400
+    ]
     rows = rows[:: max(1, len(rows) // 6)][:6]
     return [t["prompt"][i] for i in rows], [t["chosen"][i] for i in rows], [t["rejected"][i] for i in rows]
 
@@ -44,7 +49,9 @@ def _direct_logps(model, tokenizer, prompt: str, completion: str) -> np.ndarray:
     one unbatched forward, log-softmax of the positions before each completion token."""
     user = [{"role": "user", "content": prompt}]
     prompt_text = tokenizer.apply_chat_template(user, tokenize=False)
-    full_text = tokenizer.apply_chat_template(user + [{"role": "assistant", "content": completion}], tokenize=False)
+    full_text = tokenizer.apply_chat_template(
+        user + [{"role": "assistant", "content": completion}], tokenize=False
+    )
     rest = full_text.replace(prompt_text, "")
     p_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     f_ids = tokenizer(prompt_text + rest, add_special_tokens=False)["input_ids"]
@@ -53,7 +60,7 @@ def _direct_logps(model, tokenizer, prompt: str, completion: str) -> np.ndarray:
     start = 1 + len(p_ids)
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0].float()
-    logp = logits.log_softmax(-1)[start - 1: -1].gather(-1, torch.tensor(ids[start:])[:, None]).squeeze(-1)
+    logp = logits.log_softmax(-1)[start - 1 : -1].gather(-1, torch.tensor(ids[start:])[:, None]).squeeze(-1)
     return logp.numpy().astype(np.float64)
 
 
@@ -143,8 +150,12 @@ def test_tokenizer_without_bos_uses_eos(dpo_models):
 
 def test_best_of_n_columns(scorer, short_pairs):
     prompts, chosen, rejected = short_pairs
-    lists = scorer.list_columns(prompts[:2], [[chosen[0]], [chosen[1], rejected[0]]], [[rejected[0], chosen[1]], [rejected[1]]])
-    single = scorer.columns._rewards(tokenize(scorer.tokenizer, [prompts[0]] * 3, [chosen[0], rejected[0], chosen[1]]))
+    lists = scorer.list_columns(
+        prompts[:2], [[chosen[0]], [chosen[1], rejected[0]]], [[rejected[0], chosen[1]], [rejected[1]]]
+    )
+    single = scorer.columns._rewards(
+        tokenize(scorer.tokenizer, [prompts[0]] * 3, [chosen[0], rejected[0], chosen[1]])
+    )
     assert lists["scores_chosen"][0] == pytest.approx([single["score"][0]])
     assert lists["scores_rejected"][0] == pytest.approx(list(single["score"][1:]))
     best = 1 + int(np.argmax(single["score"][1:]))
@@ -154,7 +165,11 @@ def test_best_of_n_columns(scorer, short_pairs):
 
 def test_errors(dpo_models, tmp_path):
     with pytest.raises(ModelError, match="cannot load causal LM"):
-        make_scorer(ModelSpec(name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(tmp_path / "nope")))
+        make_scorer(
+            ModelSpec(
+                name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(tmp_path / "nope")
+            )
+        )
 
 
 def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_path):
@@ -169,9 +184,14 @@ def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_pa
     fixture = pq.read_table(FIXTURES / "reference" / "tiny-dpo.rewardbench-0.1.4.parquet").to_pydict()
     data = pq.read_table(filtered_path).to_pydict()
     rows = fixture["row_index"]
-    assert [data["id"][i] for i in rows] == fixture["id"] and [data["subset"][i] for i in rows] == fixture["subset"]
-    cols = scorer.pair_columns([data["prompt"][i] for i in rows], [data["chosen"][i] for i in rows],
-                               [data["rejected"][i] for i in rows])
+    assert [data["id"][i] for i in rows] == fixture["id"] and [data["subset"][i] for i in rows] == fixture[
+        "subset"
+    ]
+    cols = scorer.pair_columns(
+        [data["prompt"][i] for i in rows],
+        [data["chosen"][i] for i in rows],
+        [data["rejected"][i] for i in rows],
+    )
     np.testing.assert_allclose(cols["score_chosen"], fixture["score_chosen"], rtol=1e-4, atol=5e-3)
     np.testing.assert_allclose(cols["score_rejected"], fixture["score_rejected"], rtol=1e-4, atol=5e-3)
     assert [int(x) for x in cols["correct"]] == fixture["result"]
@@ -183,12 +203,20 @@ def test_reference_free_modes_match_rewardbench_run_dpo(scorer, filtered_path):
     from orchestrator.scoring.dpo import reduce_logps
 
     data = pq.read_table(filtered_path).to_pydict()
-    fixtures = {m: pq.read_table(FIXTURES / "reference" / f"tiny-dpo.ref-free-{m}.rewardbench-0.1.4.parquet").to_pydict()
-                for m in ("sum", "avg", "norm")}
+    fixtures = {
+        m: pq.read_table(
+            FIXTURES / "reference" / f"tiny-dpo.ref-free-{m}.rewardbench-0.1.4.parquet"
+        ).to_pydict()
+        for m in ("sum", "avg", "norm")
+    }
     rows = fixtures["sum"]["row_index"]
     assert all(f["row_index"] == rows for f in fixtures.values())
-    seqs = tokenize_pairs(scorer.tokenizer, [data["prompt"][i] for i in rows], [data["chosen"][i] for i in rows],
-                          [data["rejected"][i] for i in rows])
+    seqs = tokenize_pairs(
+        scorer.tokenizer,
+        [data["prompt"][i] for i in rows],
+        [data["chosen"][i] for i in rows],
+        [data["rejected"][i] for i in rows],
+    )
     logps = scorer.completion_logps(scorer.model, seqs)
     n = len(rows)
     for mode, fixture in fixtures.items():

@@ -9,7 +9,11 @@ def test_single_turn_messages():
 
 
 def test_multi_turn_alternates_roles_like_reference():
-    prompt = [{"role": "user", "content": "1"}, {"role": "assistant", "content": "2"}, {"role": "user", "content": "3"}]
+    prompt = [
+        {"role": "user", "content": "1"},
+        {"role": "assistant", "content": "2"},
+        {"role": "user", "content": "3"},
+    ]
     msgs = to_messages(prompt, "4")
     assert [m["role"] for m in msgs] == ["user", "assistant", "user", "assistant"]
     assert msgs[-1]["content"] == "4"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from scoring.reference_forward import direct_text_scores
+from tests.scoring.reference_forward import direct_text_scores
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "gpu_scoring.py"
@@ -39,11 +38,15 @@ def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
     rows = [t[i] for i in (by_len[0], by_len[1], by_len[-1])]  # two short (doubled BOS kept), one truncated
     scorer = ClassifierScorer(ModelSpec(name="m100", path=str(path), max_length=96, batch_tokens=256))
     assert scorer.causal and scorer.info.num_parameters > 90e6
-    got = scorer.score_pairs([r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+    got = scorer.score_pairs(
+        [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]
+    )
     from orchestrator.scoring.formatting import format_conversations
 
     prompts = [r["prompt"] for r in rows] * 2
-    rendered = format_conversations(scorer.tokenizer, prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows])
+    rendered = format_conversations(
+        scorer.tokenizer, prompts, [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
+    )
     want = direct_text_scores(path, rendered, 96)
     n = len(rows)
     np.testing.assert_allclose(got.score_chosen, want[:n], atol=1e-5, rtol=1e-4)
@@ -55,8 +58,17 @@ def test_gemma2_architecture_both_paths_agree(bench, filtered_path, tmp_path, mo
     """The Gemma-2-2B configuration's code path, shrunk: both benchmark paths give the same scores."""
     import transformers
 
-    small = dict(bench.CONFIGS["gemma2-2b"][1], vocab_size=2000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=16)
+    small = dict(
+        bench.CONFIGS["gemma2-2b"][1],
+        vocab_size=2000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        query_pre_attn_scalar=16,
+    )
     monkeypatch.setitem(bench.CONFIGS, "gemma2-small", ("gemma2", small))
     path = bench.build_model("gemma2-small", tmp_path / "g2", "float32")
     tok = transformers.AutoTokenizer.from_pretrained(str(path))
@@ -71,8 +83,25 @@ def test_gemma2_architecture_both_paths_agree(bench, filtered_path, tmp_path, mo
 def test_script_smoke_prints_table(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
-        [sys.executable, str(SCRIPT), "--device", "cpu", "--configs", "tiny", "--limit", "8", "--threads", "1", "--max-length", "512"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--device",
+            "cpu",
+            "--configs",
+            "tiny",
+            "--limit",
+            "8",
+            "--threads",
+            "1",
+            "--max-length",
+            "512",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()

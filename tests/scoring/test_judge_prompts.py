@@ -10,41 +10,47 @@ from orchestrator.errors import ModelError
 from orchestrator.scoring.judge_prompts import chat_prompt, load_template, question_text
 from orchestrator.scoring.verdicts import parse_pair, parse_score
 
-
 # ----------------------------------------------------------------- parsing, handcrafted
 
-@pytest.mark.parametrize("text, expected", [
-    ("The reply is relevant and complete.\nScore: 4", 4.0),
-    ("score:5", 5.0),
-    ("SCORE : 0", 0.0),
-    ("Score: **3**", 3.0),
-    ("Score: 4/5", 4.0),
-    ("Score: 3.", 3.0),
-    ("Score: 2.0", 2.0),
-    ("First I thought Score: 1, but on reflection\nScore: 4", 4.0),  # the last one counts
-    ("Score: 4\n\nScore: 2", 2.0),
-    ("Score: 6", None),          # out of range
-    ("Score: 10", None),         # not 1
-    ("Score: 2.5", None),        # not a point count
-    ("Score: -1", None),
-    ("Score: N", None),
-    ("I'd give it four points.", None),
-    ("", None),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The reply is relevant and complete.\nScore: 4", 4.0),
+        ("score:5", 5.0),
+        ("SCORE : 0", 0.0),
+        ("Score: **3**", 3.0),
+        ("Score: 4/5", 4.0),
+        ("Score: 3.", 3.0),
+        ("Score: 2.0", 2.0),
+        ("First I thought Score: 1, but on reflection\nScore: 4", 4.0),  # the last one counts
+        ("Score: 4\n\nScore: 2", 2.0),
+        ("Score: 6", None),  # out of range
+        ("Score: 10", None),  # not 1
+        ("Score: 2.5", None),  # not a point count
+        ("Score: -1", None),
+        ("Score: N", None),
+        ("I'd give it four points.", None),
+        ("", None),
+    ],
+)
 def test_parse_score_handcrafted(text, expected):
     assert parse_score(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Reply A is more accurate.\n[[A]]", "A"),
-    ("[[B]]", "B"),
-    ("Final verdict: [[B]].", "B"),
-    ("Both [[A]] and [[B]] are fine", None),   # both named: ambiguous
-    ("A is better", None),                     # no verdict
-    ("[A]", None),
-    ("[[a]]", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Reply A is more accurate.\n[[A]]", "A"),
+        ("[[B]]", "B"),
+        ("Final verdict: [[B]].", "B"),
+        ("Both [[A]] and [[B]] are fine", None),  # both named: ambiguous
+        ("A is better", None),  # no verdict
+        ("[A]", None),
+        ("[[a]]", None),
+        ("", None),
+    ],
+)
 def test_parse_pair_handcrafted(text, expected):
     assert parse_pair(text) == expected
 
@@ -54,6 +60,7 @@ def test_parsers_take_non_text():
 
 
 # ----------------------------------------------------------------- parsing, fuzzed
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.text())
@@ -86,6 +93,7 @@ def test_out_of_range_scores_fail(prefix, n):
 
 # ----------------------------------------------------------------- rendering
 
+
 def test_shipped_templates_render_question_and_responses():
     rubric = load_template("rubric")
     text = rubric.render("What is 2+2?", "It is 4.")
@@ -106,7 +114,10 @@ def test_multi_turn_prompt_is_labelled_turns():
 def test_custom_template_file_and_its_errors(tmp_path):
     good = tmp_path / "mine.jinja"
     good.write_text("Q={{ question }} | R={{ response }} | turns={{ messages | length }}")
-    assert load_template("rubric", good).render(["a", "b", "c"], "resp") == "Q=User: a\n\nAssistant: b\n\nUser: c | R=resp | turns=3"
+    assert (
+        load_template("rubric", good).render(["a", "b", "c"], "resp")
+        == "Q=User: a\n\nAssistant: b\n\nUser: c | R=resp | turns=3"
+    )
     typo = tmp_path / "typo.jinja"
     typo.write_text("{{ question }} {{ respnose }}")
     with pytest.raises(ModelError, match="typo.jinja.*respnose"):
@@ -131,8 +142,9 @@ def test_chat_prompt_wraps_one_user_turn_with_generation_prompt(tiny_models):
 
     tok = AutoTokenizer.from_pretrained(str(tiny_models["tiny-judge"]))
     text = chat_prompt(tok, "judge this")
-    assert text == tok.apply_chat_template([{"role": "user", "content": "judge this"}], tokenize=False,
-                                           add_generation_prompt=True)
+    assert text == tok.apply_chat_template(
+        [{"role": "user", "content": "judge this"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.startswith("<s><|user|>\njudge this") and text.endswith("<|assistant|>\n")
 
 

@@ -23,15 +23,26 @@ os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 def judge_path(tmp_path_factory):
     from orchestrator.tiny import build_tiny_model
 
-    return build_tiny_model(tmp_path_factory.mktemp("vllm-judge") / "tiny-judge-64", kind="causal",
-                            seed="tiny-judge", hidden_size=256)
+    return build_tiny_model(
+        tmp_path_factory.mktemp("vllm-judge") / "tiny-judge-64",
+        kind="causal",
+        seed="tiny-judge",
+        hidden_size=256,
+    )
 
 
 def _spec(path, backend, **judge):
     from orchestrator.config import ModelSpec
 
-    return ModelSpec(name="tiny-judge", path=str(path), kind="judge", backend=backend, max_new_tokens=16,
-                     max_length=1024, **judge)
+    return ModelSpec(
+        name="tiny-judge",
+        path=str(path),
+        kind="judge",
+        backend=backend,
+        max_new_tokens=16,
+        max_length=1024,
+        **judge,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +59,11 @@ def examples(filtered_path):
 
     table = pq.read_table(filtered_path).to_pydict()
     idx = list(range(0, len(table["prompt"]), len(table["prompt"]) // 12))[:12]
-    return ([table["prompt"][i] for i in idx], [table["chosen"][i] for i in idx], [table["rejected"][i] for i in idx])
+    return (
+        [table["prompt"][i] for i in idx],
+        [table["chosen"][i] for i in idx],
+        [table["rejected"][i] for i in idx],
+    )
 
 
 def _compare(hf, vl):
@@ -58,7 +73,9 @@ def _compare(hf, vl):
         texts_equal = [x["text"] == y["text"] for x, y in zip(a, b)]
         same += sum(texts_equal)
         total += len(texts_equal)
-        assert [(x["target"], x["order"], x["sample"]) for x in a] == [(y["target"], y["order"], y["sample"]) for y in b]
+        assert [(x["target"], x["order"], x["sample"]) for x in a] == [
+            (y["target"], y["order"], y["sample"]) for y in b
+        ]
         for x, y, eq in zip(a, b, texts_equal):
             if eq:
                 assert x["parsed"] == y["parsed"]
@@ -105,8 +122,9 @@ def test_greedy_pairwise_matches_transformers(judge_path, vllm_rubric, examples)
 def test_vllm_seeded_sampling_repeats_across_batchings(judge_path, vllm_rubric, examples):
     from orchestrator.scoring.judge_vllm import VllmJudgeScorer
 
-    vl = VllmJudgeScorer(_spec(judge_path, "vllm", mode="rubric", samples=2, temperature=1.0, seed=3),
-                         engine=vllm_rubric.llm)
+    vl = VllmJudgeScorer(
+        _spec(judge_path, "vllm", mode="rubric", samples=2, temperature=1.0, seed=3), engine=vllm_rubric.llm
+    )
     prompts, chosen, rejected = examples
     a = vl.pair_columns(prompts, chosen, rejected)
     b = vl.pair_columns(prompts[::-1][:6], chosen[::-1][:6], rejected[::-1][:6])  # other batch, other order

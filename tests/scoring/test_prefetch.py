@@ -89,7 +89,12 @@ def test_padded_batches_equal_inline_construction(causal, depth):
     first_masked = [bool(x) for x in rng.integers(0, 2, size=len(seqs))]
     offsets = [int(m) for m in first_masked]
     want = list(_inline(seqs, 1, 2000, causal, offsets, first_masked))
-    got = list(prefetch(padded_batches(seqs, 1, 2000, causal=causal, offsets=offsets, first_masked=first_masked), depth=depth))
+    got = list(
+        prefetch(
+            padded_batches(seqs, 1, 2000, causal=causal, offsets=offsets, first_masked=first_masked),
+            depth=depth,
+        )
+    )
     assert [b.indices for b in got] == [b for b, _ in want]
     for g, (_, inputs) in zip(got, want):
         assert g.inputs.keys() == inputs.keys()

@@ -4,12 +4,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import HAVE_VLLM
-
 from orchestrator.config import ModelSpec
 from orchestrator.errors import MissingDependencyError
 from orchestrator.scoring import encode, format_conversations, make_scorer
 from orchestrator.scoring.vllm_engine import engine_settings
+from tests.conftest import HAVE_VLLM
 
 ATOL = 1e-4  # float32 on both sides; different kernels, summation orders
 
@@ -22,18 +21,44 @@ def test_without_vllm_the_error_names_the_package_to_install(tiny_models):
 
 
 def test_engine_settings_follow_the_spec():
-    spec = ModelSpec(name="rm", path="org/rm", max_length=4096, tensor_parallel_size=4, gpu_memory_utilization=0.5)
+    spec = ModelSpec(
+        name="rm", path="org/rm", max_length=4096, tensor_parallel_size=4, gpu_memory_utilization=0.5
+    )
     gpu = engine_settings(spec, runner="pooling", cpu=False)
-    assert gpu == {"model": "org/rm", "tokenizer": "org/rm", "revision": None, "trust_remote_code": False,
-                   "runner": "pooling", "dtype": "bfloat16", "max_model_len": 4096, "tensor_parallel_size": 4,
-                   "gpu_memory_utilization": 0.5, "seed": 0, "enforce_eager": False,
-                   "distributed_executor_backend": "mp"}
-    cpu = engine_settings(spec.model_copy(update={"dtype": "float16"}), runner="generate", max_model_len=8192,
-                          seed=3, cpu=True, max_logprobs=5)
-    assert (cpu["dtype"], cpu["runner"], cpu["max_model_len"], cpu["seed"], cpu["enforce_eager"], cpu["max_logprobs"]) == (
-        "float16", "generate", 8192, 3, True, 5)
+    assert gpu == {
+        "model": "org/rm",
+        "tokenizer": "org/rm",
+        "revision": None,
+        "trust_remote_code": False,
+        "runner": "pooling",
+        "dtype": "bfloat16",
+        "max_model_len": 4096,
+        "tensor_parallel_size": 4,
+        "gpu_memory_utilization": 0.5,
+        "seed": 0,
+        "enforce_eager": False,
+        "distributed_executor_backend": "mp",
+    }
+    cpu = engine_settings(
+        spec.model_copy(update={"dtype": "float16"}),
+        runner="generate",
+        max_model_len=8192,
+        seed=3,
+        cpu=True,
+        max_logprobs=5,
+    )
+    assert (
+        cpu["dtype"],
+        cpu["runner"],
+        cpu["max_model_len"],
+        cpu["seed"],
+        cpu["enforce_eager"],
+        cpu["max_logprobs"],
+    ) == ("float16", "generate", 8192, 3, True, 5)
     assert engine_settings(spec, runner="pooling", cpu=True)["dtype"] == "float32"
-    assert "distributed_executor_backend" not in engine_settings(ModelSpec(name="rm", path="p"), runner="pooling")
+    assert "distributed_executor_backend" not in engine_settings(
+        ModelSpec(name="rm", path="p"), runner="pooling"
+    )
 
 
 def test_doubled_bos_is_droppable_only_under_rotary_positions():
@@ -74,7 +99,9 @@ def test_pair_scores_match_transformers(vllm_classifier_engine, filtered_path, t
     vllm_scorer = make_scorer(spec)
     assert vllm_scorer.engine is engine  # the session's engine, not a second one
     got = vllm_scorer.pair_columns(prompts, chosen, rejected)
-    want = make_scorer(spec.model_copy(update={"backend": "transformers"})).pair_columns(prompts, chosen, rejected)
+    want = make_scorer(spec.model_copy(update={"backend": "transformers"})).pair_columns(
+        prompts, chosen, rejected
+    )
 
     tok = vllm_scorer.tokenizer
     enc = encode(tok, format_conversations(tok, prompts, chosen), spec.max_length)
@@ -94,13 +121,20 @@ def test_pair_scores_match_transformers(vllm_classifier_engine, filtered_path, t
 @pytest.mark.vllm
 def test_best_of_n_columns_match_transformers(vllm_classifier_engine):
     spec, _ = vllm_classifier_engine
-    prompts = ["What is the capital of France?", [{"role": "user", "content": "hi"},
-                                                  {"role": "assistant", "content": "hello"},
-                                                  {"role": "user", "content": "add 2 and 2"}]]
+    prompts = [
+        "What is the capital of France?",
+        [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "add 2 and 2"},
+        ],
+    ]
     chosen = [["The capital of France is Paris."], ["4", "It is 4."]]
     rejected = [["Lyon.", "Berlin, I think.", "I can't help with that."], ["5"]]
     got = make_scorer(spec).list_columns(prompts, chosen, rejected)
-    want = make_scorer(spec.model_copy(update={"backend": "transformers"})).list_columns(prompts, chosen, rejected)
+    want = make_scorer(spec.model_copy(update={"backend": "transformers"})).list_columns(
+        prompts, chosen, rejected
+    )
     for key in ("scores_chosen", "scores_rejected"):
         for g, w in zip(got[key], want[key]):
             np.testing.assert_allclose(g, w, atol=ATOL, rtol=0)
@@ -117,4 +151,8 @@ def test_model_info_and_shared_engine(vllm_classifier_engine):
     assert info.num_parameters == reference.info.num_parameters
     assert info.fingerprint == reference.info.fingerprint
     assert (info.dtype, info.device, info.extra["backend"], info.extra["max_model_len"]) == (
-        "float32", "cpu", "vllm", spec.max_length)
+        "float32",
+        "cpu",
+        "vllm",
+        spec.max_length,
+    )

@@ -12,8 +12,21 @@ pytestmark = pytest.mark.vllm
 
 
 def test_script_prints_its_table_and_agreement(filtered_path):
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "vllm_scoring.py"), "--configs", "tiny",
-                           "--limit", "6", "--data", str(filtered_path)], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "vllm_scoring.py"),
+            "--configs",
+            "tiny",
+            "--limit",
+            "6",
+            "--data",
+            str(filtered_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| tiny |")]
     assert [r.split("|")[2].strip() for r in rows] == ["transformers", "vllm"]

@@ -1,0 +1,93 @@
+"""Shared pieces of the command line: the typer app, consoles, output formats and rendering."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.errors import RaywardError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Rayward: evaluate reward models on Ray.")
+console = Console()
+err_console = Console(stderr=True)
+
+DEMO_JOB = Path(__file__).resolve().parent.parent / "demo.yaml"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class By(str, Enum):
+    section = "section"
+    subset = "subset"
+
+
+def _fail(exc: RaywardError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+# ----------------------------------------------------------------- output
+
+
+def _fmt_cell(value: Any, percent: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{100 * value:.2f}" if percent else f"{value:.6g}"
+    return str(value)
+
+
+def _emit(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    fmt: Format,
+    *,
+    percent: set[str] = frozenset(),
+    title: str | None = None,
+) -> None:
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+        return
+    cells = [[_fmt_cell(r.get(c), c in percent) for c in columns] for r in rows]
+    if fmt is Format.markdown:
+        lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, justify="right" if c in percent else "left")
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)

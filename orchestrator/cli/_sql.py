@@ -1,0 +1,138 @@
+"""``rayward sql`` (one query or the interactive session) and ``rayward analyze``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orchestrator.cli._common import (
+    Format,
+    _emit,
+    _fail,
+    app,
+    console,
+    err_console,
+)
+from orchestrator.errors import RaywardError
+
+
+def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
+    """The interactive loop: read lines from stdin, print replies; history via readline on a terminal."""
+    from orchestrator.query.db import connect
+    from orchestrator.query.shell import SqlShell
+
+    con = connect(results)
+    shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value)
+    interactive = sys.stdin.isatty()
+    history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
+    readline = None
+    if interactive:
+        try:
+            import readline
+
+            try:
+                readline.read_history_file(history)
+            except OSError:
+                pass
+        except ImportError:  # pragma: no cover - Windows without pyreadline
+            readline = None
+        err_console.print(
+            f"rayward sql over {results} (read-only). .help for commands, .quit to leave.", highlight=False
+        )
+    try:
+        while True:
+            prompt = ("   ...> " if shell.pending else "rayward> ") if interactive else ""
+            try:
+                line = input(prompt) if interactive else sys.stdin.readline()
+            except EOFError:
+                break
+            except KeyboardInterrupt:
+                shell.reset()
+                err_console.print("^C")
+                continue
+            if not interactive and line == "":
+                break
+            reply = shell.feed(line.rstrip("\n"))
+            if reply is None:
+                continue
+            if reply.kind == "quit":
+                break
+            if reply.kind == "error":
+                err_console.print(f"[bold red]error:[/] {reply.text}", highlight=False, soft_wrap=True)
+            elif reply.kind == "message":
+                console.print(reply.text, highlight=False)
+            else:
+                _emit(reply.table.to_pylist(), reply.table.column_names, Format(shell.fmt))
+                if reply.truncated:
+                    err_console.print(reply.text)
+        if shell.pending:
+            err_console.print("error: unfinished statement at end of input (end it with ';')")
+    finally:
+        con.close()
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError:
+                pass
+
+
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(
+        None, help="A read-only SQL query; leave out for an interactive session."
+    ),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+    max_rows: int = typer.Option(100, "--max-rows", help="Row cap of the interactive session."),
+) -> None:
+    """Run read-only SQL over the results store with the views preloaded (no query: interactive session)."""
+    from orchestrator.query.db import check_read_only, connect, run_query
+
+    if query is None:
+        try:
+            _sql_session(results, fmt, max_rows)
+        except RaywardError as exc:
+            _fail(exc)
+        return
+    try:
+        check_read_only(query)
+        con = connect(results)
+        table = run_query(con, query)
+    except RaywardError as exc:
+        _fail(exc)
+    _emit(table.to_pylist(), table.column_names, fmt)
+
+
+@app.command()
+def analyze(
+    name: str = typer.Argument(
+        ...,
+        help="refusals, refusal-prompts, reasoning, length, length-category, length-correlation, instruction, families, size.",
+    ),
+    results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
+    benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to analyse."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
+) -> None:
+    """Print one analysis view (latest successful run of each model)."""
+    from orchestrator.query.analyses import analysis_table, get_analysis
+
+    try:
+        spec = get_analysis(name)
+        table = analysis_table(results, name, benchmark)
+    except RaywardError as exc:
+        _fail(exc)
+    rows, columns = table.to_pylist(), table.column_names
+    if not rows and fmt is Format.table:
+        err_console.print(f"no rows for analysis {name!r} of benchmark {benchmark!r} in {results}")
+        return
+    _emit(
+        rows,
+        columns,
+        fmt,
+        percent=set(spec.percent),
+        title=f"{name}: {spec.description} (% where a fraction)",
+    )

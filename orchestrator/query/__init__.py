@@ -1,0 +1,1 @@
+"""Reading the results: DuckDB views and stored SQL (``sql/``), analyses, statistics and comparisons."""

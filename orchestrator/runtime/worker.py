@@ -1,0 +1,219 @@
+"""The scoring worker: loads one model once and turns example slices into records.
+
+Plain Python; :mod:`orchestrator.runtime.driver` wraps it as a Ray actor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from typing import Any
+
+import pyarrow as pa
+
+from orchestrator.config import ModelSpec
+from orchestrator.errors import ModelError
+from orchestrator.results.records import SCHEMA_VERSION, make_table
+from orchestrator.runtime import faults
+
+logger = logging.getLogger(__name__)
+
+SHARD_STATS_KEY = b"rayward.shard_stats"
+"""Arrow schema metadata of a scored shard: how the actor produced it (``oom_retries``, ``batch_tokens``)."""
+
+
+def _prompt_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class ScoringWorker:
+    """Holds one loaded scorer; ``score`` returns a records table for a slice of examples."""
+
+    def __init__(self, spec: dict[str, Any], want_gpu: bool, threads: int):
+        self.spec = ModelSpec.model_validate(spec)
+        self.want_gpu = want_gpu
+        self.threads = threads
+        self.scorer = None
+
+    def load(self) -> dict[str, Any]:
+        from orchestrator._lazy import require
+        from orchestrator.scoring import make_scorer
+        from orchestrator.scoring.classifier import pick_device
+
+        torch = require("torch")
+        torch.set_num_threads(self.threads)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+        self.scorer = make_scorer(self.spec, device=pick_device(self.want_gpu))
+        return asdict(self.scorer.info)
+
+    def score(
+        self,
+        examples: pa.Table,
+        start: int,
+        stop: int,
+        *,
+        run_id: str,
+        benchmark: str,
+        shard: int,
+        row_errors: tuple[int, int, float] | None = None,
+    ) -> pa.Table:
+        """Records of ``examples[start:stop]``; ``row_errors`` = (rows of this benchmark that failed so far, its
+        rows, ``max_error_rate``): rows that fail alone become error records until the allowance runs out."""
+        if self.scorer is None:
+            self.load()
+        part = examples.slice(start, stop - start)
+        prompts = part.column("prompt").to_pylist()
+        chosen = part.column("chosen").to_pylist()
+        rejected = part.column("rejected").to_pylist()
+        t0 = time.perf_counter()
+        listy = pa.types.is_list(part.column("chosen").type)
+        columns = self.scorer.list_columns if listy else self.scorer.pair_columns
+        so_far, n_rows, rate = row_errors or (0, part.num_rows, 0.0)
+        allowed = faults.row_error_allowance(rate, n_rows) - so_far
+        oom_retries = 0
+        while True:
+            failed: list[tuple[int, str]] = []
+            try:
+                cols, errors = _score_rows(columns, prompts, chosen, rejected, listy, 0, failed, allowed)
+                break
+            except _RowErrorLimit:
+                i, error = failed[0]
+                first = {
+                    "subset": part.column("subset")[i].as_py(),
+                    "row_index": part.column("row_index")[i].as_py(),
+                    "error": error,
+                }
+                raise ModelError(
+                    faults.row_error_message(
+                        self.spec.name, benchmark, so_far + len(failed), n_rows, rate, first, at_least=True
+                    )
+                ) from None
+            except Exception as exc:
+                if not faults.is_oom(exc):
+                    raise
+                self._halve_batch_tokens(exc)
+                oom_retries += 1
+        if failed:
+            logger.warning(
+                "%d of %d rows failed in shard %d of %s", len(failed), part.num_rows, shard, benchmark
+            )
+        faults.maybe_fail_in_unit(f"{benchmark}/{self.spec.name}/{shard:05d}")
+        logger.info("scored %d examples in %.2fs", part.num_rows, time.perf_counter() - t0)
+        n = part.num_rows
+        table = make_table(
+            {
+                "schema_version": [SCHEMA_VERSION] * n,
+                "run_id": [run_id] * n,
+                "benchmark": [benchmark] * n,
+                "model": [self.spec.name] * n,
+                "kind": [self.spec.kind] * n,
+                "subset": part.column("subset"),
+                "example_id": part.column("id"),
+                "row_index": part.column("row_index"),
+                "prompt": [_prompt_text(p) for p in prompts],
+                "shard": [shard] * n,
+                "scorer": [self.scorer.backend] * n,
+                "source_id": part.column("source_id"),
+                **cols,
+                **({"error": errors} if errors is not None else {}),
+            }
+        )
+        stats = {"oom_retries": oom_retries, "batch_tokens": getattr(self.scorer, "batch_tokens", None)}
+        return table.replace_schema_metadata(
+            {**table.schema.metadata, SHARD_STATS_KEY: json.dumps(stats).encode()}
+        )
+
+    def _halve_batch_tokens(self, exc: BaseException) -> None:
+        """After an out-of-memory error: halve the scorer's batch token budget, or give up at one sequence."""
+        budget = getattr(self.scorer, "batch_tokens", None)
+        rows = getattr(exc, "batch_rows", None)
+        if budget is None or budget <= 1 or rows == 1:
+            raise ModelError(
+                f"model {self.spec.name!r}: out of memory with one sequence per batch (batch_tokens {budget}): "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+            ) from None
+        self.scorer.batch_tokens = max(1, budget // 2)
+        logger.warning(
+            "model %s: out of memory; batch_tokens %d -> %d, rescoring the shard",
+            self.spec.name,
+            budget,
+            self.scorer.batch_tokens,
+        )
+        if self.scorer.device.startswith("cuda"):
+            from orchestrator._lazy import require
+
+            require("torch").cuda.empty_cache()
+
+
+def shard_stats(table: pa.Table) -> dict[str, Any]:
+    """How the actor produced a scored shard (see ``SHARD_STATS_KEY``); empty for tables from elsewhere."""
+    raw = (table.schema.metadata or {}).get(SHARD_STATS_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _error_columns(chosen: list[Any], rejected: list[Any], listy: bool) -> dict[str, list[Any]]:
+    """The columns of one row that could not be scored: its texts, no scores, not correct."""
+    if not listy:
+        return {"chosen": chosen, "rejected": rejected, "correct": [False]}
+    c, r = chosen[0] or [], rejected[0] or []
+    return {
+        "chosen": [c[0] if c else None],
+        "rejected": [r[0] if r else None],
+        "texts_chosen": [list(c)],
+        "texts_rejected": [list(r)],
+        "correct": [False],
+    }
+
+
+class _RowErrorLimit(Exception):
+    """More rows failed than the benchmark's allowance (stops the search for bad rows early)."""
+
+
+def _score_rows(
+    columns,
+    prompts: list[Any],
+    chosen: list[Any],
+    rejected: list[Any],
+    listy: bool,
+    offset: int,
+    failed: list[tuple[int, str]],
+    allowed: int,
+) -> tuple[dict[str, Any], list[str | None] | None]:
+    """The scorer's columns for all rows; ``errors`` is None when every row scored.
+
+    When the whole call fails for a reason other than the model itself (out of memory, :class:`ModelError`), the
+    rows are split in halves until each failing row stands alone; that row becomes an error record and is
+    appended to ``failed`` as (position + ``offset``, error text), until more than ``allowed`` rows failed.
+    """
+    try:
+        return columns(prompts, chosen, rejected), None
+    except Exception as exc:
+        if faults.is_oom(exc) or isinstance(exc, ModelError):
+            raise
+        if len(prompts) == 1:
+            text = str(exc).strip().splitlines()
+            failed.append((offset, f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__))
+            if len(failed) > allowed:
+                raise _RowErrorLimit() from None
+            return _error_columns(chosen, rejected, listy), [failed[-1][1]]
+    mid = len(prompts) // 2
+    spans = ((0, mid), (mid, len(prompts)))
+    parts = [
+        _score_rows(columns, prompts[a:b], chosen[a:b], rejected[a:b], listy, offset + a, failed, allowed)
+        for a, b in spans
+    ]
+    sizes = [b - a for a, b in spans]
+    keys = list(dict.fromkeys(k for cols, _ in parts for k in cols))
+    merged = {
+        k: [v for (cols, _), n in zip(parts, sizes) for v in (_as_list(cols[k]) if k in cols else [None] * n)]
+        for k in keys
+    }
+    errors = [e for (_, errs), n in zip(parts, sizes) for e in (errs if errs is not None else [None] * n)]
+    return merged, errors
