@@ -62,9 +62,14 @@ class ColumnMap(_Strict):
 class BenchmarkSpec(_Strict):
     """One benchmark to run: its scoring rules (``name``) and where its data lives."""
 
-    name: Literal["reward-bench", "reward-bench-2", "custom"] = "reward-bench"
+    name: Literal[
+        "reward-bench", "reward-bench-2", "rm-bench", "judgebench", "judgebench-claude", "rmb", "custom"
+    ] = "reward-bench"
     """The benchmark's scoring rules: ``reward-bench`` (v1: Chat, Chat Hard, Safety, Reasoning, optional Prior Sets),
-    ``reward-bench-2`` (Factuality, Precise IF, Math, Safety, Focus, Ties) or ``custom`` (your own preference file)."""
+    ``reward-bench-2`` (Factuality, Precise IF, Math, Safety, Focus, Ties), ``rm-bench`` (Chat, Math, Code, Safety,
+    Easy, Normal, Hard), ``judgebench`` / ``judgebench-claude`` (JudgeBench's gpt / claude split: mmlu-pro,
+    livebench, livecodebench), ``rmb`` (Helpfulness / Harmlessness x Pairwise / BoN) or ``custom`` (your own
+    preference file); see docs/benchmarks-catalog.md."""
 
     source: str | None = None
     """A local .parquet/.json/.jsonl file or directory, or a Hugging Face hub dataset id (default: the benchmark's hub id)."""

@@ -356,7 +356,12 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     source = spec.source or bench.default_source
     where = source
     known = set(bench.subsets)
-    if spec.subset_from_split:
+    module = bench.loader_module
+    if module is not None:
+        if spec.subset_from_split:
+            raise DataError(f"benchmarks[{bench.name}].subset_from_split: {bench.name} has its own loader")
+        table, fingerprint = module.load(source, split, spec.revision)
+    elif spec.subset_from_split:
         table, fingerprint = _load_by_split(source, spec.revision, known)
     elif _looks_local(source):
         table, fingerprint, _ = _load_local(source, split)
@@ -371,6 +376,12 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
         if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
             table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
             table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
+            _check_best_of_n(table, bench, where)
+        columns = ["prompt", "chosen", "rejected", "subset", "id"]
+    elif module is not None:
+        lists = "yes" if _is_list(table.column("chosen").type) else "no"
+        _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
+        if lists == "yes":
             _check_best_of_n(table, bench, where)
         columns = ["prompt", "chosen", "rejected", "subset", "id"]
     else:
@@ -393,10 +404,13 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     ints, text = _ids(table.column("id"))
     n = table.num_rows
     example_ids = [i if i is not None else row for row, i in enumerate(ints)]
+    position = table.column("chosen_position") if "chosen_position" in table.column_names else None
     table = table.select(columns)
     table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
     table = table.append_column("row_index", pa.array(range(n), pa.int64()))
     table = table.append_column("source_id", pa.array(text, pa.string()))
+    if position is not None:  # where the source showed the chosen completion (JudgeBench's A/B)
+        table = table.append_column("chosen_position", position)
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from orchestrator._lazy import require
-from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
+from orchestrator.benchmarks import RULES_CSV, SECTIONS_CSV, SUBSETS_CSV, rules
 from orchestrator.errors import QueryError
 from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
 from orchestrator.results.store import Store, open_store
@@ -39,7 +39,39 @@ def _view_files() -> list[Path]:
     return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
 
 
-_PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV)}
+_PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV), "rules_csv": str(RULES_CSV)}
+
+RULES_BEFORE = 15
+"""Rule files (``sql/rules/*.sql``, named in ``rules.csv``) run after the view files numbered below this (the
+records, the latest records) and before ``15_record_points.sql``, which takes their points."""
+
+_NO_RULE_POINTS = (
+    "SELECT l.*, NULL::VARCHAR AS rule, NULL::DOUBLE AS points FROM latest_records l WHERE false"
+)
+_NO_RULE_SECTIONS = (
+    "SELECT NULL::VARCHAR AS model, NULL::VARCHAR AS kind, NULL::VARCHAR AS benchmark, NULL::VARCHAR AS section, "
+    "NULL::DOUBLE AS score, NULL::BIGINT AS n_subsets, NULL::VARCHAR AS run_id, NULL::BOOLEAN AS complete WHERE false"
+)
+
+
+def _define_rules(con: Any) -> None:
+    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions of their points / sections."""
+    points, sections = [], []
+    for rule in rules().values():
+        if not rule.points_view:
+            continue  # a built-in rule: computed in the numbered view files
+        con.execute((SQL_DIR / rule.sql).read_text(encoding="utf-8"))
+        points.append(f"SELECT * FROM {rule.points_view}")
+        if rule.sections_view:
+            sections.append(
+                f"SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM {rule.sections_view}"
+            )
+    con.execute(
+        "CREATE OR REPLACE VIEW rule_points AS " + " UNION ALL BY NAME ".join([_NO_RULE_POINTS, *points])
+    )
+    con.execute(
+        "CREATE OR REPLACE VIEW rule_sections AS " + " UNION ALL ".join([_NO_RULE_SECTIONS, *sections])
+    )
 
 
 def connect(results: str | Path | Store) -> Any:
@@ -78,7 +110,11 @@ def connect(results: str | Path | Store) -> Any:
     con.register("_run_models_arrow", runs)
     con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
     con.unregister("_run_models_arrow")
+    rules_defined = False
     for path in _view_files():
+        if not rules_defined and int(path.name[:2]) >= RULES_BEFORE:
+            _define_rules(con)
+            rules_defined = True
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
         con.execute(sql, params or None)
@@ -128,6 +164,16 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
         if r["section"] not in sections:
             sections.append(r["section"])
         by_model.setdefault(r["model"], {})[r["section"]] = r["score"]
+    if overall:  # a declared, non-optional section no model has (RM-Bench's Math offline) is an empty column
+        from orchestrator.benchmarks import _rows
+
+        declared = sorted(
+            (r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark),
+            key=lambda r: int(r["section_order"]),
+        )
+        names = [r["section"] for r in declared if r["optional"] != "true" or r["section"] in sections]
+        if names and all(s in names for s in sections):
+            sections = names
     rows = []
     for o in overall:
         row = {"model": o["model"], "kind": o["kind"]}

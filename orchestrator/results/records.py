@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
@@ -34,6 +34,8 @@ SCHEMA_VERSION = 3
 # the judge fields (``judge_outputs``: every raw judge output with its target, order, sample index and
 # parsed value; ``parse_failures``; ``position_consistent``) and ``cached_from`` (the run whose score
 # was reused by the score cache; null when scored in this run).
+# Version 4 appended ``chosen_position``: where the source showed the chosen completion (0 = first / response A,
+# 1 = second / response B; JudgeBench), null when the source has no order.
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -91,6 +93,8 @@ RECORD_SCHEMA = pa.schema(
         pa.field("position_consistent", pa.bool_()),
         # v3: score cache
         pa.field("cached_from", pa.string()),
+        # v4: where the source showed the chosen completion (0 first / A, 1 second / B); null: no order
+        pa.field("chosen_position", pa.int8()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )
