@@ -26,6 +26,7 @@ from orchestrator.benchmarks._sources import (
     sha256_files,
     text_list,
 )
+from orchestrator.data import check_own_table, register_loader
 from orchestrator.errors import DataError
 
 DOMAINS = ("chat", "math", "code", "safety-refuse", "safety-response")
@@ -90,3 +91,6 @@ def load(source: str, split: str, revision: str | None) -> tuple[pa.Table, str]:
             raw, str(f), None if f.name == TOTAL_FILE or (raw and "domain" in raw[0]) else _domain_of_file(f)
         )
     return example_table(rows, source), sha256_files(files)
+
+
+register_loader("rm_bench")(check_own_table)

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from orchestrator._lazy import require
-from orchestrator.benchmarks import RULES_CSV, SECTIONS_CSV, SUBSETS_CSV, rules
+from orchestrator.benchmarks import rules, table_files, table_rows
 from orchestrator.errors import QueryError
 from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
 from orchestrator.results.store import Store, open_store
@@ -39,7 +39,14 @@ def _view_files() -> list[Path]:
     return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
 
 
-_PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV), "rules_csv": str(RULES_CSV)}
+def _params() -> dict[str, list[str]]:
+    """The benchmark data tables the views read (shipped and registered files)."""
+    return {
+        "subsets_csv": [str(p) for p in table_files("subsets")],
+        "sections_csv": [str(p) for p in table_files("sections")],
+        "rules_csv": [str(p) for p in table_files("rules")],
+    }
+
 
 RULES_BEFORE = 15
 """Rule files (``sql/rules/*.sql``, named in ``rules.csv``) run after the view files numbered below this (the
@@ -116,7 +123,7 @@ def connect(results: str | Path | Store) -> Any:
             _define_rules(con)
             rules_defined = True
         sql = path.read_text(encoding="utf-8")
-        params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
+        params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
     return con
 
@@ -165,10 +172,8 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
             sections.append(r["section"])
         by_model.setdefault(r["model"], {})[r["section"]] = r["score"]
     if overall:  # a declared, non-optional section no model has (RM-Bench's Math offline) is an empty column
-        from orchestrator.benchmarks import _rows
-
         declared = sorted(
-            (r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark),
+            (r for r in table_rows("sections") if r["benchmark"] == benchmark),
             key=lambda r: int(r["section_order"]),
         )
         names = [r["section"] for r in declared if r["optional"] != "true" or r["section"] in sections]
