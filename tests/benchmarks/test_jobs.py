@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from orchestrator.benchmarks import expected_counts
-from orchestrator.config import BenchmarkSpec, JobConfig, ModelSpec
+from orchestrator.config import BenchmarkSpec, JobConfig, model_spec
 from orchestrator.data import load_examples
 from orchestrator.errors import DataError
 from orchestrator.query.db import connect, leaderboard, run_query
@@ -33,7 +33,7 @@ def _job(name, tiny_models, tmp_path, limit):
 
 
 def _direct(tiny, prompts, completions):
-    scorer = ClassifierScorer(ModelSpec(name="x", path=str(tiny)))
+    scorer = ClassifierScorer(model_spec(name="x", path=str(tiny)))
     return scorer.score_texts(format_conversations(scorer.tokenizer, prompts, completions))[0]
 
 
