@@ -87,3 +87,11 @@ CROSS JOIN (VALUES ('Easy'), ('Normal'), ('Hard')) x(section)
 JOIN all_coverage v USING (model, benchmark)
 JOIN runs r USING (model, benchmark)
 GROUP BY d.model, d.benchmark, x.section;
+
+-- The matrix per (model, benchmark) over domains: each cell the mean of the domains' cells (the report's
+-- difficulty matrix; its triangles' means are the Easy / Normal / Hard sections).
+CREATE OR REPLACE VIEW style_matrix_overall AS
+SELECT model, any_value(kind) AS kind, benchmark, chosen_style, rejected_style, any_value(difficulty) AS difficulty,
+       count(*) AS n_domains, avg(accuracy) AS accuracy
+FROM style_matrix
+GROUP BY model, benchmark, chosen_style, rejected_style;
