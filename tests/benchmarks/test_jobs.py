@@ -86,9 +86,9 @@ def test_rm_bench_job(ray_cluster, tiny_models, tmp_path):
 def test_judgebench_job(ray_cluster, tiny_models, tmp_path):
     res = run_job(_job("judgebench", tiny_models, tmp_path, 1))
     assert res.ok, res.failed
-    for bench, n in (("judgebench", 17), ("judgebench-claude", 17)):
+    for bench, n_rows in (("judgebench", 17), ("judgebench-claude", 17)):
         recs = _records(tmp_path / "results", bench, "tiny-rm")
-        assert len(recs) == n and all(r["chosen_position"] in (0, 1) for r in recs)
+        assert len(recs) == n_rows and all(r["chosen_position"] in (0, 1) for r in recs)
         board = {r["model"]: r for r in leaderboard(tmp_path / "results", bench)}
         # a family pools its pairs: its subsets weigh as many as they have (expected_counts) in the full split
         n = expected_counts(bench)
@@ -98,7 +98,7 @@ def test_judgebench_job(ray_cluster, tiny_models, tmp_path):
             assert board["tiny-rm"][family] == pytest.approx(want / sum(n[r["subset"]] for r in mine))
         # the tiny judge writes garbage: both games unparseable, every pair wrong, as JudgeBench counts it
         judge = _records(tmp_path / "results", bench, "tiny-judge-pairwise")
-        assert len(judge) == n and all(len(r["judge_outputs"]) == 2 for r in judge)
+        assert len(judge) == n_rows and all(len(r["judge_outputs"]) == 2 for r in judge)
         assert board["tiny-judge-pairwise"]["score"] == 0.0
         assert board["tiny-judge-pairwise"]["parse_failure_rate"] == 1.0
 
