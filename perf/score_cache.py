@@ -1,6 +1,6 @@
 """What the score cache saves: wall time of `rayward run` cold, rerun with nothing new, rerun with one new model.
 
-    python benchmarks/score_cache.py [--data ../shared/data/reward-bench/filtered.parquet] [--limit N] [--skip-no-cache]
+    python perf/score_cache.py [--data ../shared/data/reward-bench/filtered.parquet] [--limit N] [--skip-no-cache]
 
 Each row is a new `rayward run JOB` process, timed from start to exit (the printed leaderboard; "run wall s" is
 the manifest's `wall_seconds`: data load to last record written, without process start and leaderboard), over the

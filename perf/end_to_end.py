@@ -1,11 +1,11 @@
 """End-to-end speed of a full RewardBench v1 run, and the scorer's pairs/s, against the reference.
 
-    python benchmarks/end_to_end.py [--data ../shared/data/reward-bench/filtered.parquet]
+    python perf/end_to_end.py [--data ../shared/data/reward-bench/filtered.parquet]
                                     [--reference-python /work/refvenv/bin/python --reference-workdir /work/refwork]
 
 End to end = wall time of `rayward run JOB` as a new process, from process start to the printed
 leaderboard, for the tiny hidden-64 Llama classifier `tiny-rm`. The reference (rewardbench 0.1.4
-`scripts/run_rm.py`, set up by benchmarks/reference/run_reference.sh) is timed the same way when its
+`scripts/run_rm.py`, set up by perf/reference/run_reference.sh) is timed the same way when its
 Python is given, and its per-example results are compared with Rayward's. Prints a markdown table.
 """
 

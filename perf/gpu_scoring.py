@@ -1,7 +1,7 @@
 """Scoring throughput of Rayward's scorer against the reference's approach, on one device, no Ray.
 
-    python benchmarks/gpu_scoring.py --device cuda --configs llama3.2-1b,gemma2-2b,llama3-8b
-    python benchmarks/gpu_scoring.py --device cpu --configs tiny,100m --limit 16
+    python perf/gpu_scoring.py --device cuda --configs llama3.2-1b,gemma2-2b,llama3-8b
+    python perf/gpu_scoring.py --device cpu --configs tiny,100m --limit 16
 
 Models are random-initialised sequence classifiers (one label) of real architectures, built
 locally (no download) with the tiny byte-level tokenizer of :mod:`orchestrator.tiny` (its

