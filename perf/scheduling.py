@@ -1,19 +1,20 @@
 """Multi-model GPU scheduling: makespan against the ideal for 20 models on 8 GPUs (simulated cluster).
 
     python perf/scheduling.py [--data ../shared/data/reward-bench/filtered.parquet] [--gpus 8]
-                                    [--ideal-seconds 40] [--skip-ray] [--policies naive,lpt]
+                              [--ideal-seconds 40] [--skip-ray] [--policies naive,lpt] [--quick]
 
 1. Calibration: real scoring of the tiny classifier on this CPU gives seconds per (parameter x token).
 2. The pure simulator (:func:`orchestrator.runtime.scheduling.simulate`) on 20 models of 0.5B-70B parameters
    (four tensor-parallel: three TP=2, one TP=4) over the real v1 data's token counts: naive (job order),
    LPT, LPT with backfilling. Makespan / ideal, where ideal = max(total GPU-work / GPUs, longest model).
 3. The real driver (``rayward``'s ``_Driver``, real Ray with ``--gpus`` fake GPUs, real placement groups,
-   real Parquet records) with modelled workers: each unit sleeps parameters x tokens x rate / TP, the
-   calibrated rate compressed so the ideal makespan is ``--ideal-seconds``. Measured makespan = first
+   real Parquet records) with the real scoring worker holding a modelled scorer: each unit sleeps
+   parameters x tokens x rate / TP, the calibrated rate compressed so the ideal makespan is ``--ideal-seconds``. Measured makespan = first
    actor start to last model finished, from the run's manifest.
 4. Weight prefetch: load time of a 30M-parameter model with its weight file evicted from the page
    cache, and after the driver-side prefetch read it (what the driver does for the next waiting model).
-Prints markdown tables.
+Prints markdown tables. ``--quick`` runs every step on tiny inputs in seconds (what CI runs; no timing is
+checked and its numbers mean nothing).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -56,60 +59,74 @@ MODELS = [
     ("yi-34b-rm", 34.4, 2),
     ("llama-3-70b-rm", 70.6, 4),
 ]
+QUICK_MODELS = [MODELS[0], MODELS[7], MODELS[16], MODELS[19]]
+"""--quick: two single-GPU models, one TP=2 and one TP=4."""
+
+
+class ModelledScorer:
+    """A scorer whose cost is the model: each call sleeps parameters x tokens x rate / TP seconds.
+
+    It stands behind the real :meth:`ScoringWorker.score` (so the records, their schema and the shard
+    metadata are the real worker's); its scores are text lengths, its token counts characters / 4.
+    """
+
+    backend = "modelled"
+    device = "cpu"
+    batch_tokens: int | None = None
+
+    def __init__(self, spec: Any, rate: float):
+        from orchestrator.scoring.classifier import ModelInfo
+
+        self.spec = spec
+        self.rate = rate
+        self.info = ModelInfo(
+            path=spec.path,
+            revision=None,
+            fingerprint="modelled",
+            dtype="modelled",
+            device="modelled",
+            load_seconds=0.0,
+            num_parameters=int(spec.num_parameters or 0),
+        )
+
+    def _cost(self, prompts: list[Any], chosen: list[Any], rejected: list[Any]) -> None:
+        import pyarrow as pa
+
+        from orchestrator.runtime.scheduling import row_tokens
+
+        tokens = sum(row_tokens(pa.table({"prompt": prompts, "chosen": chosen, "rejected": rejected})))
+        time.sleep(self.info.num_parameters * tokens * self.rate / self.spec.tensor_parallel_size)
+
+    @staticmethod
+    def _lengths(prompts: Any, texts: Any) -> tuple[Any, Any]:
+        import numpy as np
+
+        return np.array([float(len(t)) for t in texts]), np.array([len(t) // 4 for t in texts])
+
+    def pair_columns(self, prompts: list[Any], chosen: list[Any], rejected: list[Any]) -> dict[str, Any]:
+        from orchestrator.scoring.columns import pair_columns
+
+        self._cost(prompts, chosen, rejected)
+        return pair_columns(self._lengths, prompts, chosen, rejected)
+
+    def list_columns(self, prompts: list[Any], chosen: list[Any], rejected: list[Any]) -> dict[str, Any]:
+        from orchestrator.scoring.columns import list_columns
+
+        self._cost(prompts, chosen, rejected)
+        return list_columns(self._lengths, prompts, chosen, rejected)
 
 
 class ModelledWorker(ScoringWorker):
-    """A scoring actor whose cost is the model: it sleeps parameters x tokens x rate / TP per unit.
+    """The real scoring actor with a :class:`ModelledScorer` loaded instead of a model.
 
-    Its records are real (scores = text lengths), written by the real driver.
+    Only ``load`` is overridden (same signature as the real one, checked by tests/perf/test_scheduling_bench.py):
+    ``score`` is the real worker's, so the driver's calls cannot drift from what this benchmark runs.
+    The rate (seconds per parameter x token) comes from ``RAYWARD_BENCH_RATE``, which Ray workers inherit.
     """
 
-    def load(self):
-        self.rate = float(os.environ["RAYWARD_BENCH_RATE"])
-        return {
-            "load_seconds": 0.0,
-            "fingerprint": "modelled",
-            "num_parameters": self.spec.num_parameters,
-            "revision": None,
-            "dtype": "modelled",
-            "device": "modelled",
-        }
-
-    def score(self, examples, start, stop, *, run_id, benchmark, shard):
-        import numpy as np
-
-        from orchestrator.results.records import make_table
-        from orchestrator.runtime.scheduling import row_tokens
-        from orchestrator.scoring.columns import pair_columns
-
-        if not hasattr(self, "rate"):
-            self.load()
-        part = examples.slice(start, stop - start)
-        time.sleep(
-            self.spec.num_parameters * sum(row_tokens(part)) * self.rate / self.spec.tensor_parallel_size
-        )
-
-        def lengths(prompts, texts):
-            return np.array([float(len(t)) for t in texts]), np.array([len(t) // 4 for t in texts])
-
-        p, c, r = (part.column(k).to_pylist() for k in ("prompt", "chosen", "rejected"))
-        n = part.num_rows
-        return make_table(
-            {
-                "schema_version": [3] * n,
-                "run_id": [run_id] * n,
-                "benchmark": [benchmark] * n,
-                "model": [self.spec.name] * n,
-                "kind": [self.spec.kind] * n,
-                "subset": part.column("subset"),
-                "example_id": part.column("id"),
-                "row_index": part.column("row_index"),
-                "prompt": p,
-                "shard": [shard] * n,
-                "scorer": ["modelled"] * n,
-                **pair_columns(lengths, p, c, r),
-            }
-        )
+    def load(self) -> dict[str, Any]:
+        self.scorer = ModelledScorer(self.spec, float(os.environ["RAYWARD_BENCH_RATE"]))
+        return asdict(self.scorer.info)
 
 
 def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, float]:
@@ -134,14 +151,14 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
     return elapsed / (params * tokens), params, tokens, elapsed
 
 
-def _jobs(tokens: int, gpus: int):
+def _jobs(models: list[tuple[str, float, int]], tokens: int, gpus: int):
     from orchestrator.config import ModelSpec, Resources
     from orchestrator.runtime.scheduling import model_job
 
     res = Resources(gpus_per_actor=1)
     return [
         model_job(ModelSpec(name=n, path="x", tensor_parallel_size=tp), res, b * 1e9 * tokens, gpus, i)
-        for i, (n, b, tp) in enumerate(MODELS)
+        for i, (n, b, tp) in enumerate(models)
     ]
 
 
@@ -152,21 +169,56 @@ def _driver_run(policy: str, job, gpus: int) -> dict:
     runner._Driver.worker_cls = ModelledWorker
     runner._Driver.policy = policy
     res = runner.run_job(job, num_gpus=gpus, num_cpus=2 * gpus)
-    assert res.ok, [o.error for o in res.failed]
+    if not res.ok:
+        raise SystemExit(f"the {policy} driver run failed: {[o.error for o in res.failed]}")
     (manifest,) = [m for m in read_manifests(res.results) if m["run_id"] == res.run_id]
     return manifest["schedule"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _quick_data(data: Path, out: Path, per_subset: int) -> Path:
+    """The first ``per_subset`` rows of every subset of ``data``, as a parquet file (the quick mode's input)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(data)
+    seen: dict[str, int] = {}
+    keep = []
+    for i, subset in enumerate(table.column("subset").to_pylist()):
+        if seen.get(subset, 0) < per_subset:
+            seen[subset] = seen.get(subset, 0) + 1
+            keep.append(i)
+    pq.write_table(table.take(pa.array(keep)), out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared/data/reward-bench/filtered.parquet")
-    ap.add_argument("--gpus", type=int, default=8)
-    ap.add_argument("--ideal-seconds", type=float, default=40.0)
-    ap.add_argument("--shard-size", type=int, default=256)
+    ap.add_argument("--gpus", type=int, default=None, help="fake GPUs (default 8; 4 with --quick)")
+    ap.add_argument("--ideal-seconds", type=float, default=None, help="default 40; 2 with --quick")
+    ap.add_argument("--shard-size", type=int, default=None, help="default 256; 8 with --quick")
     ap.add_argument("--skip-ray", action="store_true")
-    ap.add_argument("--policies", default="naive,lpt", help="driver runs to make: naive, lpt or both")
-    args = ap.parse_args()
+    ap.add_argument(
+        "--policies",
+        default=None,
+        help="driver runs to make: naive, lpt or both (default both; lpt with --quick)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds, not minutes: 2 rows per subset, 4 models on 4 fake GPUs, one driver run (lpt), "
+        "a tiny model for the prefetch timing; checks the script runs, its numbers mean nothing",
+    )
+    args = ap.parse_args(argv)
+    quick = args.quick
+    gpus = args.gpus or (4 if quick else 8)
+    ideal_seconds = args.ideal_seconds or (2.0 if quick else 40.0)
+    shard_size = args.shard_size or (8 if quick else 256)
+    policies = (args.policies or ("lpt" if quick else "naive,lpt")).split(",")
+    models = QUICK_MODELS if quick else MODELS
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not args.data.is_file():
+        ap.error(f"data not found: {args.data}")
     import pyarrow.parquet as pq
 
     from orchestrator.config import JobConfig
@@ -181,23 +233,25 @@ def main() -> None:
     )
     from orchestrator.tiny import build_tiny_model
 
-    data = args.data.resolve()
-    tokens = sum(row_tokens(pq.read_table(data)))
-    with tempfile.TemporaryDirectory() as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="rayward-sched-bench-") as tmpdir:
         tmp = Path(tmpdir)
+        data = _quick_data(args.data, tmp / "quick.parquet", 2) if quick else args.data.resolve()
+        table = pq.read_table(data)
+        tokens = sum(row_tokens(table))
         tiny = build_tiny_model(tmp / "tiny-rm", seed="tiny-rm")
-        rate, tiny_params, tiny_tokens, tiny_s = _calibrate(data, tiny)
+        rate, tiny_params, tiny_tokens, tiny_s = _calibrate(data, tiny, n=8 if quick else 100)
         print(
-            f"{platform.machine()}, {os.cpu_count()} cores, {date.today()}; RewardBench v1 filtered: {tokens:,} tokens (chars/4)\n"
+            f"{platform.machine()}, {os.cpu_count()} cores, {date.today()}; {data.name}: {table.num_rows:,} "
+            f"pairs, {tokens:,} tokens (chars/4){'; --quick: the numbers mean nothing' if quick else ''}\n"
         )
         print(
             f"Calibration: tiny-rm ({tiny_params:,} parameters) scored {tiny_tokens:,} tokens in {tiny_s:.2f} s "
             f"-> {rate:.3e} s per parameter x token\n"
         )
 
-        jobs = _jobs(tokens, args.gpus)
-        ideal = ideal_makespan(jobs, args.gpus)
-        print(f"## Simulator: {len(jobs)} models on {args.gpus} GPUs (cost = parameters x tokens)\n")
+        jobs = _jobs(models, tokens, gpus)
+        ideal = ideal_makespan(jobs, gpus)
+        print(f"## Simulator: {len(jobs)} models on {gpus} GPUs (cost = parameters x tokens)\n")
         print("| policy | makespan (modelled CPU hours) | ideal | ratio |")
         print("|---|---:|---:|---:|")
         sims = {}
@@ -206,35 +260,18 @@ def main() -> None:
             ("LPT", "lpt", False),
             ("LPT + backfill", "lpt", True),
         ):
-            sim = simulate(jobs, args.gpus, policy=policy, backfill=backfill)
+            sim = simulate(jobs, gpus, policy=policy, backfill=backfill)
             sims[label] = sim
             print(
                 f"| {label} | {sim.makespan * rate / 3600:,.1f} | {ideal * rate / 3600:,.1f} | {sim.ratio:.3f} |"
             )
 
         if not args.skip_ray:
-            scaled = args.ideal_seconds / ideal  # seconds per (parameter x token / GPU), compressed
+            scaled = ideal_seconds / ideal  # seconds per (parameter x token / GPU), compressed
             os.environ["RAYWARD_BENCH_RATE"] = repr(scaled)
-            job = JobConfig.from_dict(
-                {
-                    "name": "sched-bench",
-                    "benchmarks": [{"name": "reward-bench", "source": str(data)}],
-                    "models": [
-                        {
-                            "name": n,
-                            "path": str(tiny),
-                            "num_parameters": int(b * 1e9),
-                            "tensor_parallel_size": tp,
-                        }
-                        for n, b, tp in MODELS
-                    ],
-                    "resources": {"gpus_per_actor": 1, "shard_size": args.shard_size},
-                    "results": str(tmp / "results"),
-                }
-            )
             print(
-                f"\n## Real driver on Ray: {args.gpus} fake GPUs, modelled workers (ideal compressed to "
-                f"{args.ideal_seconds:.0f} s, shards of {args.shard_size} pairs)\n"
+                f"\n## Real driver on Ray: {gpus} fake GPUs, modelled workers (ideal compressed to "
+                f"{ideal_seconds:.0f} s, shards of {shard_size} pairs)\n"
             )
             print(
                 "| policy | measured makespan s | simulator s | actor start s (mean) | simulator + start s "
@@ -242,32 +279,55 @@ def main() -> None:
             )
             print("|---|---:|---:|---:|---:|---:|---:|---|")
             for label, policy in (("naive (job order)", "naive"), ("LPT", "lpt")):
-                if policy not in args.policies.split(","):
+                if policy not in policies:
                     continue
-                sched = _driver_run(policy, job, args.gpus)
-                models = sched["models"]
-                first = min(m["started_s"] for m in models)
-                makespan = max(m["finished_s"] for m in models) - first
-                in_order = sorted(models, key=lambda m: m["start_seq"]) == sorted(
-                    models, key=lambda m: m["order"]
+                job = JobConfig.from_dict(
+                    {
+                        "name": "sched-bench",
+                        "benchmarks": [{"name": "reward-bench", "source": str(data)}],
+                        "models": [
+                            {
+                                "name": n,
+                                "path": str(tiny),
+                                "num_parameters": int(b * 1e9),
+                                "tensor_parallel_size": tp,
+                            }
+                            for n, b, tp in models
+                        ],
+                        "resources": {"gpus_per_actor": 1, "shard_size": shard_size},
+                        "results": str(tmp / f"results-{policy}"),
+                        "cache": False,  # every run scores (modelled): none may come from the score cache
+                    }
                 )
-                start = statistics.mean(m["loaded_s"] - m["started_s"] for m in models)
+                sched = _driver_run(policy, job, gpus)
+                runs = sched["models"]
+                first = min(m["started_s"] for m in runs)
+                makespan = max(m["finished_s"] for m in runs) - first
+                in_order = sorted(runs, key=lambda m: m["start_seq"]) == sorted(
+                    runs, key=lambda m: m["order"]
+                )
+                start = statistics.mean(m["loaded_s"] - m["started_s"] for m in runs)
                 scaled_jobs = [Job(j.name, j.duration * scaled, j.width, j.index) for j in jobs]
-                with_start = simulate(scaled_jobs, args.gpus, policy=policy, overhead=start).makespan
+                with_start = simulate(scaled_jobs, gpus, policy=policy, overhead=start).makespan
                 print(
-                    f"| {label} | {makespan:.1f} | {sims[label].makespan * scaled:.1f} | {start:.1f} | {with_start:.1f} | "
-                    f"{args.ideal_seconds:.1f} | {makespan / args.ideal_seconds:.3f} | {'yes' if in_order else 'no'} |"
+                    f"| {label} | {makespan:.1f} | {sims[label].makespan * scaled:.1f} | {start:.1f} | "
+                    f"{with_start:.1f} | {ideal_seconds:.1f} | {makespan / ideal_seconds:.3f} | "
+                    f"{'yes' if in_order else 'no'} |"
                 )
 
         # prefetch: cold load vs load after the driver's page-cache read
         from orchestrator.config import ModelSpec
         from orchestrator.scoring.classifier import ClassifierScorer
 
-        big = build_tiny_model(tmp / "rm-30m", seed="rm-30m", hidden_size=512, num_layers=8)
+        if quick:
+            big = tiny
+        else:
+            big = build_tiny_model(tmp / "rm-30m", seed="rm-30m", hidden_size=512, num_layers=8)
         files = weight_files(big)
         size = sum(f.stat().st_size for f in files)
+        repeats = 1 if quick else 3
         cold, warm, read = [], [], []
-        for _ in range(3):
+        for _ in range(repeats):
             evict_from_page_cache(files)
             t0 = time.perf_counter()
             ClassifierScorer(ModelSpec(name="m", path=str(big)))
@@ -279,13 +339,14 @@ def main() -> None:
             t0 = time.perf_counter()
             ClassifierScorer(ModelSpec(name="m", path=str(big)))
             warm.append(time.perf_counter() - t0)
-        print(f"\n## Weight prefetch ({size / 1e6:.0f} MB safetensors, median of 3)\n")
+        print(f"\n## Weight prefetch ({size / 1e6:.1f} MB safetensors, median of {repeats})\n")
         print("| load | seconds |")
         print("|---|---:|")
         print(f"| cold (evicted from the page cache) | {statistics.median(cold):.3f} |")
         print(f"| driver's background read of the files | {statistics.median(read):.3f} |")
         print(f"| load after the prefetch | {statistics.median(warm):.3f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
