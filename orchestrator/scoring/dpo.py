@@ -70,10 +70,13 @@ class DPOColumns:
             )
             score = self.spec.beta * (logp - ref_logp)
         else:
+            mode = self.spec.ref_free_norm
+            if mode is None:
+                raise ModelError(
+                    f"model {self.spec.name!r}: kind dpo without a reference needs ref_free_norm"
+                )
             ref_logp = np.full(len(seqs), np.nan)
-            score = self.spec.beta * np.asarray(
-                [reduce_logps(x, self.spec.ref_free_norm) for x in pol], dtype=np.float64
-            )
+            score = self.spec.beta * np.asarray([reduce_logps(x, mode) for x in pol], dtype=np.float64)
         return {
             "score": score,
             "logp": logp,
@@ -127,7 +130,7 @@ class DPOColumns:
             return parts["score"], parts["tokens"]
 
         out = list_columns(score, prompts, chosen, rejected)
-        keys = {
+        keys: dict[str, list[Any]] = {
             k: []
             for k in (
                 "logp_chosen",
