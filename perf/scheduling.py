@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from orchestrator.runtime.worker import ScoringWorker  # noqa: E402
+from orchestrator.scoring._protocol import ModelInfo, Scorer  # noqa: E402
 
 # (name, parameters in billions, tensor_parallel_size): a mixed reward-model leaderboard sweep
 MODELS = [
@@ -72,11 +73,8 @@ class ModelledScorer:
 
     backend = "modelled"
     device = "cpu"
-    batch_tokens: int | None = None
 
     def __init__(self, spec: Any, rate: float):
-        from orchestrator.scoring.classifier import ModelInfo
-
         self.spec = spec
         self.rate = rate
         self.info = ModelInfo(
@@ -103,16 +101,20 @@ class ModelledScorer:
 
         return np.array([float(len(t)) for t in texts]), np.array([len(t) // 4 for t in texts])
 
-    def pair_columns(self, prompts: list[Any], chosen: list[Any], rejected: list[Any]) -> dict[str, Any]:
+    def pair_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[str], rejected: Sequence[str]
+    ) -> dict[str, Any]:
         from orchestrator.scoring.columns import pair_columns
 
-        self._cost(prompts, chosen, rejected)
+        self._cost(list(prompts), list(chosen), list(rejected))
         return pair_columns(self._lengths, prompts, chosen, rejected)
 
-    def list_columns(self, prompts: list[Any], chosen: list[Any], rejected: list[Any]) -> dict[str, Any]:
+    def list_columns(
+        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+    ) -> dict[str, Any]:
         from orchestrator.scoring.columns import list_columns
 
-        self._cost(prompts, chosen, rejected)
+        self._cost(list(prompts), list(chosen), list(rejected))
         return list_columns(self._lengths, prompts, chosen, rejected)
 
 
@@ -124,9 +126,12 @@ class ModelledWorker(ScoringWorker):
     The rate (seconds per parameter x token) comes from ``RAYWARD_BENCH_RATE``, which Ray workers inherit.
     """
 
-    def load(self) -> dict[str, Any]:
-        self.scorer = ModelledScorer(self.spec, float(os.environ["RAYWARD_BENCH_RATE"]))
-        return asdict(self.scorer.info)
+    def load(self) -> ModelInfo:
+        scorer = ModelledScorer(self.spec, float(os.environ["RAYWARD_BENCH_RATE"]))
+        if not isinstance(scorer, Scorer):  # the check the real load makes of every scorer
+            raise TypeError("ModelledScorer lacks part of the Scorer contract")
+        self.scorer = scorer
+        return scorer.info
 
 
 def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, float]:
@@ -134,13 +139,13 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
     import pyarrow.parquet as pq
     import torch
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.runtime.scheduling import estimate_parameters, row_tokens
     from orchestrator.scoring.classifier import ClassifierScorer
 
     torch.set_num_threads(2)
     table = pq.read_table(data).slice(0, n)
-    spec = ModelSpec(name="tiny-rm", path=str(model))
+    spec = model_spec(name="tiny-rm", path=str(model))
     params, _ = estimate_parameters(spec)
     tokens = sum(row_tokens(table))
     scorer = ClassifierScorer(spec)
@@ -152,12 +157,12 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
 
 
 def _jobs(models: list[tuple[str, float, int]], tokens: int, gpus: int):
-    from orchestrator.config import ModelSpec, Resources
+    from orchestrator.config import Resources, model_spec
     from orchestrator.runtime.scheduling import model_job
 
     res = Resources(gpus_per_actor=1)
     return [
-        model_job(ModelSpec(name=n, path="x", tensor_parallel_size=tp), res, b * 1e9 * tokens, gpus, i)
+        model_job(model_spec(name=n, path="x", tensor_parallel_size=tp), res, b * 1e9 * tokens, gpus, i)
         for i, (n, b, tp) in enumerate(models)
     ]
 
@@ -316,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
         # prefetch: cold load vs load after the driver's page-cache read
-        from orchestrator.config import ModelSpec
+        from orchestrator.config import model_spec
         from orchestrator.scoring.classifier import ClassifierScorer
 
         if quick:
@@ -330,14 +335,14 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(repeats):
             evict_from_page_cache(files)
             t0 = time.perf_counter()
-            ClassifierScorer(ModelSpec(name="m", path=str(big)))
+            ClassifierScorer(model_spec(name="m", path=str(big)))
             cold.append(time.perf_counter() - t0)
             evict_from_page_cache(files)
             t0 = time.perf_counter()
             read_into_page_cache(files)
             read.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            ClassifierScorer(ModelSpec(name="m", path=str(big)))
+            ClassifierScorer(model_spec(name="m", path=str(big)))
             warm.append(time.perf_counter() - t0)
         print(f"\n## Weight prefetch ({size / 1e6:.1f} MB safetensors, median of {repeats})\n")
         print("| load | seconds |")

@@ -22,13 +22,8 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import (
-    ModelInfo,
-    load_pretrained,
-    load_tokenizer,
-    model_fingerprint,
-    resolve_dtype,
-)
+from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -70,13 +65,10 @@ class DPOColumns:
             )
             score = self.spec.beta * (logp - ref_logp)
         else:
-            mode = self.spec.ref_free_norm
-            if mode is None:
-                raise ModelError(
-                    f"model {self.spec.name!r}: kind dpo without a reference needs ref_free_norm"
-                )
             ref_logp = np.full(len(seqs), np.nan)
-            score = self.spec.beta * np.asarray([reduce_logps(x, mode) for x in pol], dtype=np.float64)
+            score = self.spec.beta * np.asarray(
+                [reduce_logps(x, self.spec.ref_free_norm) for x in pol], dtype=np.float64
+            )
         return {
             "score": score,
             "logp": logp,
@@ -130,7 +122,7 @@ class DPOColumns:
             return parts["score"], parts["tokens"]
 
         out = list_columns(score, prompts, chosen, rejected)
-        keys: dict[str, list[Any]] = {
+        keys = {
             k: []
             for k in (
                 "logp_chosen",

@@ -25,5 +25,5 @@ def test_scripts_that_need_vllm_are_named_for_it():
     ever run in .ci/run, where vLLM is missing."""
     for script in sorted(REPO.glob("perf/*.py")):
         text = script.read_text(encoding="utf-8")
-        uses_vllm = "import vllm" in text or 'find_spec("vllm")' in text or "backend=\"vllm\"" in text
+        uses_vllm = "import vllm" in text or 'find_spec("vllm")' in text or 'backend="vllm"' in text
         assert uses_vllm == script.name.startswith("vllm_"), f"{script.name}: uses vLLM {uses_vllm}"

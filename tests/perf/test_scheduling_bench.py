@@ -47,19 +47,21 @@ def _signature(method) -> inspect.Signature:
 def test_modelled_worker_scores_through_the_real_score(bench, filtered_path, tiny_models, monkeypatch):
     """The real ``score`` (with the driver's ``row_errors`` keyword) over real v1 rows gives real records:
     scores are the texts' lengths, the cost a sleep of parameters x tokens x rate / TP."""
-    from orchestrator.config import BenchmarkSpec, ModelSpec
+    from orchestrator.config import BenchmarkSpec, model_spec
     from orchestrator.data import load_examples
     from orchestrator.results.records import SCHEMA_VERSION
     from orchestrator.runtime.worker import shard_stats
+    from orchestrator.scoring._protocol import Scorer
 
     monkeypatch.setenv("RAYWARD_BENCH_RATE", "1e-15")
     examples = load_examples(BenchmarkSpec(name="reward-bench", source=str(filtered_path), limit=2)).table
-    spec = ModelSpec(
+    spec = model_spec(
         name="m", path=str(tiny_models["tiny-rm"]), num_parameters=7_000_000_000, tensor_parallel_size=2
     )
     worker = bench.ModelledWorker(spec.model_dump(), False, 1)
     info = worker.load()
-    assert info["num_parameters"] == 7_000_000_000 and info["fingerprint"] == "modelled"
+    assert isinstance(worker.scorer, Scorer)  # the contract the real worker checks of every scorer
+    assert info.num_parameters == 7_000_000_000 and info.fingerprint == "modelled"
     table = worker.score(
         examples,
         0,
