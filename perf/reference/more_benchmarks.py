@@ -2,7 +2,7 @@
 
 Run in a throwaway venv with numpy only, beside checkouts of the benchmarks' repositories::
 
-    python benchmarks/reference/more_benchmarks.py --rm-bench REPO --judgebench REPO --out tests/fixtures/benchmarks
+    python perf/reference/more_benchmarks.py --rm-bench REPO --judgebench REPO --out tests/fixtures/benchmarks
 
 The benchmarks' scoring functions are loaded from the checkouts (RM-Bench ``scripts/utils.py``
 ``compute_accuracy``; JudgeBench ``utils/metrics.py`` ``compute_final_metrics``) without their heavy imports

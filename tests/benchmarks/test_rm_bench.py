@@ -1,6 +1,6 @@
 """RM-Bench: the loader on the real per-domain files, the style-matrix SQL against hand-computed numbers and
 against RM-Bench's own compute_accuracy (tests/fixtures/benchmarks/crosscheck.json, made by
-benchmarks/reference/more_benchmarks.py), and a real job on a tiny model."""
+perf/reference/more_benchmarks.py), and a real job on a tiny model."""
 
 import json
 
