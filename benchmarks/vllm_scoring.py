@@ -189,7 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.result).write_text(json.dumps(result))
         return 0
     if importlib.util.find_spec("vllm") is None:
-        ap.error("vllm is not installed here: run this in the vllm venv (README, 'The vLLM backend')")
+        ap.error(
+            "vllm is not installed here: run this in the vllm venv (docs/model-kinds.md, 'The vLLM backend')"
+        )
     cuda = args.device.startswith("cuda")
     names = [
         c.strip()
