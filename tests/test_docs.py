@@ -271,3 +271,24 @@ def test_readme_is_a_front_door():
         "the README's test command (`.ci/run` runs it) must be `pytest` on its own line"
     )
     assert any(c.startswith("pip install -e '.[dev]' && rayward demo") for c in commands)
+
+
+def test_every_command_and_option_is_documented():
+    """Each `rayward` command has a row in docs/commands.md naming all its options."""
+    import typer.main
+
+    from orchestrator.cli import app
+
+    text = (DOCS / "commands.md").read_text(encoding="utf-8")
+    group = typer.main.get_command(app)
+    missing = []
+    for name, command in sorted(group.commands.items()):
+        rows = "\n".join(re.findall(rf"^\| `rayward {re.escape(name)}[ `].*$", text, re.M))
+        if not rows:
+            missing.append(f"rayward {name}")
+            continue
+        for param in command.params:
+            long = [o for o in param.opts if o.startswith("--")]
+            if long and not any(re.search(rf"{re.escape(o)}(?![\w-])", rows) for o in long):
+                missing.append(f"rayward {name} {long[0]}")
+    assert not missing, f"not documented in docs/commands.md: {missing}"
