@@ -64,13 +64,21 @@ def _models_in(annotation: typing.Any) -> list[type[BaseModel]]:
 
 
 def _config_models() -> list[type[BaseModel]]:
-    """JobConfig and every model reachable from its fields, plus every pydantic model ``orchestrator.config``
-    defines (so a model kind's config class counts even where the job refers to it through a registry)."""
+    """JobConfig and every model reachable from its fields, every pydantic model ``orchestrator.config`` exports,
+    and every registered model kind's config class defined in the package (a kind is reached through the kind
+    registry, not through a field annotation; kinds registered by tests or plugins are theirs to document)."""
     seen: list[type[BaseModel]] = []
     todo: list[type[BaseModel]] = [config.JobConfig]
     for value in vars(config).values():
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == config.__name__:
+        if (
+            isinstance(value, type)
+            and issubclass(value, BaseModel)
+            and value.__module__.startswith("orchestrator.")
+        ):
             todo.append(value)
+    kinds = getattr(config, "model_kinds", None)
+    if kinds is not None:
+        todo += [cls for cls in kinds().values() if cls.__module__.startswith("orchestrator.")]
     while todo:
         model = todo.pop()
         if model in seen:
