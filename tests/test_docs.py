@@ -115,6 +115,24 @@ def test_every_job_key_is_documented():
     assert not missing, f"job keys not documented in docs/*.md (write them in backticks): {missing}"
 
 
+def test_every_manifest_field_is_documented():
+    """The run manifest is read by people and scripts: every field of the typed manifest (and of the models
+    under it) is named in docs/*.md."""
+    from orchestrator.results import manifest
+
+    documented = _backticked()
+    seen: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [manifest.RunManifest]
+    while todo:
+        model = todo.pop()
+        if model not in seen:
+            seen.append(model)
+            todo += [m for f in model.model_fields.values() for m in _models_in(f.annotation)]
+    assert {"ModelOutcome", "ScheduleEntry", "DatasetInfo"} <= {m.__name__ for m in seen}
+    missing = sorted(f"{m.__name__}.{k}" for m in seen for k in m.model_fields if k not in documented)
+    assert not missing, f"manifest fields not documented in docs/*.md: {missing}"
+
+
 # ---------------------------------------------------------------- SQL views
 
 
