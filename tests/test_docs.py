@@ -325,15 +325,16 @@ _REPO_PATH = re.compile(r"^(?:orchestrator|tests|benchmarks|perf|jobs|docs|deplo
 
 @pytest.mark.parametrize("path", _doc_files(), ids=lambda p: str(p.relative_to(REPO)))
 def test_repository_paths_exist(path):
-    """Every repository path written in backticks (`orchestrator/query/stats.py`, `tests/runtime/`, `jobs/*.yaml`)
-    names something that exists, so a moved module or test cannot leave a stale pointer behind."""
+    """Every repository path written in backticks (`orchestrator/query/stats.py`, `tests/runtime/`, `jobs/*.yaml`;
+    not a bare top-level folder) names something that exists, so a moved module or test cannot leave a stale
+    pointer behind."""
     text = path.read_text(encoding="utf-8")
     stale = []
     for span in sorted(set(re.findall(r"`([^`\n]+)`", text))):
         for item in re.split(r"[,\s]+", span):
             item = item.rstrip(".:;)")
-            if not _REPO_PATH.match(item):
-                continue
+            if not _REPO_PATH.match(item) or re.fullmatch(r"[^/]+/", item):
+                continue  # a bare top-level folder may be named in prose ("the folder was `benchmarks/`")
             if not (list(REPO.glob(item)) if "*" in item else (REPO / item).exists()):
                 stale.append(item)
     assert not stale, f"{path.relative_to(REPO)}: paths that do not exist: {stale}"
