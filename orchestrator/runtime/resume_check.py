@@ -82,7 +82,7 @@ def input_changes(previous: dict[str, Any], job: JobConfig, examples: dict[str, 
                         f"model {name!r}: {key} changed: {_short(old.get(key))} -> {_short(settings.get(key))}"
                     )
         return changes
-    from orchestrator.scoring.classifier import model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
 
     specs = {m.name: m for m in job.models}
     for entry in previous.get("models") or []:
