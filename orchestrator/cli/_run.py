@@ -186,15 +186,29 @@ def run(
             job, config, results, address, resume=resume_id or resume, cache=not no_cache, on_change=on_change
         )
     except RaywardError as exc:
+        _stop_cluster()
         _fail(exc)
+    except KeyboardInterrupt:
+        _stop_cluster()
+        err_console.print("interrupted; `rayward run JOB --resume` finishes the run", highlight=False)
+        raise typer.Exit(130) from None
     except (
         OSError
     ) as exc:  # the store failed mid-run (disk full, permissions): committed state stays consistent
+        _stop_cluster()
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         _fail(
             RaywardError(f"writing results failed{where}: {exc.strerror or exc}; --resume finishes the run")
         )
+    _stop_cluster()
     raise typer.Exit(code)
+
+
+def _stop_cluster() -> None:
+    """Stop the local Ray cluster this command started (Ctrl-C ignored meanwhile; nothing left behind)."""
+    from orchestrator.runtime.shutdown import stop_local_cluster
+
+    stop_local_cluster()
 
 
 @app.command("build-tiny-models")

@@ -29,13 +29,10 @@ given for; below it the interval is NaN and a paired p-value is refused, with a 
 can never give ``p < 0.0005``)."""
 
 
-def _too_few(n_units: int) -> str | None:
-    if n_units >= MIN_RESAMPLING_UNITS:
+def _too_few(n_units: int, minimum: int = MIN_RESAMPLING_UNITS) -> str | None:
+    if n_units >= minimum:
         return None
-    return (
-        f"bootstrap refused: {n_units} resampling unit(s) (prompts), fewer than the {MIN_RESAMPLING_UNITS} "
-        "it needs"
-    )
+    return f"bootstrap refused: {n_units} resampling unit(s) (prompts), fewer than the {minimum} it needs"
 
 
 @dataclass(frozen=True)
@@ -140,8 +137,10 @@ def bootstrap_scores(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
+    min_units: int = MIN_RESAMPLING_UNITS,
 ) -> ScoreCIs:
-    """CIs for one model's subset, section and overall scores. ``rows``: dicts with subset, prompt, correct."""
+    """CIs for one model's subset, section and overall scores. ``rows``: dicts with subset, prompt, correct.
+    An interval over fewer than ``min_units`` resampling units is NaN with a ``note``."""
     by_subset = _known(list(rows), weights)
     rng = np.random.default_rng(seed)
     points: dict[str, float] = {}
@@ -156,7 +155,7 @@ def bootstrap_scores(
     units = {s: len(_clusters(rs)[0]) for s, rs in by_subset.items()}
 
     def interval(point: float, rep: np.ndarray, n_units: int) -> Interval:
-        note = _too_few(n_units)
+        note = _too_few(n_units, min_units)
         if note:
             return Interval(float(point), math.nan, math.nan, note)
         return _interval(point, rep, level)
@@ -265,6 +264,7 @@ def paired_comparison(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
+    min_units: int = MIN_RESAMPLING_UNITS,
 ) -> PairedComparison:
     """Exact McNemar per subset and per section (discordant pairs pooled over the section's subsets);
     for the overall score a paired cluster bootstrap of ``overall(A) - overall(B)`` (same resamples for both),
@@ -326,7 +326,7 @@ def paired_comparison(
         len(_clusters([{"prompt": r["prompt"], "correct": r["a"]} for r in rs])[0])
         for rs in by_subset.values()
     )
-    refused = _too_few(n_units) if by_subset else None
+    refused = _too_few(n_units, min_units) if by_subset else None
     if refused:
         overall = PairedDelta(
             "overall",
