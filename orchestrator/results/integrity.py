@@ -247,6 +247,7 @@ def load_manifest(
     """(manifest, None) or (None, why it is damaged); a damaged one is logged with the runs it affects."""
     rel = _rel(store, path)
     stem = rel.rsplit("/", 1)[-1].removesuffix(".json")
+    problem: str | None
     try:
         data = json.loads(store.read_bytes(rel).decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -351,10 +352,10 @@ def check_store(results: Store | str | Path, *, full: bool = True) -> StoreRepor
                     "its rows are read as records of the run (extra or duplicate records)",
                 )
             )
-    for rel, run_id in _temp_files(store, RECORDS_DIR, RUNS_DIR):
-        if run_id is not None and _lock_held(store, run_lock_name(run_id)):
+    for rel, temp_run in _temp_files(store, RECORDS_DIR, RUNS_DIR):
+        if temp_run is not None and _lock_held(store, run_lock_name(temp_run)):
             continue  # a live driver is writing it
-        report.problems.append(Problem(rel, "stale-temp", run_id, "temp file left by a killed writer", ""))
+        report.problems.append(Problem(rel, "stale-temp", temp_run, "temp file left by a killed writer", ""))
     return report
 
 
@@ -378,7 +379,7 @@ def _lock_held(store: Store, rel: str) -> bool:
 def _temp_files(store: Store, records_dir: str, runs_dir: str) -> list[tuple[str, str | None]]:
     if store.local is None:
         return []
-    out = []
+    out: list[tuple[str, str | None]] = []
     for top in (records_dir, runs_dir):
         base = store.local / top
         if not base.is_dir():

@@ -80,7 +80,7 @@ def as_error_rows(
     """``columns`` and the ``error`` column with each row of ``bad`` made an error record (scores null,
     ``correct`` false); other rows unchanged."""
     out = {k: _values(v) for k, v in columns.items()}
-    errs = list(errors) if errors is not None else [None] * n
+    errs: list[str | None] = list(errors) if errors is not None else [None] * n
     for row, message in bad.items():
         for name in NULLED_ON_ERROR:
             if name in out:
