@@ -1,8 +1,8 @@
 """DuckDB over the results store: the views of ``orchestrator/query/sql`` and read-only queries.
 
-Base relations come from Python (``raw_records`` over the committed Parquet files,
-``run_models`` from the run manifests); every derived view and every stored query
-is a ``.sql`` file taking DuckDB ``$named`` parameters.
+Base relations come from Python (``raw_records`` over the committed Parquet files, ``examples`` over the texts,
+``run_models`` from the run manifests, ``_latest_raw`` the records of the latest runs); every derived view and
+every stored query is a ``.sql`` file taking DuckDB ``$named`` parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pyarrow as pa
 from orchestrator._lazy import require
 from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
 from orchestrator.errors import QueryError
-from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
+from orchestrator.results.catalog import read_catalog
+from orchestrator.results.records import EXAMPLES_DIR, EXAMPLES_SCHEMA, RECORD_SCHEMA, model_runs_table
 from orchestrator.results.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -45,44 +46,129 @@ _PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV)}
 def connect(results: str | Path | Store) -> Any:
     """An in-memory DuckDB connection with every view over ``results`` (a directory or a URI) defined.
 
-    Local stores are read by DuckDB's own Parquet reader; a store on another filesystem is read through a
-    :mod:`pyarrow.dataset` over its pyarrow filesystem (scanned lazily by DuckDB), so every scheme pyarrow or
-    fsspec opens works without DuckDB extensions or credentials of its own."""
+    What the store holds comes from its listing and its manifests (:mod:`orchestrator.results.catalog`); records
+    are read through :mod:`pyarrow.dataset` scans in the current record schema (fields an older file lacks read
+    as null), which DuckDB binds in constant time however many files there are. The latest run per
+    (benchmark, model, subset) comes from the manifests; only the files of those runs are read for
+    ``latest_records``, once, into a table that every leaderboard view then reads (``docs/store.md``)."""
     duckdb = require("duckdb")
     con = duckdb.connect(":memory:")
     store = open_store(results)
-    files = record_files(store)
-    # The empty table in the current schema first: files of older schema versions (fewer fields) read with the
-    # newer fields null, and every field exists even when all files are old.
-    con.register("_record_schema", RECORD_SCHEMA.empty_table())
-    con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
-    con.unregister("_record_schema")
-    if files and store.local is None:
-        import pyarrow.dataset as ds
-
-        # the dataset's schema is the current one: fields an older file lacks read as null
-        con.register(
-            "_parquet_records",
-            ds.dataset([str(f) for f in files], schema=RECORD_SCHEMA, format="parquet", filesystem=store.fs),
-        )
-    elif files:
-        con.read_parquet([str(f) for f in files], union_by_name=True).create_view("_parquet_records")
-    if files:
-        con.execute(
-            "CREATE OR REPLACE VIEW raw_records AS "
-            "SELECT * FROM _empty_records UNION ALL BY NAME SELECT * FROM _parquet_records"
-        )
-    else:
-        con.execute("CREATE OR REPLACE VIEW raw_records AS SELECT * FROM _empty_records")
-    runs = model_runs_table(read_manifests(store))
+    catalog = read_catalog(store)
+    runs = model_runs_table(catalog.manifests)
     con.register("_run_models_arrow", runs)
     con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
     con.unregister("_run_models_arrow")
+    refs = pa.Table.from_pylist([r.as_dict() for r in catalog.refs], schema=_REFS_SCHEMA)
+    con.register("_refs_arrow", refs)
+    con.execute("CREATE OR REPLACE TABLE _record_refs AS SELECT * FROM _refs_arrow")
+    con.unregister("_refs_arrow")
+    _examples(con, store)
+    _records_view(con, store, "raw_records", catalog.files())
+    _latest(con, store, catalog)
     for path in _view_files():
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
         con.execute(sql, params or None)
     return con
+
+
+_REFS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("benchmark", pa.string()),
+        ("model", pa.string()),
+        ("shard", pa.int32()),
+        ("from_run", pa.string()),
+        ("rows", pa.int64()),
+    ]
+)
+
+
+def _dataset(store: Store, files: list[Any], schema: pa.Schema) -> Any:
+    import pyarrow.dataset as ds
+
+    paths = [str(f) for f in files]
+    return ds.dataset(paths, schema=schema, format="parquet", filesystem=store.fs)
+
+
+def _examples(con: Any, store: Store) -> None:
+    """``examples``: the texts of every examples file (one row per (texts, row_index))."""
+    files = store.glob(EXAMPLES_DIR, "*.parquet")
+    con.register("_examples_data", _dataset(store, files, EXAMPLES_SCHEMA))
+    con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _examples_data")
+
+
+def _records_view(con: Any, store: Store, name: str, files: list[Any]) -> None:
+    """View ``name``: the records stored in ``files`` plus the units other runs reuse from them (with the reusing
+    run's id, and ``cached_from`` = the run whose scores they are)."""
+    con.register(f"_{name}_stored", _dataset(store, files, RECORD_SCHEMA))
+    con.execute(read_sql("base/records.sql").replace("$stored", f"_{name}_stored").replace("$name", name))
+
+
+def _latest(con: Any, store: Store, catalog: Any) -> None:
+    """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
+    run's records) and ``_latest_raw``: the records of the runs that are the latest for some subset."""
+    ok = {
+        tuple(row)
+        for row in con.execute(
+            "SELECT DISTINCT benchmark, model, run_id FROM run_models WHERE status = 'ok'"
+        ).fetchall()
+    }
+    known: list[dict[str, Any]] = []
+    unknown: set[tuple[str, str, str]] = set()
+    for m in catalog.manifests:
+        for entry in m.get("models", []):
+            key = (entry.get("benchmark"), entry.get("model"), m.get("run_id"))
+            if key not in ok:
+                continue
+            subsets = entry.get("subsets")
+            if isinstance(subsets, dict):
+                known += [
+                    {"benchmark": key[0], "model": key[1], "subset": s, "run_id": key[2]} for s in subsets
+                ]
+            else:
+                unknown.add(key)
+    table = pa.Table.from_pylist(known, schema=_RUN_SUBSETS_SCHEMA)
+    con.register("_known_subsets", table)
+    con.execute("CREATE OR REPLACE TABLE _run_subsets AS SELECT * FROM _known_subsets")
+    con.unregister("_known_subsets")
+    if unknown:
+        _records_view(con, store, "_scan_records", catalog.files(_with_targets(unknown, catalog)))
+        con.register(
+            "_unknown_runs",
+            pa.Table.from_pylist([{"benchmark": b, "model": m, "run_id": r} for b, m, r in sorted(unknown)]),
+        )
+        con.execute(
+            "INSERT INTO _run_subsets SELECT DISTINCT s.benchmark, s.model, s.subset, s.run_id "
+            "FROM _scan_records s JOIN _unknown_runs u USING (benchmark, model, run_id)"
+        )
+    latest = {
+        tuple(r)
+        for r in con.execute(
+            "SELECT DISTINCT s.benchmark, s.model, max(s.run_id) FROM _run_subsets s GROUP BY s.benchmark, s.model, s.subset"
+        ).fetchall()
+    }
+    _records_view(con, store, "_latest_candidates", catalog.files(_with_targets(latest, catalog)))
+    con.execute(
+        "CREATE OR REPLACE TABLE _latest_raw AS SELECT c.* FROM _latest_candidates c "
+        "SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
+        "GROUP BY benchmark, model, subset) l USING (benchmark, model, subset, run_id)"
+    )
+
+
+_RUN_SUBSETS_SCHEMA = pa.schema(
+    [("benchmark", pa.string()), ("model", pa.string()), ("subset", pa.string()), ("run_id", pa.string())]
+)
+
+
+def _with_targets(keys: set[tuple[str, str, str]], catalog: Any) -> list[tuple[str, str, str]]:
+    """The partitions ``keys`` plus those their unit references point to."""
+    out = set(keys)
+    for ref in catalog.refs:
+        if (ref.benchmark, ref.model, ref.run_id) in keys:
+            out.add((ref.benchmark, ref.model, ref.from_run))
+    return sorted(out)
 
 
 def check_read_only(sql: str) -> None:
