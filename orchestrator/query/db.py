@@ -18,7 +18,13 @@ from orchestrator._lazy import require
 from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
 from orchestrator.errors import QueryError
 from orchestrator.results.catalog import read_catalog
-from orchestrator.results.records import EXAMPLES_DIR, EXAMPLES_SCHEMA, RECORD_SCHEMA, model_runs_table
+from orchestrator.results.records import (
+    EXAMPLES_DIR,
+    EXAMPLES_SCHEMA,
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    model_runs_table,
+)
 from orchestrator.results.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -63,14 +69,27 @@ def connect(results: str | Path | Store) -> Any:
     con.register("_refs_arrow", refs)
     con.execute("CREATE OR REPLACE TABLE _record_refs AS SELECT * FROM _refs_arrow")
     con.unregister("_refs_arrow")
+    con.register("_record_schema", RECORD_SCHEMA.empty_table())
+    con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
+    con.unregister("_record_schema")
+    uniform = _uniform(catalog)
+    everything = catalog.files()
     _examples(con, store)
-    _records_view(con, store, "raw_records", catalog.files())
-    _latest(con, store, catalog)
+    _records_view(con, store, "raw_records", everything, everything, uniform)
+    _latest(con, store, catalog, uniform)
     for path in _view_files():
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
         con.execute(sql, params or None)
+        for view in _MATERIALIZED.get(path.name, ()):  # computed once: the views defined later read a table
+            con.execute(f"CREATE OR REPLACE TABLE _{view}_table AS SELECT * FROM {view}")
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _{view}_table")
     return con
+
+
+_MATERIALIZED = {"16_judge_stats.sql": ("judge_stats",), "20_subset_accuracy.sql": ("subset_accuracy",)}
+"""Views evaluated once per connection (each reads the latest records once) and kept as tables; the views defined
+over them (sections, overall scores, leaderboard, analyses) then never rescan records."""
 
 
 _REFS_SCHEMA = pa.schema(
@@ -99,14 +118,48 @@ def _examples(con: Any, store: Store) -> None:
     con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _examples_data")
 
 
-def _records_view(con: Any, store: Store, name: str, files: list[Any]) -> None:
-    """View ``name``: the records stored in ``files`` plus the units other runs reuse from them (with the reusing
-    run's id, and ``cached_from`` = the run whose scores they are)."""
-    con.register(f"_{name}_stored", _dataset(store, files, RECORD_SCHEMA))
-    con.execute(read_sql("base/records.sql").replace("$stored", f"_{name}_stored").replace("$name", name))
+def _relation(con: Any, store: Store, name: str, files: list[Any], uniform: set[str]) -> str:
+    """Register ``name`` over record ``files``: DuckDB's own Parquet reader over the files known to be in the current
+    schema (``uniform``: runs compacted or upgraded by this release), a pyarrow dataset in the current schema over
+    the others (fields an older file lacks read as null). Returns ``name``."""
+    native = [str(f) for f in files if str(f) in uniform]
+    other = [f for f in files if str(f) not in uniform]
+    parts = []
+    if native and store.local is not None:
+        parts.append(f"SELECT * FROM read_parquet({_sql_list(native)}, hive_partitioning = false)")
+    else:
+        other = list(files)
+    if other:
+        con.register(f"{name}_dataset", _dataset(store, other, RECORD_SCHEMA))
+        parts.append(f"SELECT * FROM {name}_dataset")
+    if not parts:
+        parts.append("SELECT * FROM _empty_records")
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
+    return name
 
 
-def _latest(con: Any, store: Store, catalog: Any) -> None:
+def _sql_list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def _records_view(
+    con: Any, store: Store, name: str, direct: list[Any], targets: list[Any], uniform: set[str]
+) -> None:
+    """View ``name``: the records stored in ``direct`` plus the units runs reuse from the records in ``targets``
+    (with the reusing run's id, and ``cached_from`` = the run whose scores they are)."""
+    stored = _relation(con, store, f"_{name}_direct", direct, uniform)
+    reused = stored if targets is direct else _relation(con, store, f"_{name}_targets", targets, uniform)
+    sql = read_sql("base/records.sql")
+    con.execute(sql.replace("$stored", stored).replace("$reused", reused).replace("$name", name))
+
+
+def _uniform(catalog: Any) -> set[str]:
+    """Files of runs whose manifest says every record file is in the current schema (set by compaction/upgrade)."""
+    runs = {m["run_id"] for m in catalog.manifests if m.get("record_schema_version") == SCHEMA_VERSION}
+    return {str(f) for (_, _, r), p in catalog.partitions.items() if r in runs for f in p.files}
+
+
+def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> None:
     """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
     run's records) and ``_latest_raw``: the records of the runs that are the latest for some subset."""
     ok = {
@@ -134,7 +187,8 @@ def _latest(con: Any, store: Store, catalog: Any) -> None:
     con.execute("CREATE OR REPLACE TABLE _run_subsets AS SELECT * FROM _known_subsets")
     con.unregister("_known_subsets")
     if unknown:
-        _records_view(con, store, "_scan_records", catalog.files(_with_targets(unknown, catalog)))
+        direct, targets = _sources(unknown, catalog)
+        _records_view(con, store, "_scan_records", direct, targets, uniform)
         con.register(
             "_unknown_runs",
             pa.Table.from_pylist([{"benchmark": b, "model": m, "run_id": r} for b, m, r in sorted(unknown)]),
@@ -146,29 +200,29 @@ def _latest(con: Any, store: Store, catalog: Any) -> None:
     latest = {
         tuple(r)
         for r in con.execute(
-            "SELECT DISTINCT s.benchmark, s.model, max(s.run_id) FROM _run_subsets s GROUP BY s.benchmark, s.model, s.subset"
+            "SELECT DISTINCT benchmark, model, max(run_id) FROM _run_subsets GROUP BY benchmark, model, subset"
         ).fetchall()
     }
-    _records_view(con, store, "_latest_candidates", catalog.files(_with_targets(latest, catalog)))
+    direct, targets = _sources(latest, catalog)
+    _records_view(con, store, "_latest_candidates", direct, targets, uniform)
     con.execute(
-        "CREATE OR REPLACE TABLE _latest_raw AS SELECT c.* FROM _latest_candidates c "
+        "CREATE OR REPLACE VIEW _latest_raw AS SELECT c.* FROM _latest_candidates c "
         "SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
         "GROUP BY benchmark, model, subset) l USING (benchmark, model, subset, run_id)"
     )
 
 
+def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], list[Any]]:
+    """The record files of the partitions ``keys``, and those of the partitions their unit references point to."""
+    targets = {
+        (r.benchmark, r.model, r.from_run) for r in catalog.refs if (r.benchmark, r.model, r.run_id) in keys
+    }
+    return catalog.files(sorted(keys)), catalog.files(sorted(targets))
+
+
 _RUN_SUBSETS_SCHEMA = pa.schema(
     [("benchmark", pa.string()), ("model", pa.string()), ("subset", pa.string()), ("run_id", pa.string())]
 )
-
-
-def _with_targets(keys: set[tuple[str, str, str]], catalog: Any) -> list[tuple[str, str, str]]:
-    """The partitions ``keys`` plus those their unit references point to."""
-    out = set(keys)
-    for ref in catalog.refs:
-        if (ref.benchmark, ref.model, ref.run_id) in keys:
-            out.add((ref.benchmark, ref.model, ref.from_run))
-    return sorted(out)
 
 
 def check_read_only(sql: str) -> None:

@@ -130,6 +130,10 @@ def read_ref(store: Store, path: Path | str) -> UnitRef | None:
         return None
 
 
+def _join(base: Path | str, name: str) -> Path | str:
+    return base / name if isinstance(base, Path) else f"{base}/{name}"
+
+
 def list_partitions(store: Store) -> dict[tuple[str, str, str], Partition]:
     out: dict[tuple[str, str, str], Partition] = {}
     for bdir, is_dir in _entries(store, RECORDS_DIR):
@@ -151,10 +155,9 @@ def list_partitions(store: Store) -> dict[tuple[str, str, str], Partition]:
                 shards = [n for n in names if n.startswith(SHARD_PREFIX) and n.endswith(".parquet")]
                 refs = [n for n in names if n.startswith(SHARD_PREFIX) and n.endswith(REF_SUFFIX)]
                 p = Partition(benchmark, model, run_id, base)
-                join = (lambda n: base / n) if isinstance(base, Path) else (lambda n: f"{base}/{n}")
-                p.files = [join(n) for n in (parts or shards)]
-                p.superseded = [join(n) for n in shards] if parts else []
-                p.ref_files = [join(n) for n in refs]
+                p.files = [_join(base, n) for n in (parts or shards)]
+                p.superseded = [_join(base, n) for n in shards] if parts else []
+                p.ref_files = [_join(base, n) for n in refs]
                 out[(benchmark, model, run_id)] = p
     return out
 

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from orchestrator.results.catalog import PART_PREFIX, list_partitions, partition_files, read_ref
 from orchestrator.results.records import (
     RECORD_SCHEMA,
+    SCHEMA_VERSION,
     _relative,
     _with_fields,
     encode_part,
@@ -95,6 +96,13 @@ def _rmdir(store: Store, path: Path | str) -> None:
             pass  # not empty (a concurrent writer) or already gone
 
 
+def _schema_names(store: Store, path: Path | str) -> list[str]:
+    if store.local is not None:
+        return pq.read_schema(path).names
+    with store.fs.open_input_file(str(path)) as fh:
+        return pq.ParquetFile(fh).schema_arrow.names
+
+
 def _subset_counts(store: Store, files: list[Path | str], shards: set[int] | None = None) -> Counter:
     counts: Counter = Counter()
     for path in files:
@@ -128,7 +136,7 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
         return CompactReport(run_id, "skipped: no manifest")
     partitions = {k: p for k, p in list_partitions(store).items() if k[2] == run_id}
     to_delete_shards: list[Path | str] = []
-    for (benchmark, model, _), p in sorted(partitions.items()):
+    for _key, p in sorted(partitions.items()):
         shard_files = [f for f in p.files if str(f).rsplit("/", 1)[-1].startswith("shard-")]
         if len(shard_files) > 1:
             tables = [_with_fields(_read(store, f)).cast(RECORD_SCHEMA) for f in shard_files]
@@ -179,6 +187,8 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
         for (b, m, s), r in sorted(reused.items())
     ]
     manifest["compacted"] = True
+    if all(_schema_names(store, f) == RECORD_SCHEMA.names for p in partitions.values() for f in p.files):
+        manifest["record_schema_version"] = SCHEMA_VERSION  # readers may use DuckDB's reader without unions
     write_manifest(store, manifest)
     for path in ref_files:  # the manifest holds them now
         _delete(store, path)

@@ -100,6 +100,13 @@ def _same(new: pa.Table, old: pa.Table, old_run: str) -> bool:
     return new.select(keep).equals(old.select(keep))
 
 
+def _write_bytes(target: Any, data: bytes) -> None:
+    if isinstance(target, str):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+
+
 def write_cached_unit(
     root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int
 ) -> Path | str:
@@ -127,13 +134,7 @@ def write_cached_unit(
         data = json.dumps(ref, sort_keys=True).encode()
         rel = _relative(store, partition_dir(store, benchmark, model, run_id)) + "/" + ref_name(shard)
 
-        def _write(target: Any) -> None:
-            if isinstance(target, str):
-                Path(target).write_bytes(data)
-            else:
-                target.write(data)
-
-        return store.write_atomic(rel, _write)
+        return store.write_atomic(rel, lambda target, data=data: _write_bytes(target, data))
     return write_shard(store, new, benchmark=benchmark, model=model, run_id=run_id, shard=shard)
 
 
