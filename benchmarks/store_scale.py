@@ -20,9 +20,11 @@ store's catalog start empty while the OS page cache is warm; "warm" = the same c
 * ``count(*) FROM records``;
 * ``duckdb GROUP BY``: DuckDB alone, a fresh connection, ``read_parquet`` over the same record files with one
   ``GROUP BY model, subset`` (the floor the leaderboard is compared with);
-* bytes: records + examples on disk, bytes per record, and each night's growth as a share of night 1's bytes.
+* bytes: records + examples + manifests on disk, bytes per record, and each night's growth as a share of night 1's bytes.
 
-Prints markdown (machine, date, load average). ``--quick``: 20 and 100 models, 2 nights.
+``--driver-models N`` also runs the real driver (``run_job``) on cache-served nights of N model names (see
+:func:`driver_nights`). Prints markdown (machine, date, load average). ``--quick``: 20 and 100 models, 2 nights,
+the driver with 20 models.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def _dir_bytes(path: Path) -> int:
 
 
 def _store_bytes(root: Path) -> int:
-    return _dir_bytes(root / "records") + _dir_bytes(root / "examples")
+    """Records, texts and manifests (the score cache, ``cache/``, is not counted: a night with nothing new adds none)."""
+    return _dir_bytes(root / "records") + _dir_bytes(root / "examples") + _dir_bytes(root / "runs")
 
 
 def write_store(root: Path, n_models: int, nights: int, compact: bool) -> dict[str, object]:
@@ -244,6 +247,50 @@ def measure(root: Path) -> dict[str, object]:
     return res
 
 
+def driver_nights(work: Path, n_models: int) -> dict[str, object]:
+    """The real driver (``run_job``, in this process) on cache-served nights: one tiny classifier scored once under
+    one name (night 0, on Ray), then ``n_models`` names of it twice: night 1 is served by the score cache (no
+    earlier records under those names: shard files), night 2 too (references). Returns wall times and bytes."""
+    from orchestrator.config import JobConfig
+    from orchestrator.runtime.driver import run_job
+    from orchestrator.tiny import build_tiny_model
+
+    root = work / "driver-store"
+    if root.exists():
+        shutil.rmtree(root)
+    model = build_tiny_model(work / "driver-model", kind="classifier", seed="store-scale")
+
+    def job(names: list[str]) -> JobConfig:
+        return JobConfig.model_validate(
+            {
+                "name": "store-scale-driver",
+                "benchmarks": [{"name": "reward-bench", "source": str(DATA)}],
+                "models": [{"name": n, "path": str(model)} for n in names],
+                "resources": {
+                    "gpus_per_actor": 0,
+                    "cpus_per_actor": 1,
+                    "actors_per_model": 1,
+                    "shard_size": 1024,
+                },
+                "results": str(root),
+            }
+        )
+
+    out: dict[str, object] = {"driver_models": n_models}
+    t0 = time.perf_counter()
+    run_job(job(["seed"]), num_cpus=2)
+    out["night0_scoring_s"] = round(time.perf_counter() - t0, 1)
+    names = [f"fleet-{i:04d}" for i in range(n_models)]
+    for night in (1, 2):
+        before = _store_bytes(root)
+        t0 = time.perf_counter()
+        result = run_job(job(names))
+        out[f"night{night}_s"] = round(time.perf_counter() - t0, 2)
+        out[f"night{night}_bytes"] = _store_bytes(root) - before
+        assert all(o.status == "ok" for o in result.outcomes), "a cache-served night failed"
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="100,1000", help="comma-separated store sizes (models)")
@@ -253,6 +300,12 @@ def main() -> None:
     ap.add_argument("--no-compact", action="store_true", help="do not compact after each night")
     ap.add_argument("--quick", action="store_true", help="20 and 100 models, 2 nights")
     ap.add_argument("--reuse", action="store_true", help="measure stores already under --work (no writing)")
+    ap.add_argument(
+        "--driver-models",
+        type=int,
+        default=None,
+        help="also time the real driver on cache-served nights (models)",
+    )
     args = ap.parse_args()
     sizes = [20, 100] if args.quick else [int(x) for x in args.models.split(",")]
     nights = 2 if args.quick else args.nights
@@ -274,6 +327,10 @@ def main() -> None:
         print(f"# {size} models: {json.dumps({**wrote, **res})}", file=sys.stderr, flush=True)
         if not args.keep:
             shutil.rmtree(root)
+    driver = None
+    if args.driver_models or args.quick:
+        driver = driver_nights(work, args.driver_models or 20)
+        print(f"# driver: {json.dumps(driver)}", file=sys.stderr, flush=True)
     load = os.getloadavg()
     print(
         f"store_scale.py on {platform.node()} ({os.cpu_count()} CPUs, {platform.python_version()}), "
@@ -293,6 +350,15 @@ def main() -> None:
             f"| {r['leaderboard_cold']:.2f} / {r['leaderboard_warm']:.2f} | {r['cli_leaderboard']:.2f} "
             f"| {r['adhoc_cold']:.2f} / {r['adhoc_warm']:.2f} | {r['count_records']:.2f} | {r['raw_group_by']:.2f} "
             f"| {w['total_bytes'] / r['n_records']:.0f} | {growth} |"
+        )
+    if driver:
+        n = driver["driver_models"]
+        print(
+            f"\nDriver, cache-served nights of {n} models (one tiny classifier under {n} names; scoring it once took "
+            f"{driver['night0_scoring_s']} s): night 1 (shard files) {driver['night1_s']} s, "
+            f"{driver['night1_bytes']:,} bytes; night 2 (references) {driver['night2_s']} s, "
+            f"{driver['night2_bytes']:,} bytes = {100 * driver['night2_bytes'] / max(driver['night1_bytes'], 1):.1f}% "
+            f"of night 1; {100 * driver['night2_s'] / n:.2f} s per 100 models."
         )
 
 

@@ -8,6 +8,7 @@ every stored query is a ``.sql`` file taking DuckDB ``$named`` parameters.
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,25 @@ def connect(results: str | Path | Store) -> Any:
     (benchmark, model, subset) comes from the manifests; only the files of those runs are read for
     ``latest_records``, once, into a table that every leaderboard view then reads (``docs/store.md``)."""
     duckdb = require("duckdb")
-    con = duckdb.connect(":memory:")
     store = open_store(results)
+    for attempt in range(_ATTEMPTS):
+        con = duckdb.connect(":memory:")
+        try:
+            return _define(con, store)
+        except duckdb.Error as exc:
+            con.close()
+            # a compaction or gc removed a file between the listing and the read: list again
+            if attempt + 1 == _ATTEMPTS or not _GONE.search(str(exc)):
+                raise
+            logger.info("store changed while connecting (%s); listing it again", str(exc).splitlines()[0])
+    raise AssertionError("unreachable")
+
+
+_ATTEMPTS = 3
+_GONE = re.compile(r"No such file|not found|Failed to open", re.IGNORECASE)
+
+
+def _define(con: Any, store: Store) -> Any:
     catalog = read_catalog(store)
     runs = model_runs_table(catalog.manifests)
     con.register("_run_models_arrow", runs)
@@ -87,8 +105,8 @@ def connect(results: str | Path | Store) -> Any:
         params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
         for view in _MATERIALIZED.get(path.name, ()):  # computed once: the views defined later read a table
-            con.execute(f"CREATE OR REPLACE TABLE _{view}_table AS SELECT * FROM {view}")
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _{view}_table")
+            con.view(view).create(f"_{view}_table")
+            con.table(f"_{view}_table").create_view(view, replace=True)
     return con
 
 
@@ -124,27 +142,23 @@ def _examples(con: Any, store: Store) -> None:
 
 
 def _relation(con: Any, store: Store, name: str, files: list[Any], uniform: set[str]) -> str:
-    """Register ``name`` over record ``files``: DuckDB's own Parquet reader over the files known to be in the current
-    schema (``uniform``: runs compacted or upgraded by this release), a pyarrow dataset in the current schema over
-    the others (fields an older file lacks read as null). Returns ``name``."""
-    native = [str(f) for f in files if str(f) in uniform]
-    other = [f for f in files if str(f) not in uniform]
+    """Register view ``name`` over record ``files``: DuckDB's own Parquet reader over the files known to be in the
+    current schema (``uniform``: runs compacted or upgraded by this release; their columns are in schema order), a
+    pyarrow dataset in the current schema over the others (fields an older file lacks read as null). Returns
+    ``name``."""
+    native = [str(f) for f in files if str(f) in uniform] if store.local is not None else []
+    other = [f for f in files if str(f) not in set(native)]
     parts = []
-    if native and store.local is not None:
-        parts.append(f"SELECT * FROM read_parquet({_sql_list(native)}, hive_partitioning = false)")
-    else:
-        other = list(files)
+    if native:
+        parts.append(con.read_parquet(native, hive_partitioning=False))
     if other:
         con.register(f"{name}_dataset", _dataset(store, other, RECORD_SCHEMA))
-        parts.append(f"SELECT * FROM {name}_dataset")
+        parts.append(con.view(f"{name}_dataset"))
     if not parts:
-        parts.append("SELECT * FROM _empty_records")
-    con.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
+        parts.append(con.table("_empty_records"))
+    relation = parts[0] if len(parts) == 1 else parts[0].union(parts[1])  # UNION ALL, both in schema order
+    relation.create_view(name, replace=True)
     return name
-
-
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
 def _records_view(

@@ -243,8 +243,11 @@ def _with_fields(table: pa.Table) -> pa.Table:
 
 
 def record_files(root: str | Path | Store) -> list[Path | str]:
-    """All committed record files (temp files never match)."""
-    return open_store(root).glob(RECORDS_DIR, "benchmark=*/model=*/run=*/shard-*.parquet")
+    """All committed record files a reader takes (per partition its compacted part files, else its shard files;
+    temp files never match). Units recorded as references have no file of their own (``catalog``)."""
+    from orchestrator.results.catalog import list_partitions
+
+    return sorted((f for p in list_partitions(open_store(root)).values() for f in p.files), key=str)
 
 
 def shard_rows(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> int | None:

@@ -347,15 +347,22 @@ def test_upgrade_skips_a_run_being_written(tmp_path, filtered_path):
 
 
 def test_latest_runs_come_from_manifests_after_compaction(tmp_path, filtered_path):
-    """A compacted store's latest run per subset is read from the manifests: no record is scanned for it."""
+    """A compacted run's subsets are read from its manifest, not from its records."""
     src = _examples(filtered_path)
-    _night(tmp_path, src, "20260101T000000Z-a", ["m1"])
-    _night(tmp_path, src, "20260102T000000Z-b", ["m1"], seeds={"m1": 9})
+    old, new = "20260101T000000Z-a", "20260102T000000Z-b"
+    _night(tmp_path, src, old, ["m1"])
+    _night(tmp_path, src, new, ["m1"], seeds={"m1": 9})
     compact_store(tmp_path)
-    board = _board(tmp_path)
-    # damage the older run's records: a reader that scanned them to find the latest run would fail
-    (old,) = (tmp_path / "records").glob("*/*/run=20260101T000000Z-a/part-*.parquet")
-    old.write_bytes(b"not parquet")
-    assert _board(tmp_path) == board
-    cat = read_catalog(tmp_path)
-    assert len(cat.partitions) == 2
+    con = connect(tmp_path)
+    assert con.execute("SELECT DISTINCT run_id FROM latest_subset_runs").fetchall() == [(new,)]
+    # the manifest is what readers trust: a newer run whose manifest lists one subset is the latest for that one only
+    path = tmp_path / "runs" / f"{new}.json"
+    manifest = json.loads(path.read_text())
+    manifest["models"][0]["subsets"] = {"alpacaeval-easy": 100}
+    path.write_text(json.dumps(manifest))
+    con = connect(tmp_path)
+    runs = dict(con.execute("SELECT subset, run_id FROM latest_subset_runs").fetchall())
+    assert runs.pop("alpacaeval-easy") == new and set(runs.values()) == {old}
+    (n,) = con.execute("SELECT count(*) FROM latest_records WHERE run_id = $r", {"r": new}).fetchone()
+    assert n == 100
+    assert len(read_catalog(tmp_path).partitions) == 2
