@@ -19,11 +19,13 @@ no entry is deleted), then the records go.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,6 +98,10 @@ def _rmdir(store: Store, path: Path | str) -> None:
             pass  # not empty (a concurrent writer) or already gone
 
 
+def _write_part(table: pa.Table, target: Any) -> None:
+    pq.write_table(table, target, compression="zstd", row_group_size=1 << 20)
+
+
 def _schema_names(store: Store, path: Path | str) -> list[str]:
     if store.local is not None:
         return pq.read_schema(path).names
@@ -142,12 +148,7 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
             tables = [_with_fields(_read(store, f)).cast(RECORD_SCHEMA) for f in shard_files]
             merged = pa.concat_tables(tables).sort_by([("shard", "ascending"), ("row_index", "ascending")])
             rel = _relative(store, p.path) + f"/{PART_PREFIX}{secrets.token_hex(6)}.parquet"
-            store.write_atomic(
-                rel,
-                lambda target, t=merged: pq.write_table(
-                    t, target, compression="zstd", row_group_size=1 << 20
-                ),
-            )
+            store.write_atomic(rel, functools.partial(_write_part, merged))
             report.merged_files += len(shard_files)
             report.part_files += 1
             to_delete_shards += shard_files
@@ -179,9 +180,9 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
             c += _subset_counts(store, files, shards)
         counts[(benchmark, model)] = c
     for entry in manifest.get("models", []):
-        c = counts.get((entry.get("benchmark"), entry.get("model")))
-        if c is not None:
-            entry["subsets"] = dict(sorted(c.items()))
+        found = counts.get((entry.get("benchmark"), entry.get("model")))
+        if found is not None:
+            entry["subsets"] = dict(sorted(found.items()))
     manifest["reused_shards"] = [
         {"benchmark": b, "model": m, "shard": s, "from_run": r["from_run"], "rows": r["rows"]}
         for (b, m, s), r in sorted(reused.items())

@@ -15,6 +15,7 @@ a kept run's references point at it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -134,7 +135,7 @@ def write_cached_unit(
         data = json.dumps(ref, sort_keys=True).encode()
         rel = _relative(store, partition_dir(store, benchmark, model, run_id)) + "/" + ref_name(shard)
 
-        return store.write_atomic(rel, lambda target, data=data: _write_bytes(target, data))
+        return store.write_atomic(rel, functools.partial(_write_bytes, data=data))
     return write_shard(store, new, benchmark=benchmark, model=model, run_id=run_id, shard=shard)
 
 
