@@ -197,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.result).write_text(json.dumps(result))
         return 0
     if importlib.util.find_spec("vllm") is None:
-        missing = (
-            "vllm is not installed here: run this in the vllm venv (.ci/vllm; README, 'The vLLM backend')"
-        )
+        missing = "vllm is not installed here: run this in the vllm venv (.ci/vllm; docs/model-kinds.md, 'The vLLM backend')"
         if args.quick:
             print(f"{missing}; --quick skipped")
             return 0

@@ -49,6 +49,7 @@ from orchestrator.results.records import (
     write_manifest,
     write_shard,
 )
+from orchestrator.results.reuse import write_cached_unit
 from orchestrator.results.store import LockHeld, Store, open_store
 from orchestrator.runtime import faults
 from orchestrator.runtime.planning import WorkUnit, plan_units
@@ -171,6 +172,7 @@ def run_job(
     num_gpus: int | None = None,
     resume: bool | str = False,
     cache: bool = True,
+    on_change: str = "refuse",
 ) -> RunResult:
     """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
 
@@ -178,6 +180,9 @@ def run_job(
     units whose shard file was committed are kept, only the missing ones are scored.
     ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
     the score cache (:mod:`orchestrator.results.cache`).
+    ``on_change``: when resuming a run whose dataset or model fingerprints differ from now
+    (:mod:`orchestrator.runtime.resume_check`), ``"refuse"`` raises a :class:`ConfigError` naming each change,
+    ``"new-run"`` starts a new run instead.
     """
     from orchestrator.errors import ConfigError
     from orchestrator.runtime.cluster import guess_resources, in_ray_job, init_ray, resolve_resources
@@ -193,8 +198,35 @@ def run_job(
         )
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
+    if root.local is not None:
+        from orchestrator.results.integrity import require_writable_store
+
+        require_writable_store(root)  # a file, read-only or full: a clear error before anything runs
     held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
     previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    refused: dict[str, Any] | None = None
+    if previous:
+        from orchestrator.runtime.resume_check import input_changes
+
+        changes = input_changes(previous, job, examples)
+        if changes and on_change != "new-run":
+            held.close()
+            raise ConfigError(
+                f"--resume: run {previous['run_id']} cannot be resumed, its inputs changed: "
+                + "; ".join(changes)
+                + ". Its records would mix with new ones. `--on-change new-run` starts a new run instead "
+                "(the interrupted run stays as it is)"
+            )
+        if changes:
+            logger.warning(
+                "--resume: run %s's inputs changed (%s); starting a new run",
+                previous["run_id"],
+                "; ".join(changes),
+            )
+            refused = {"run_id": previous["run_id"], "changes": changes}
+            held.close()
+            held = ExitStack()
+            previous = None
     run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {
         (m.name, b.record_name): ModelOutcome(model=m.name, benchmark=b.record_name, kind=m.kind)
@@ -202,6 +234,11 @@ def run_job(
         for b in job.benchmarks
     }
     manifest = _Manifest(root, job, job_path, run_id, examples)
+    from orchestrator.runtime.resume_check import run_inputs
+
+    manifest.doc.inputs = run_inputs(job, examples)
+    if refused is not None:
+        manifest.doc.instead_of_resuming = refused
     # ``auto`` resources: guessed from this machine for the cache lookup, resolved on the cluster once up
     sized = job.model_copy(update={"resources": guess_resources(job.resources)})
     read_cache = cache and job.cache
@@ -247,7 +284,22 @@ def run_job(
     finally:
         manifest.write(list(outcomes.values()), status=status, wall=clock())
         held.close()
+    if status == "ok" and job.compact:
+        _compact(root, run_id)
     return RunResult(run_id, given, list(outcomes.values()), clock())
+
+
+def _compact(root: Store, run_id: str) -> None:
+    """Compact a finished run (never fails the run: an uncompacted run reads the same, only slower)."""
+    from orchestrator.results.compact import compact_run
+
+    try:
+        report = compact_run(root, run_id)
+        logger.info("compaction of run %s: %s", run_id, report.status)
+    except Exception as exc:
+        logger.warning(
+            "compaction of run %s failed (the run is complete; `rayward compact` retries): %s", run_id, exc
+        )
 
 
 def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
@@ -535,13 +587,15 @@ class _Driver:
     def _write(self, unit: WorkUnit, table: Any) -> None:
         from orchestrator.runtime.worker import shard_stats
 
-        write_shard(
+        cached = table.num_rows - table.column("cached_from").null_count
+        # a unit served whole by the cache is recorded as a reference to the earlier records it repeats
+        write = write_cached_unit if cached == table.num_rows else write_shard
+        write(
             self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard
         )
         state = self.models[unit.model]
         outcome = state.outcomes[unit.benchmark]
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
-        cached = table.num_rows - table.column("cached_from").null_count
         outcome.cached_records += cached
         if cached < table.num_rows:  # newly scored rows join the score cache
             self.cache.add(state.spec, unit, table, outcome.model_dump())
@@ -738,12 +792,14 @@ def _committed_errors(
     """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
     import pyarrow.parquet as pq
 
-    from orchestrator.results.records import shard_path
+    from orchestrator.results.records import _relative, shard_path
 
     root = open_store(root)
     total = 0
     for shard in shards:
         path = shard_path(root, benchmark, model, run_id, shard)
+        if not root.is_file(_relative(root, path)):  # a cache-served unit recorded as a reference: no errors
+            continue
         if root.local is not None:
             column = pq.read_table(path, columns=["error"]).column("error")
         else:
