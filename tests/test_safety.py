@@ -103,10 +103,14 @@ def test_no_name_escapes_the_results_root(tmp_path, bad):
     assert root.resolve() in path.resolve().parents
     write_manifest(root, {"run_id": bad, "models": []})
     assert root.resolve() in Path(manifest_path(root, bad)).resolve().parents
-    assert sorted(p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file()) == [
-        ("store", "results"),
-        ("store", "results"),
-    ]
+    # the shard, its texts (examples/) and the manifest: all under the root
+    assert (
+        sorted(p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file())
+        == [
+            ("store", "results"),
+        ]
+        * 3
+    )
     assert record_files(root) == [path]
     assert [m["run_id"] for m in read_manifests(root)] == [bad]
 

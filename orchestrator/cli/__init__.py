@@ -12,6 +12,7 @@ from orchestrator.cli import (  # noqa: F401  (register commands)
     _report,
     _run,
     _sql,
+    _store,
     _store_check,
 )
 from orchestrator.cli._common import app

@@ -147,6 +147,11 @@ class JobConfig(Strict):
     settings and the example are unchanged; ``false`` rescores everything (as ``rayward run --no-cache``)
     and still refreshes the cache."""
 
+    compact: bool = True
+    """After a run that finished every model, merge its shard files into one file per (benchmark, model) and record
+    its subsets and reused units in the manifest (as ``rayward compact``; ``docs/store.md``); ``false`` leaves the
+    run's files as written."""
+
     @field_validator("name")
     @classmethod
     def _valid_job_name(cls, value: str) -> str:

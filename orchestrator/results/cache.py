@@ -52,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestrator.config import ModelSpec
-from orchestrator.results.records import RECORD_SCHEMA, SCHEMA_VERSION, encode_part
+from orchestrator.results.records import RECORD_SCHEMA, SCHEMA_VERSION, SCORES_VERSION, encode_part
 from orchestrator.results.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ CONTEXT_COLUMNS = frozenset(
         "source_id",
         "cached_from",
         "error",
+        "texts",
     }
 )
 """Record fields that come from the run and the data, not from the scorer; all other fields are cached."""
@@ -185,7 +186,7 @@ def settings_document(spec: ModelSpec, identity: str, device: str, dtype: str) -
     settings = {k: _resolve_value(v) for k, v in sorted(fields.items()) if k not in SPEED_ONLY_FIELDS}
     return {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCORES_VERSION,
         "model": identity,
         "settings": settings,
         "device": device.split(":")[0],
@@ -355,6 +356,7 @@ class ScoreCache:
             "source_id": part.column("source_id"),
             "cached_from": cached.column("origin_run"),
             "error": pa.nulls(n, pa.string()),
+            "texts": pa.nulls(n, pa.string()),
         }
         arrays = []
         for f in RECORD_SCHEMA:

@@ -167,16 +167,21 @@ def readable_record_files(store: Store | str | Path) -> list[Path | str]:
         if problem is None:
             good.append(path)
             continue
-        rel = _rel(store, path)
-        _run, affects = _affects_records(rel)
-        logger.warning(
-            "skipping damaged record file %s/%s: %s; %s. `rayward store check --quarantine` moves it aside",
-            store.uri.rstrip("/"),
-            rel,
-            problem,
-            affects,
-        )
+        warn_damaged(store, path, problem)
     return good
+
+
+def warn_damaged(store: Store, path: Path | str, problem: str) -> None:
+    """The warning for a damaged record file that a reader skips: the file, why, and what its run loses."""
+    rel = _rel(store, path)
+    _run, affects = _affects_records(rel)
+    logger.warning(
+        "skipping damaged record file %s/%s: %s; %s. `rayward store check --quarantine` moves it aside",
+        store.uri.rstrip("/"),
+        rel,
+        problem,
+        affects,
+    )
 
 
 # ---------------------------------------------------------------- manifests

@@ -56,6 +56,9 @@ class ModelOutcome(_Doc):
     """Records whose scores came from the score cache."""
     cache_key: str | None = None
     """The score cache's settings key looked up (null: the model is not cacheable)."""
+    subsets: dict[str, int] | None = None
+    """Records per subset this run holds for the model (set by compaction, ``docs/store.md``; readers take the latest
+    run per subset from it instead of scanning records)."""
 
     @property
     def notes(self) -> str:
@@ -112,6 +115,16 @@ class Schedule(_Doc):
     models: list[ScheduleEntry] = Field(default_factory=list)
 
 
+class ReusedShard(_Doc):
+    """A unit of this run whose records are those of run ``from_run`` for the same (benchmark, model, shard)."""
+
+    benchmark: str
+    model: str
+    shard: int
+    from_run: str
+    rows: int
+
+
 class RunManifest(_Doc):
     """Everything a run records besides its records."""
 
@@ -138,3 +151,11 @@ class RunManifest(_Doc):
     instead_of_resuming: dict[str, Any] | None = None
     """Set when ``--resume --on-change new-run`` started this run because the interrupted run's inputs changed:
     ``run_id`` (the run not resumed) and ``changes`` (each difference, in words)."""
+    reused_shards: list[ReusedShard] = Field(default_factory=list)
+    """Cache-served units recorded as references to earlier records (folded in by compaction)."""
+    compacted: bool = False
+    """Set by compaction (``rayward compact``, after each run by default)."""
+    record_schema_version: int | None = None
+    """Set by compaction/upgrade when every record file of the run is in that record schema version."""
+    gc_removed: list[str] = Field(default_factory=list)
+    """``benchmark/model`` entries whose records ``rayward gc`` removed from this run."""

@@ -49,6 +49,7 @@ from orchestrator.results.records import (
     write_manifest,
     write_shard,
 )
+from orchestrator.results.reuse import write_cached_unit
 from orchestrator.results.store import LockHeld, Store, open_store
 from orchestrator.runtime import faults
 from orchestrator.runtime.planning import WorkUnit, plan_units
@@ -283,7 +284,22 @@ def run_job(
     finally:
         manifest.write(list(outcomes.values()), status=status, wall=clock())
         held.close()
+    if status == "ok" and job.compact:
+        _compact(root, run_id)
     return RunResult(run_id, given, list(outcomes.values()), clock())
+
+
+def _compact(root: Store, run_id: str) -> None:
+    """Compact a finished run (never fails the run: an uncompacted run reads the same, only slower)."""
+    from orchestrator.results.compact import compact_run
+
+    try:
+        report = compact_run(root, run_id)
+        logger.info("compaction of run %s: %s", run_id, report.status)
+    except Exception as exc:
+        logger.warning(
+            "compaction of run %s failed (the run is complete; `rayward compact` retries): %s", run_id, exc
+        )
 
 
 def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
@@ -571,13 +587,15 @@ class _Driver:
     def _write(self, unit: WorkUnit, table: Any) -> None:
         from orchestrator.runtime.worker import shard_stats
 
-        write_shard(
+        cached = table.num_rows - table.column("cached_from").null_count
+        # a unit served whole by the cache is recorded as a reference to the earlier records it repeats
+        write = write_cached_unit if cached == table.num_rows else write_shard
+        write(
             self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard
         )
         state = self.models[unit.model]
         outcome = state.outcomes[unit.benchmark]
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
-        cached = table.num_rows - table.column("cached_from").null_count
         outcome.cached_records += cached
         if cached < table.num_rows:  # newly scored rows join the score cache
             self.cache.add(state.spec, unit, table, outcome.model_dump())
@@ -774,12 +792,14 @@ def _committed_errors(
     """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
     import pyarrow.parquet as pq
 
-    from orchestrator.results.records import shard_path
+    from orchestrator.results.records import _relative, shard_path
 
     root = open_store(root)
     total = 0
     for shard in shards:
         path = shard_path(root, benchmark, model, run_id, shard)
+        if not root.is_file(_relative(root, path)):  # a cache-served unit recorded as a reference: no errors
+            continue
         if root.local is not None:
             column = pq.read_table(path, columns=["error"]).column("error")
         else:

@@ -44,8 +44,17 @@ def _job(filtered_path, results, models: dict[str, dict], **extra) -> JobConfig:
 
 
 def _records(results: Path, run_id: str, model: str) -> pa.Table:
-    files = sorted((results / "records").glob(f"benchmark=*/model={model}/run={run_id}/shard-*.parquet"))
-    return pq.read_table(files, partitioning=None).sort_by("row_index")
+    """One run's records of one model as readers see them (compacted files and reused units included)."""
+    from orchestrator.query.db import connect
+
+    con = connect(results)
+    try:
+        return con.sql(
+            "SELECT * EXCLUDE (texts) FROM records WHERE run_id = $r AND model = $m ORDER BY row_index",
+            params={"r": run_id, "m": model},
+        ).to_arrow_table()
+    finally:
+        con.close()
 
 
 def _by_model(res):
