@@ -403,6 +403,16 @@ def _custom(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) 
     return table
 
 
+def check_own_table(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    """The loader of a benchmark that reads its own files (``orchestrator.benchmarks.<module>.load``): the table
+    it built holds text pairs or best-of-N lists; both are checked as the built-in loaders check them."""
+    lists = "yes" if _is_list(table.column("chosen").type) else "no"
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
+    if lists == "yes":
+        _check_best_of_n(table, bench, where)
+    return table
+
+
 def load_examples(spec: BenchmarkSpec) -> Examples:
     """Load, validate and (optionally) filter a benchmark's examples.
 
@@ -415,7 +425,12 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     source = spec.source or bench.default_source
     where = source
     known = set(bench.subsets)
-    if spec.subset_from_split:
+    module = bench.loader_module
+    if module is not None:
+        if spec.subset_from_split:
+            raise DataError(f"benchmarks[{bench.name}].subset_from_split: {bench.name} has its own loader")
+        table, fingerprint = module.load(source, split, spec.revision)
+    elif spec.subset_from_split:
         table, fingerprint = _load_by_split(source, spec.revision, known)
     elif _looks_local(source):
         table, fingerprint, _ = _load_local(source, split)
@@ -439,10 +454,13 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     n = table.num_rows
     example_ids = [i if i is not None else row for row, i in enumerate(ints)]
     example_ids = _unique_keys(subsets, example_ids, spec, where)
+    position = table.column("chosen_position") if "chosen_position" in table.column_names else None
     table = table.select(columns)
     table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
     table = table.append_column("row_index", pa.array(range(n), pa.int64()))
     table = table.append_column("source_id", pa.array(text, pa.string()))
+    if position is not None:  # where the source showed the chosen completion (JudgeBench's A/B)
+        table = table.append_column("chosen_position", position)
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))

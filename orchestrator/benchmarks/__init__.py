@@ -6,7 +6,12 @@
   ``rule`` (``pairwise``: chosen beats rejected; ``best-of-n``: 1/k when the first chosen completion
   shares the top score with k completions; ``ties``: RewardBench 2's Ties formula);
 * ``data/sections.csv``: section weights and order for the overall score, and whether a section is
-  ``optional`` (its absence does not make a model's row incomplete).
+  ``optional`` (its absence does not make a model's row incomplete);
+* ``data/rules.csv``: every scoring rule -> the SQL file that computes it (rules beyond the three built into
+  ``record_points``/``ties_scores`` live in ``orchestrator/query/sql/rules/``, one file each).
+
+A loader other than ``pairs``/``best-of-n``/``custom`` is the module ``orchestrator.benchmarks.<loader>`` (e.g.
+``rm_bench``), whose ``load(source, split, revision)`` reads the benchmark's own files as published.
 
 The tables are joined in SQL (``orchestrator/query/sql``), never hard-coded in Python arithmetic.
 A ``custom`` benchmark has no rows in these tables: every subset is its own section, weight 1,
@@ -16,9 +21,11 @@ with the rule chosen by the record's shape (pairs or lists).
 from __future__ import annotations
 
 import csv
+import importlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import ConfigError
 
@@ -26,6 +33,7 @@ DATA_DIR = Path(__file__).parent / "data"
 BENCHMARKS_CSV = DATA_DIR / "benchmarks.csv"
 SUBSETS_CSV = DATA_DIR / "subsets.csv"
 SECTIONS_CSV = DATA_DIR / "sections.csv"
+RULES_CSV = DATA_DIR / "rules.csv"
 
 #: Columns every loader must produce, by loader kind (before the ``row_index``/``source_id`` it adds).
 _REQUIRED = {
@@ -58,7 +66,16 @@ class Benchmark:
 
     @property
     def required_columns(self) -> tuple[str, ...]:
-        return _REQUIRED[self.loader]
+        return _REQUIRED.get(self.loader, ("prompt", "chosen", "rejected", "subset", "id"))
+
+    @property
+    def loader_module(self) -> Any:
+        """The benchmark's own reader module (``orchestrator.benchmarks.<loader>``: its ``load(source, split,
+        revision)`` reads the benchmark's files as published; importing it registers its loader), or None for the
+        built-in ``pairs``/``best-of-n``/``custom`` loaders."""
+        if self.loader in _REQUIRED:
+            return None
+        return importlib.import_module(f"orchestrator.benchmarks.{self.loader}")
 
     @property
     def text_columns(self) -> tuple[str, ...]:
@@ -156,3 +173,22 @@ def get_benchmark(name: str) -> Benchmark:
 
 def benchmark_names() -> list[str]:
     return sorted(_benchmarks())
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scoring rule and the SQL that computes it (``data/rules.csv``)."""
+
+    name: str
+    sql: str  # file under orchestrator/query/sql (built-in views) or rules/<file> (rule files)
+    points_view: str  # the view with each record's points ('' for the built-in rules)
+    sections_view: str  # extra section rows the rule adds ('' when none)
+    description: str
+
+
+def rules() -> dict[str, Rule]:
+    """Every scoring rule by name, in the table's order."""
+    return {
+        r["rule"]: Rule(r["rule"], r["sql"], r["points_view"], r["sections_view"], r["description"])
+        for r in table_rows("rules")
+    }

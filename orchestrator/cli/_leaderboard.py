@@ -160,9 +160,17 @@ def leaderboard(
     ci: bool = typer.Option(False, "--ci", help="Add bootstrap 95% CIs (prompts resampled within subsets)."),
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for --ci."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed for --ci."),
+    all_benchmarks: bool = typer.Option(
+        False, "--all", help="Cross-benchmark summary: every benchmark's overall score and rank, Kendall tau."
+    ),
 ) -> None:
     """Print the leaderboard (latest successful run of each model)."""
     try:
+        if all_benchmarks:
+            from orchestrator.cli._summary import print_summary
+
+            print_summary(results, fmt)
+            return
         _print_leaderboard(results, benchmark, by, fmt, ci, n_boot, seed)
     except RaywardError as exc:
         _fail(exc)

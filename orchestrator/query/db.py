@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from orchestrator._lazy import require
-from orchestrator.benchmarks import table_files
+from orchestrator.benchmarks import rules, table_files, table_rows
 from orchestrator.errors import QueryError
 from orchestrator.query._sandbox import lock_down
 from orchestrator.results.catalog import read_catalog
@@ -53,7 +53,41 @@ def _params() -> dict[str, list[str]]:
     return {
         "subsets_csv": [str(p) for p in table_files("subsets")],
         "sections_csv": [str(p) for p in table_files("sections")],
+        "rules_csv": [str(p) for p in table_files("rules")],
     }
+
+
+RULES_BEFORE = 15
+"""Rule files (``sql/rules/*.sql``, named in ``rules.csv``) run after the view files numbered below this (the
+records, the latest records) and before ``15_record_points.sql``, which takes their points."""
+
+_NO_RULE_POINTS = (
+    "SELECT l.*, NULL::VARCHAR AS rule, NULL::DOUBLE AS points FROM latest_records l WHERE false"
+)
+_NO_RULE_SECTIONS = (
+    "SELECT NULL::VARCHAR AS model, NULL::VARCHAR AS kind, NULL::VARCHAR AS benchmark, NULL::VARCHAR AS section, "
+    "NULL::DOUBLE AS score, NULL::BIGINT AS n_subsets, NULL::VARCHAR AS run_id, NULL::BOOLEAN AS complete WHERE false"
+)
+
+
+def _define_rules(con: Any) -> None:
+    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions of their points / sections."""
+    points, sections = [], []
+    for rule in rules().values():
+        if not rule.points_view:
+            continue  # a built-in rule: computed in the numbered view files
+        con.execute((SQL_DIR / rule.sql).read_text(encoding="utf-8"))
+        points.append(f"SELECT * FROM {rule.points_view}")
+        if rule.sections_view:
+            sections.append(
+                f"SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM {rule.sections_view}"
+            )
+    con.execute(
+        "CREATE OR REPLACE VIEW rule_points AS " + " UNION ALL BY NAME ".join([_NO_RULE_POINTS, *points])
+    )
+    con.execute(
+        "CREATE OR REPLACE VIEW rule_sections AS " + " UNION ALL ".join([_NO_RULE_SECTIONS, *sections])
+    )
 
 
 def connect(results: str | Path | Store) -> Any:
@@ -108,7 +142,11 @@ def _define(con: Any, store: Store) -> Any:
     _examples(con, store)
     _records_view(con, store, "raw_records", everything, everything, uniform)
     _latest(con, store, catalog, uniform)
+    rules_defined = False
     for path in _view_files():
+        if not rules_defined and int(path.name[:2]) >= RULES_BEFORE:
+            _define_rules(con)
+            rules_defined = True
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
@@ -313,6 +351,14 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
         if r["section"] not in sections:
             sections.append(r["section"])
         by_model.setdefault(r["model"], {})[r["section"]] = r["score"]
+    if overall:  # a declared, non-optional section no model has (RM-Bench's Math offline) is an empty column
+        declared = sorted(
+            (r for r in table_rows("sections") if r["benchmark"] == benchmark),
+            key=lambda r: int(r["section_order"]),
+        )
+        names = [r["section"] for r in declared if r["optional"] != "true" or r["section"] in sections]
+        if names and all(s in names for s in sections):
+            sections = names
     rows = []
     for o in overall:
         row = {"model": o["model"], "kind": o["kind"]}

@@ -80,6 +80,7 @@ CONTEXT_COLUMNS = frozenset(
         "cached_from",
         "error",
         "texts",
+        "chosen_position",
     }
 )
 """Record fields that come from the run and the data, not from the scorer; all other fields are cached."""
@@ -357,6 +358,7 @@ class ScoreCache:
             "cached_from": cached.column("origin_run"),
             "error": pa.nulls(n, pa.string()),
             "texts": pa.nulls(n, pa.string()),
+            "chosen_position": _chosen_position(part),
         }
         arrays = []
         for f in RECORD_SCHEMA:
@@ -455,3 +457,10 @@ __all__ = [
     "CACHED_COLUMNS",
     "CACHE_DIR",
 ]
+
+
+def _chosen_position(part: pa.Table) -> pa.Array:
+    """The examples' ``chosen_position`` (JudgeBench's A/B order), or nulls where the source has none."""
+    if "chosen_position" in part.column_names:
+        return part.column("chosen_position").combine_chunks().cast(pa.int8())
+    return pa.nulls(part.num_rows, pa.int8())

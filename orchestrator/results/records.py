@@ -30,10 +30,10 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCORES_VERSION = 3
 """The version of what the scorer-produced fields mean (a score cache key part); schema version 4 only moved the
-texts out of the records, so cached scores stay valid."""
+texts out of the records and version 5 only added the source's order, so cached scores stay valid."""
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
@@ -45,6 +45,8 @@ texts out of the records, so cached scores stay valid."""
 # Version 4 appended ``texts``: the key of the examples file (``examples/<texts>.parquet``) holding the row's
 # ``prompt``, ``chosen``, ``rejected``, ``texts_chosen`` and ``texts_rejected``, which the record leaves null (null:
 # the texts are in the record itself, as in versions 1-3).
+# Version 5 appended ``chosen_position``: where the source showed the chosen completion (0 = first / response A,
+# 1 = second / response B; JudgeBench), null when the source has no order.
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -104,6 +106,8 @@ RECORD_SCHEMA = pa.schema(
         pa.field("cached_from", pa.string()),
         # v4: texts once
         pa.field("texts", pa.string()),
+        # v5: where the source showed the chosen completion (0 first / A, 1 second / B); null: no order
+        pa.field("chosen_position", pa.int8()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -145,6 +145,11 @@ class ScoringWorker:
                 "shard": [shard] * n,
                 "scorer": [self.scorer.backend] * n,
                 "source_id": part.column("source_id"),
+                **(
+                    {"chosen_position": part.column("chosen_position")}
+                    if "chosen_position" in part.column_names
+                    else {}
+                ),
                 **cols,
                 **({"error": errors} if errors is not None else {}),
             }
