@@ -128,13 +128,26 @@ class ModelSpec(_Strict):
     path: str
     """Local model directory or Hugging Face hub id."""
 
-    kind: Literal["classifier", "dpo", "judge"] = "classifier"
+    kind: Literal["classifier", "dpo", "judge", "pairwise"] = "classifier"
     """Reward-model family: ``classifier`` = sequence-classification head, raw logit is the score;
     ``dpo`` = implicit reward of a policy against a reference (DPO, SPIN iterations);
-    ``judge`` = a generative model judging responses (LLM-as-a-judge)."""
+    ``judge`` = a generative model judging responses (LLM-as-a-judge);
+    ``pairwise`` = a model that reads both completions and gives P(A better), scored in both orders
+    (``adapter:`` names the family, e.g. ``rlhflow-pair``)."""
 
     backend: Literal["transformers", "vllm"] = "transformers"
     """Inference engine: ``transformers`` (CPU and GPU) or ``vllm`` (needs the ``vllm`` package)."""
+
+    adapter: str = "auto"
+    """kind classifier: the model family's adapter (``rayward adapters`` lists them): a family name
+    (``grm-sftreg``, ``ultrarm``, ...) or a hub id an adapter covers (``openbmb/UltraRM-13b``); ``auto`` picks it
+    from the hub id in ``path``, else ``config.json`` ``architectures``/``model_type``, else the head tensors'
+    names, else the plain one-label classifier."""
+
+    profile: Literal["default", "reference"] = "default"
+    """Weights loading: ``default`` (``dtype``; bf16 on GPUs) or ``reference``, the reference implementation's
+    rules (rewardbench 0.1.4 ``run_rm.py``/``run_dpo.py``): 8-bit (bitsandbytes) + float16 unless the family or a
+    Llama-3 name exempts it; on a CPU an 8-bit model is an error. See docs/models.md."""
 
     # ---- kind: dpo (implicit rewards, SPIN chains) ----
 
@@ -245,6 +258,19 @@ class ModelSpec(_Strict):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return _check_name(value, "model name")
+
+    @field_validator("adapter")
+    @classmethod
+    def _known_adapter(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if value != "auto" and kind is not None and kind not in ("classifier", "pairwise"):
+            raise ValueError(f"only for kind classifier or pairwise, not {kind!r}")
+        if value != "auto":
+            from orchestrator.scoring.adapters import adapter_names
+
+            if value not in adapter_names():
+                raise ValueError(f"unknown adapter {value!r}: `rayward adapters` lists them (or use auto)")
+        return value
 
     @field_validator("template")
     @classmethod

@@ -13,9 +13,26 @@ def make_scorer(spec, device: str = "cpu"):
 
         return VllmClassifierScorer(spec, device=device)
     if spec.kind == "classifier":
+        from orchestrator.scoring.adapters import select_adapter
+
+        adapter = select_adapter(spec.adapter, spec.path)
+        if adapter.input_rule == "pair":
+            from orchestrator.errors import ModelError
+
+            raise ModelError(
+                f"model {spec.name!r}: adapter {adapter.name} reads both completions: set kind: pairwise"
+            )
+        if adapter.name != "classifier" or spec.profile != "default":
+            from orchestrator.scoring.adapters.scorer import AdapterScorer
+
+            return AdapterScorer(spec, device=device, adapter=adapter)
         from orchestrator.scoring.classifier import ClassifierScorer
 
         return ClassifierScorer(spec, device=device)
+    if spec.kind == "pairwise":
+        from orchestrator.scoring.pairwise import PairwiseScorer
+
+        return PairwiseScorer(spec, device=device)
     if spec.kind == "judge":
         if spec.backend == "vllm":
             from orchestrator.scoring.judge_vllm import VllmJudgeScorer
