@@ -54,14 +54,21 @@ def _load_8bit(spec: ModelSpec, device: str, dtype_name: str):
     require("bitsandbytes")
     index = torch.device(device).index or 0
     try:
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        from orchestrator.scoring.load_check import load_with_report
+
+        model = load_with_report(
+            transformers.AutoModelForSequenceClassification,
             spec.path,
+            model_name=spec.name,
+            auto_class="AutoModelForSequenceClassification",
             revision=spec.revision,
             trust_remote_code=spec.trust_remote_code,
             quantization_config=transformers.BitsAndBytesConfig(load_in_8bit=True),
             device_map={"": index},
             dtype=getattr(torch, _DTYPES[dtype_name]),
         )
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r} in 8-bit: {exc}") from None
     return model.eval()
