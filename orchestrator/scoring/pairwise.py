@@ -25,14 +25,9 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
+from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.adapters import select_pairwise_adapter
-from orchestrator.scoring.classifier import (
-    ModelInfo,
-    load_pretrained,
-    load_tokenizer,
-    model_fingerprint,
-    resolve_dtype,
-)
 from orchestrator.scoring.formatting import to_messages
 from orchestrator.scoring.prefetch import padded_batches, prefetch
 

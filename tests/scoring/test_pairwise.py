@@ -22,17 +22,21 @@ REPLICA = ADAPTERS / "replicas" / "RLHFlow" / "pair-preference-model-LLaMA3-8B"
 
 
 def test_rlhflow_pair_matches_reference_per_example(filtered_path):
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring import make_scorer
 
     ref = pq.read_table(ADAPTERS / "rlhflow-pair.rewardbench-0.1.4.parquet").to_pydict()
     assert len(ref["row_index"]) == 46 and len(set(ref["subset"])) == 23
     data = pq.read_table(filtered_path).to_pylist()
     rows = [data[i] for i in ref["row_index"]]
-    scorer = make_scorer(ModelSpec(name="pair", path=str(REPLICA), kind="pairwise", batch_tokens=4096))
+    scorer = make_scorer(model_spec(name="pair", path=str(REPLICA), kind="pairwise", batch_tokens=4096))
     assert scorer.adapter.name == "rlhflow-pair"
-    cols = scorer.pair_columns([r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows])
-    raw = np.asarray([[o["parsed"] for o in outs] for outs in cols["judge_outputs"]])  # A,B (AB) then A,B (BA)
+    cols = scorer.pair_columns(
+        [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]
+    )
+    raw = np.asarray(
+        [[o["parsed"] for o in outs] for outs in cols["judge_outputs"]]
+    )  # A,B (AB) then A,B (BA)
     expected = np.stack([ref["logit_a_ab"], ref["logit_b_ab"], ref["logit_a_ba"], ref["logit_b_ba"]], axis=1)
     np.testing.assert_allclose(raw, expected, atol=1e-4, rtol=0)
     np.testing.assert_array_equal(cols["correct"], np.asarray(ref["result"]) == 1)
@@ -59,7 +63,11 @@ def test_pairwise_job_end_to_end_with_leaderboard(tmp_path, filtered_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
     run = subprocess.run(
         [sys.executable, "-m", "orchestrator.cli", "run", str(file)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     con = connect(tmp_path / "results")
@@ -72,10 +80,22 @@ def test_pairwise_job_end_to_end_with_leaderboard(tmp_path, filtered_path):
     assert all(r[4] == 4 for r in recs)  # both orders' A and B logits kept
     board = subprocess.run(
         [
-            sys.executable, "-m", "orchestrator.cli", "leaderboard", "--results", str(tmp_path / "results"),
-            "--by", "subset", "--format", "json",
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "leaderboard",
+            "--results",
+            str(tmp_path / "results"),
+            "--by",
+            "subset",
+            "--format",
+            "json",
         ],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert board.returncode == 0, board.stderr
     import json
@@ -85,4 +105,3 @@ def test_pairwise_job_end_to_end_with_leaderboard(tmp_path, filtered_path):
     for subset in set(ref["subset"]):
         acc = np.mean([x for x, s in zip(ref["result"], ref["subset"]) if s == subset])
         assert abs(rows[0][subset] - acc) < 1e-9, subset
-    assert 0 <= rows[0]["score"] <= 1

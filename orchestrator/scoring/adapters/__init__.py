@@ -225,6 +225,7 @@ def select_adapter(requested: str, path: str) -> Adapter:
             if (
                 adapter.head_tensors
                 and _config_ok(adapter, config)
+                and any(n.startswith(adapter.base_prefix) for n in names)
                 and all(any(n.startswith(h) for n in names) for h in adapter.head_tensors)
             ):
                 return adapter
@@ -232,7 +233,7 @@ def select_adapter(requested: str, path: str) -> Adapter:
             heads = sorted({n for n in names if not _is_body_tensor(n)})
             raise ModelError(
                 f"model at {path!r}: unknown custom head {', '.join(heads[:8]) or '(none)'}: no sequence-"
-                "classification head (`score.weight`) and no adapter recognises it; set `adapter:` (see "
+                "classification head (`score.weight`) and no adapter recognises it; set adapter: (see "
                 "`rayward adapters`)"
             )
     return _REGISTRY["classifier"]

@@ -19,16 +19,16 @@ from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.runtime.faults import oom_threshold, simulated_oom
-from orchestrator.scoring.adapters import Adapter, select_adapter
-from orchestrator.scoring.classifier import (
+from orchestrator.scoring._hf import (
     _DTYPES,
-    ClassifierScorer,
-    ModelInfo,
     is_causal_decoder,
     load_pretrained,
     load_tokenizer,
     model_fingerprint,
 )
+from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo
+from orchestrator.scoring.adapters import Adapter, select_adapter
+from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.formatting import Encoded, format_conversations
 from orchestrator.scoring.prefetch import prefetch
@@ -241,8 +241,7 @@ class AdapterScorer(ClassifierScorer):
                     else:
                         out = self.model(**inputs).logits.float()
                 except torch.OutOfMemoryError as exc:
-                    exc.batch_rows = len(batch.indices)
-                    raise
+                    raise BatchOutOfMemory(len(batch.indices), exc) from exc
                 rows.append(out)
                 order.append(batch.indices)
             if not rows:
@@ -286,3 +285,16 @@ class AdapterScorer(ClassifierScorer):
                 f"model {self.spec.name!r}: multi-label heads are compared pairwise; best-of-N data needs one score"
             )
         return list_columns(self.score_completions, prompts, chosen, rejected)
+
+
+def classifier_scorer(spec: ModelSpec, device: str = "cpu"):
+    """The ``(classifier, transformers)`` factory: the plain :class:`ClassifierScorer` for one-label
+    sequence classifiers under the default profile, else an :class:`AdapterScorer` with the selected adapter."""
+    adapter = select_adapter(spec.adapter, spec.path)
+    if adapter.input_rule == "pair":
+        raise ModelError(
+            f"model {spec.name!r}: adapter {adapter.name} reads both completions: set kind: pairwise"
+        )
+    if adapter.name == "classifier" and spec.profile == "default":
+        return ClassifierScorer(spec, device=device)
+    return AdapterScorer(spec, device=device, adapter=adapter)

@@ -73,23 +73,23 @@ def test_unknown_custom_head_is_an_error_naming_it(tmp_path):
 
 
 def test_missing_or_extra_head_tensors_fail_the_model(tmp_path):
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.errors import ModelError
     from orchestrator.scoring import make_scorer
 
     gone = _copy("openbmb/UltraRM-13b", tmp_path / "a")
     _rewrite_tensors(gone, {"regression_head.weight": None})
     with pytest.raises(ModelError, match=r"regression_head\.\* missing"):
-        make_scorer(ModelSpec(name="m", path=str(gone), adapter="ultrarm"))
+        make_scorer(model_spec(name="m", path=str(gone), adapter="ultrarm"))
     extra = _copy("openbmb/UltraRM-13b", tmp_path / "b")
     _rewrite_tensors(extra, {"model.norm.weight": "model.final_norm.weight"})
     with pytest.raises(ModelError, match=r"model\.norm\.weight missing"):
-        make_scorer(ModelSpec(name="m", path=str(extra), adapter="ultrarm"))
+        make_scorer(model_spec(name="m", path=str(extra), adapter="ultrarm"))
     # a base tensor renamed outside the base prefix is an unexpected tensor, named
     odd = _copy("openbmb/UltraRM-13b", tmp_path / "c")
     _rewrite_tensors(odd, {"model.norm.weight": "norm.weight"})
     with pytest.raises(ModelError, match=r"unexpected tensors norm\.weight"):
-        make_scorer(ModelSpec(name="m", path=str(odd), adapter="ultrarm"))
+        make_scorer(model_spec(name="m", path=str(odd), adapter="ultrarm"))
 
 
 def test_config_validates_adapter_names():
@@ -103,7 +103,7 @@ def test_config_validates_adapter_names():
     assert ok.models[0].adapter == "openbmb/UltraRM-13b"
     with pytest.raises(ConfigError, match=r"models\[0\]\.adapter: unknown adapter 'nope'"):
         JobConfig.from_dict({**base, "models": [{"name": "m", "path": "p", "adapter": "nope"}]})
-    with pytest.raises(ConfigError, match=r"models\[0\]\.adapter: only for kind classifier or pairwise"):
+    with pytest.raises(ConfigError, match=r"models\[0\]\.adapter: only for kind .*classifier"):
         JobConfig.from_dict(
             {
                 **base,
@@ -120,7 +120,7 @@ def test_multi_label_head_compares_logit_lists(tmp_path, filtered_path):
     import torch
     import transformers
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.errors import ModelError
     from orchestrator.scoring import make_scorer
     from orchestrator.scoring.formatting import format_conversations
@@ -148,8 +148,8 @@ def test_multi_label_head_compares_logit_lists(tmp_path, filtered_path):
     model.save_pretrained(str(out))
     rows = pq.read_table(filtered_path).slice(0, 12).to_pylist()
     with pytest.raises(ModelError, match="3 output labels; .*set `adapter: multi-label`"):
-        make_scorer(ModelSpec(name="m", path=str(out)))
-    scorer = make_scorer(ModelSpec(name="m", path=str(out), adapter="multi-label"))
+        make_scorer(model_spec(name="m", path=str(out)))
+    scorer = make_scorer(model_spec(name="m", path=str(out), adapter="multi-label"))
     cols = scorer.pair_columns(
         [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]
     )
@@ -200,14 +200,28 @@ def test_reference_profile_rules():
 
 def test_reference_profile_on_cpu(tmp_path):
     """On a CPU an 8-bit model is a clear error; an exempt one loads in the reference's dtype."""
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.errors import ModelError
     from orchestrator.scoring import make_scorer
 
     ultrarm = REPLICAS / "openbmb" / "UltraRM-13b"
     with pytest.raises(ModelError, match="profile reference loads it in 8-bit .*needs a CUDA GPU"):
-        make_scorer(ModelSpec(name="u", path=str(ultrarm), profile="reference"))
+        make_scorer(model_spec(name="u", path=str(ultrarm), profile="reference"))
     grm = REPLICAS / "Ray2333" / "GRM-llama3.2-3B-sftreg"
-    scorer = make_scorer(ModelSpec(name="g", path=str(grm), profile="reference"))
+    scorer = make_scorer(model_spec(name="g", path=str(grm), profile="reference"))
     assert scorer.info.dtype == "float16"
     assert "not quantized" in scorer.info.extra["reference_loading"]
+
+
+def test_shipped_classifier_job_is_valid_and_names_its_adapters():
+    from orchestrator.config import from_yaml
+    from orchestrator.scoring.adapters import select_adapter, select_pairwise_adapter
+    from tests.conftest import REPO
+
+    job = from_yaml(REPO / "jobs" / "rewardbench-classifiers.yaml")
+    assert len(job.models) >= 8
+    for model in job.models:
+        assert model.name == model.path  # by hub id
+        pick = select_pairwise_adapter if model.kind == "pairwise" else select_adapter
+        assert pick(model.adapter, model.path).name == pick("auto", model.path).name, model.name
+    assert {m.adapter for m in job.models} >= {"classifier", "grm-sftreg", "starling", "rlhflow-pair"}

@@ -41,7 +41,7 @@ def _rows(filtered_path, fixture):
 
 @pytest.mark.parametrize("stem", sorted(CASES))
 def test_family_matches_reference_per_example(stem, filtered_path):
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring import make_scorer
 
     adapter, dtype, tol = CASES[stem]
@@ -50,7 +50,7 @@ def test_family_matches_reference_per_example(stem, filtered_path):
     assert len(ref["row_index"]) == 46 and len(set(ref["subset"])) == 23  # 2 rows x every v1 subset
     rows = _rows(filtered_path, ref)
     path = ADAPTERS / "replicas" / summary["hub_id"]
-    spec = ModelSpec(name=stem.replace(".", "-"), path=str(path), dtype=dtype, batch_tokens=1024)
+    spec = model_spec(name=stem.replace(".", "-"), path=str(path), dtype=dtype, batch_tokens=1024)
     scorer = make_scorer(spec)
     assert scorer.adapter.name == adapter
     cols = scorer.pair_columns(
@@ -65,14 +65,14 @@ def test_family_matches_reference_per_example(stem, filtered_path):
 
 def test_cost_model_is_negated(filtered_path):
     """beaver cost: the reference negates the end score; without the sign the same replica ranks the other way."""
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.adapters import get_adapter
     from orchestrator.scoring.adapters.scorer import AdapterScorer
 
     ref = pq.read_table(ADAPTERS / "beaver-cost.rewardbench-0.1.4.parquet").to_pydict()
     rows = _rows(filtered_path, ref)[:6]
     path = ADAPTERS / "replicas" / "PKU-Alignment" / "beaver-7b-v1.0-cost"
-    spec = ModelSpec(name="cost", path=str(path))
+    spec = model_spec(name="cost", path=str(path))
     cost = AdapterScorer(spec, adapter=get_adapter("beaver-cost"))
     reward = AdapterScorer(spec, adapter=get_adapter("beaver-reward"))
     args = ([r["prompt"] for r in rows], [r["chosen"] for r in rows])
