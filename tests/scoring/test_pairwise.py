@@ -1,6 +1,6 @@
 """kind: pairwise against the reference (RLHFlow pair-preference's SlicPairPMPipeline) and end to end in a job.
 
-Fixture from ``benchmarks/reference/run_reference_pairwise.sh``: a tiny causal Llama replica saved as
+Fixture from ``perf/reference/run_reference_pairwise.sh``: a tiny causal Llama replica saved as
 ``RLHFlow/pair-preference-model-LLaMA3-8B`` run through rewardbench 0.1.4's pipeline over the first 2 rows of every
 v1 subset, with the last position's A/B logits of both orders recorded by a forward hook.
 """

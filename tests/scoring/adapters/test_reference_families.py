@@ -1,6 +1,6 @@
 """Each adapter family against the reference implementation, per example.
 
-Fixtures from ``benchmarks/reference/run_reference_adapters.sh``: a tiny random-weight replica of each family
+Fixtures from ``perf/reference/run_reference_adapters.sh``: a tiny random-weight replica of each family
 built with rewardbench 0.1.4's own model class (saved under the hub id the reference keys it by), scored by the
 reference's ``run_rm.py --not_quantized --torch_dtype float32`` over the first 2 rows of every v1 subset. Rayward
 scores the same directory with ``adapter: auto`` (picked from the hub id in the path) and must agree on every

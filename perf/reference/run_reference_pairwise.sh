@@ -24,7 +24,7 @@ rm -rf "$M" "$T"
 sed -i 's/"tokenizer_class": "TokenizersBackend"/"tokenizer_class": "PreTrainedTokenizerFast"/' "$M/tokenizer_config.json" "$T/tokenizer_config.json"
 mkdir -p "$OUTDIR/replicas/RLHFlow"
 start=$(date +%s)
-"$PY" "$REPO/benchmarks/reference/pairwise_reference.py" "$REFWORK" "$OUTDIR/rlhflow-pair.rewardbench-0.1.4.parquet"
+"$PY" "$REPO/perf/reference/pairwise_reference.py" "$REFWORK" "$OUTDIR/rlhflow-pair.rewardbench-0.1.4.parquet"
 echo "rlhflow-pair: $(( $(date +%s) - start )) s"
 rm -rf "$OUTDIR/replicas/RLHFlow/pair-preference-model-LLaMA3-8B"
 cp -r "$M" "$OUTDIR/replicas/RLHFlow/"

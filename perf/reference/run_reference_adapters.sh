@@ -33,8 +33,8 @@ done
 
 # 2. tokenizers (repo venv) and replicas (reference venv, the reference's model classes)
 rm -rf "$REFWORK" && mkdir -p "$REFWORK"
-(cd "$REPO" && PYTHONPATH="$REPO" "$REPO_PY" benchmarks/reference/replica_tokenizers.py "$REFWORK/tok")
-"$PY" "$REPO/benchmarks/reference/adapter_replicas.py" build "$REFWORK" "$REFWORK/tok" $FAMILIES
+(cd "$REPO" && PYTHONPATH="$REPO" "$REPO_PY" perf/reference/replica_tokenizers.py "$REFWORK/tok")
+"$PY" "$REPO/perf/reference/adapter_replicas.py" build "$REFWORK" "$REFWORK/tok" $FAMILIES
 
 # 3. the data slice: first PER_SUBSET rows of every subset, in source order, where load_dataset finds it
 mkdir -p "$REFWORK/allenai/reward-bench/data"
@@ -60,7 +60,7 @@ RUNS=$FAMILIES
 for fam in $FIXED_DTYPE; do case " $FAMILIES " in *" $fam "*) RUNS="$RUNS $fam:float32";; esac; done
 for run in $RUNS; do
     fam=${run%%:*}
-    hub=$("$PY" -c "import sys; sys.path.insert(0, '$REPO/benchmarks/reference'); from adapter_replicas import FAMILIES; print(FAMILIES['$fam'][0])")
+    hub=$("$PY" -c "import sys; sys.path.insert(0, '$REPO/perf/reference'); from adapter_replicas import FAMILIES; print(FAMILIES['$fam'][0])")
     args=(--model "$hub" --not_quantized --torch_dtype float32 --batch_size 8 --max_length 2048
           --do_not_save --disable_beaker_save)
     if [ "$run" != "$fam" ]; then
@@ -76,4 +76,4 @@ for run in $RUNS; do
 done
 
 # 5. fixtures
-"$PY" "$REPO/benchmarks/reference/adapter_replicas.py" collect "$REFWORK" "$OUTDIR" $RUNS
+"$PY" "$REPO/perf/reference/adapter_replicas.py" collect "$REFWORK" "$OUTDIR" $RUNS
