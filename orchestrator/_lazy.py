@@ -15,6 +15,7 @@ _HINTS = {
     "ray": "pip install ray",
     "duckdb": "pip install duckdb",
     "datasets": "pip install datasets",
+    "bitsandbytes": "pip install bitsandbytes  (8-bit loading for profile: reference; CUDA GPUs)",
 }
 
 

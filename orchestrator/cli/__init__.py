@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from orchestrator.cli import (  # noqa: F401  (register commands)
+    _adapters,
     _compare,
     _interop,
     _leaderboard,

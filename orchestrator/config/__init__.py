@@ -5,6 +5,7 @@
 :func:`register_model_kind`); ``benchmarks[].name`` is checked against the benchmark data tables.
 """
 
+from orchestrator.config._adapted import PairwiseSpec
 from orchestrator.config._base import (
     DEFAULT_KIND,
     ModelBase,
@@ -32,6 +33,7 @@ __all__ = [
     "JudgeSpec",
     "ModelBase",
     "ModelSpec",
+    "PairwiseSpec",
     "RegressionCheck",
     "Resources",
     "Strict",

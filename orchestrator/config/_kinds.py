@@ -7,15 +7,22 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from orchestrator.config._adapted import AdaptedModel, Profile
 from orchestrator.config._base import ModelBase, existing_file, register_model_kind
 
 
 @register_model_kind
-class ClassifierSpec(ModelBase):
-    """A sequence-classification reward model: the head's raw logit of the last non-pad token is the score."""
+class ClassifierSpec(AdaptedModel):
+    """A classifier reward model: a sequence-classification head's raw logit, or a custom reward head read as its
+    family's adapter says (``adapter``), is the score."""
 
     kind: Literal["classifier"] = "classifier"
     """``classifier``: a sequence-classification head gives a scalar score (the default kind)."""
+
+    profile: Profile = "default"
+    """Weights loading: ``default`` (``dtype``; bf16 on GPUs) or ``reference``, the reference implementation's
+    rules (rewardbench 0.1.4 ``run_rm.py``): 8-bit (bitsandbytes) + float16 unless the family or a Llama-3 name
+    exempts it; on a CPU an 8-bit model is an error (docs/models.md)."""
 
 
 @register_model_kind

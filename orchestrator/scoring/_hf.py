@@ -68,7 +68,8 @@ def load_pretrained(
     """A transformers model (``auto_class``, e.g. ``AutoModelForSequenceClassification``) of ``spec`` -- or of
     ``path``, e.g. a DPO reference -- in ``dtype_name`` on ``device``, in eval mode: weights straight to the device
     when accelerate is installed, flash attention 2 where :func:`default_attn_implementation` picks it (falling back
-    to transformers' own choice when it cannot load). Failures raise :class:`ModelError` naming the model."""
+    to transformers' own choice when it cannot load). Failures raise :class:`ModelError` naming the model; so does
+    any weight the checkpoint lacks, has extra or has in another shape (:mod:`orchestrator.scoring.load_check`)."""
     torch = require("torch")
     transformers = require("transformers")
     path = path or spec.path
@@ -84,9 +85,15 @@ def load_pretrained(
         # safetensors straight to the device in the target dtype (no CPU copy first)
         kwargs["device_map"] = device
     loader = getattr(transformers, auto_class)
+    from orchestrator.scoring.load_check import load_with_report
+
+    def load():
+        # any missing, unexpected or mis-shaped weight fails the model (never a random head)
+        return load_with_report(loader, path, model_name=spec.name, auto_class=auto_class, **kwargs)
+
     try:
         try:
-            model = loader.from_pretrained(path, **kwargs)
+            model = load()
         except (ImportError, ValueError) as exc:
             if spec.attn_implementation or attn != "flash_attention_2":
                 raise
@@ -94,7 +101,9 @@ def load_pretrained(
                 "flash attention unavailable for %s (%s); using transformers' default", spec.name, exc
             )
             del kwargs["attn_implementation"]
-            model = loader.from_pretrained(path, **kwargs)
+            model = load()
+    except ModelError:
+        raise
     except Exception as exc:
         raise ModelError(f"model {spec.name!r}: cannot load {what}{path!r}: {exc}") from None
     return model.to(device).eval()

@@ -19,12 +19,14 @@ from orchestrator.errors import ConfigError
 Factory = Callable[[Any, str], Any]
 
 _FACTORIES: dict[tuple[str, str], Factory | str] = {
-    ("classifier", "transformers"): "orchestrator.scoring.classifier:ClassifierScorer",
+    # one-label classifiers: ClassifierScorer; custom heads and profile: reference: the family's adapter
+    ("classifier", "transformers"): "orchestrator.scoring.adapters.scorer:classifier_scorer",
     ("classifier", "vllm"): "orchestrator.scoring.vllm_classifier:VllmClassifierScorer",
     ("dpo", "transformers"): "orchestrator.scoring.dpo:DPOScorer",
     ("dpo", "vllm"): "orchestrator.scoring.dpo_vllm:VLLMDPOScorer",
     ("judge", "transformers"): "orchestrator.scoring.judge:JudgeScorer",
     ("judge", "vllm"): "orchestrator.scoring.judge_vllm:VllmJudgeScorer",
+    ("pairwise", "transformers"): "orchestrator.scoring.pairwise:PairwiseScorer",
 }
 _PLUGINS: list[str] = []
 

@@ -83,7 +83,8 @@ class ClassifierScorer:
         if model.config.num_labels != 1:
             raise ModelError(
                 f"model {spec.name!r}: has {model.config.num_labels} output labels; "
-                "a classifier reward model must have exactly one (its raw logit is the score)"
+                "a classifier reward model must have exactly one (its raw logit is the score); set "
+                "`adapter: multi-label` to compare the output lists as the reference does"
             )
         self.causal = is_causal_decoder(model)
         self._batch_tokens: int | None = None
