@@ -22,6 +22,8 @@ from orchestrator.errors import RaywardError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Rayward: evaluate reward models on Ray.")
 console = Console()
 err_console = Console(stderr=True)
+store_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain a results store (docs/store.md).")
+app.add_typer(store_app, name="store")
 
 DEMO_JOB = Path(__file__).resolve().parent.parent / "demo.yaml"
 

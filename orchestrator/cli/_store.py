@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli._common import Format, _emit, _fail, app
+from orchestrator.cli._common import Format, _emit, _fail, app, store_app
 from orchestrator.errors import ConfigError, RaywardError
-
-store_app = typer.Typer(no_args_is_help=True, help="Maintain a results store (docs/store.md).")
-app.add_typer(store_app, name="store")
 
 _RESULTS = typer.Option("results", "--results", help="Results store: a directory or a URI.")
 

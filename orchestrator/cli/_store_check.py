@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli._common import Format, _emit, _fail, app, console, err_console
+from orchestrator.cli._common import Format, _emit, _fail, console, err_console, store_app
 from orchestrator.errors import RaywardError
-
-store_app = typer.Typer(no_args_is_help=True, help="Inspect the results store.")
-app.add_typer(store_app, name="store")
 
 
 @store_app.command("check")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator._lazy import require
-from orchestrator.config import ModelSpec
+from orchestrator.config import PairwiseSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
 from orchestrator.scoring._protocol import ModelInfo
@@ -48,7 +48,7 @@ class PairwiseScorer:
 
     backend = "transformers"
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: PairwiseSpec, device: str = "cpu"):
         torch = require("torch")
         self.spec = spec
         self.device = device

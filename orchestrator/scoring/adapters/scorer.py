@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator._lazy import require
-from orchestrator.config import ModelSpec
+from orchestrator.config import ClassifierSpec, ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.runtime.faults import oom_threshold, simulated_oom
 from orchestrator.scoring._hf import (
@@ -225,7 +225,7 @@ class AdapterScorer(ClassifierScorer):
                     if self._oom_above is not None and batch.inputs["input_ids"].numel() > self._oom_above:
                         raise simulated_oom(batch.inputs["input_ids"].numel(), self._oom_above)
                     inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
-                    if self.native:
+                    if positions is not None:  # a native head: read at the family's own position
                         hidden = self.model.hidden(**inputs)
                         at = []
                         for i in batch.indices:
@@ -287,7 +287,7 @@ class AdapterScorer(ClassifierScorer):
         return list_columns(self.score_completions, prompts, chosen, rejected)
 
 
-def classifier_scorer(spec: ModelSpec, device: str = "cpu"):
+def classifier_scorer(spec: ClassifierSpec, device: str = "cpu"):
     """The ``(classifier, transformers)`` factory: the plain :class:`ClassifierScorer` for one-label
     sequence classifiers under the default profile, else an :class:`AdapterScorer` with the selected adapter."""
     adapter = select_adapter(spec.adapter, spec.path)
