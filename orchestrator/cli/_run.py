@@ -46,7 +46,7 @@ class _RichProgress:
 def _run(
     job_path: Path | None,
     job: Any,
-    results: Optional[Path],
+    results: str | Path | None,
     address: Optional[str],
     resume: bool | str = False,
     cache: bool = True,

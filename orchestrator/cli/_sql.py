@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 import typer
@@ -20,7 +21,20 @@ from orchestrator.cli._common import (
 from orchestrator.errors import RaywardError
 
 
-def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
+def _readline(history: Path) -> ModuleType | None:
+    """The readline module with the session history loaded, or None where there is none."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        return None
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    return readline
+
+
+def _sql_session(results: str | Path, fmt: Format, max_rows: int) -> None:
     """The interactive loop: read lines from stdin, print replies; history via readline on a terminal."""
     from orchestrator.query.db import connect
     from orchestrator.query.shell import SqlShell
@@ -29,17 +43,8 @@ def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
     shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value)
     interactive = sys.stdin.isatty()
     history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
-    readline = None
+    readline = _readline(history) if interactive else None
     if interactive:
-        try:
-            import readline
-
-            try:
-                readline.read_history_file(history)
-            except OSError:
-                pass
-        except ImportError:  # pragma: no cover - Windows without pyreadline
-            readline = None
         err_console.print(
             f"rayward sql over {results} (read-only). .help for commands, .quit to leave.", highlight=False
         )
@@ -65,7 +70,7 @@ def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
                 err_console.print(f"[bold red]error:[/] {reply.text}", highlight=False, soft_wrap=True)
             elif reply.kind == "message":
                 console.print(reply.text, highlight=False)
-            else:
+            elif reply.table is not None:
                 _emit(reply.table.to_pylist(), reply.table.column_names, Format(shell.fmt))
                 if reply.truncated:
                     err_console.print(reply.text)

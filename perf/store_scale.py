@@ -1,6 +1,6 @@
 """The results store at a lab's scale: query times and bytes for synthetic stores of many models.
 
-    python benchmarks/store_scale.py [--models 100,1000] [--nights 2] [--work DIR] [--keep] [--quick]
+    python perf/store_scale.py [--models 100,1000] [--nights 2] [--work DIR] [--keep] [--quick]
 
 For each size N a store is written in the real layout with the project's own writers
 (:func:`orchestrator.results.records.write_shard` and :func:`write_manifest`, as the driver calls them): N models
