@@ -115,6 +115,68 @@ class BenchmarkSpec(_Strict):
         return self.label or self.name
 
 
+class Prices(_Strict):
+    """What an API charges, in currency units (e.g. USD) per million tokens; the manifest reports the cost."""
+
+    prompt_per_million: float = Field(ge=0)
+    """Price of one million prompt (input) tokens."""
+
+    completion_per_million: float = Field(ge=0)
+    """Price of one million completion (output) tokens."""
+
+
+class ApiSettings(_Strict):
+    """How an API judge (``backend: openai``) talks to its endpoint; none of these change an output, so they are
+    not part of the score cache's key."""
+
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    """Requests in flight at once per actor (async I/O, one event loop; no thread per request)."""
+
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    """Requests started per minute per actor (a token bucket; default no limit)."""
+
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    """Tokens per minute per actor: each request reserves its estimated prompt tokens (characters / 4) plus
+    ``max_new_tokens`` and is trued up with the reported usage (default no limit)."""
+
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Per-request timeout in seconds (connect, read and write); a timeout is retried."""
+
+    max_retries: int = Field(default=6, ge=0)
+    """Retries of one request after a 429, 408, 5xx, timeout or dropped connection; then the example's row
+    fails (an error record, counted against ``failures.max_error_rate``)."""
+
+    backoff_s: float = Field(default=1.0, gt=0)
+    """First retry delay in seconds; it doubles per retry (capped by ``max_backoff_s``) with full jitter
+    (uniform in [delay/2, delay]); a ``Retry-After`` header (seconds) is honoured instead."""
+
+    max_backoff_s: float = Field(default=60.0, gt=0)
+    """Longest delay between two tries of one request."""
+
+    circuit_breaker: int = Field(default=20, ge=1)
+    """Consecutive failed attempts (timeouts, dropped connections, 5xx; not 429s, which only slow down) after
+    which the endpoint counts as down: the model fails with an error saying so; shards already judged stay
+    committed and ``rayward run --resume`` continues."""
+
+    headers: dict[str, str] = {}
+    """Extra HTTP headers (e.g. a gateway's version header); never put a secret here, use ``api_key_env``."""
+
+    auth_header: str = "Authorization"
+    """The header carrying the key: ``Authorization`` sends ``Bearer <key>``; any other name (e.g.
+    ``x-api-key`` for Anthropic-compatible gateways) sends the key as is."""
+
+    prices: Prices | None = None
+    """Optional price table; the manifest then reports each model's cost."""
+
+    @field_validator("headers")
+    @classmethod
+    def _no_auth_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in ("authorization", "x-api-key", "api-key"):
+                raise ValueError(f"headers: {name!r} would carry a secret in the job file; use api_key_env")
+        return value
+
+
 class ModelSpec(_Strict):
     """One reward model to evaluate.
 
@@ -133,8 +195,10 @@ class ModelSpec(_Strict):
     ``dpo`` = implicit reward of a policy against a reference (DPO, SPIN iterations);
     ``judge`` = a generative model judging responses (LLM-as-a-judge)."""
 
-    backend: Literal["transformers", "vllm"] = "transformers"
-    """Inference engine: ``transformers`` (CPU and GPU) or ``vllm`` (needs the ``vllm`` package)."""
+    backend: Literal["transformers", "vllm", "openai"] = "transformers"
+    """Inference engine: ``transformers`` (CPU and GPU), ``vllm`` (needs the ``vllm`` package) or, for kind
+    ``judge`` only, ``openai``: any OpenAI-compatible chat-completions endpoint (``base_url``; ``path`` is the
+    endpoint's model id); API judges hold no GPU."""
 
     # ---- kind: dpo (implicit rewards, SPIN chains) ----
 
@@ -161,10 +225,36 @@ class ModelSpec(_Strict):
 
     # ---- kind: judge (LLM-as-a-judge) ----
 
-    mode: Literal["rubric", "pairwise"] | None = None
+    mode: Literal["rubric", "pairwise", "four-way"] | None = None
     """Judge protocol (kind ``judge`` only; default ``rubric``): ``rubric`` scores each response alone on an
-    additive 0-5 rubric (the output ends with ``Score: N``); ``pairwise`` shows both responses and asks for
-    ``[[A]]`` or ``[[B]]``."""
+    additive 0-5 rubric (the output ends with ``Score: N``; 1-10 ratings with ``protocol: rewardbench``);
+    ``pairwise`` shows both responses and asks for ``[[A]]`` or ``[[B]]``; ``four-way`` (RewardBench 2) shows
+    the first chosen and three rejected completions in a seeded random order and asks for ``[[A]]``..``[[D]]``,
+    and rates every completion of a ``Ties`` row alone (1-10), as the reference's ``run_generative_v2.py``."""
+
+    protocol: Literal["default", "rewardbench"] | None = None
+    """Verdict semantics (kind ``judge``; default ``default``): ``default`` counts an output naming several
+    labels as unparseable, rubric scores 0-5, ``max_new_tokens`` 512 and prompts cut to ``max_length``;
+    ``rewardbench`` is the reference's: the first label it checks wins (``[[A]]`` before ``[[B]]``...), ratings
+    1-10 (a failed rating is -1, as there), ``max_new_tokens`` 2048 and no prompt truncation."""
+
+    base_url: str | None = None
+    """``backend: openai``: the endpoint's base URL up to ``/v1`` (e.g. ``https://api.openai.com/v1`` or
+    ``http://127.0.0.1:8000/v1``); requests go to ``<base_url>/chat/completions``."""
+
+    api_key_env: str | None = None
+    """``backend: openai``: the name of the environment variable holding the API key (default
+    ``OPENAI_API_KEY``); the key itself is never written to records, manifests, logs or cache keys. A missing
+    variable is an error before any request (a server that needs no key takes any value, e.g. ``EMPTY``)."""
+
+    api: ApiSettings | None = None
+    """``backend: openai``: concurrency, rate limits, timeouts, retries, circuit breaker and prices
+    (:class:`ApiSettings`; defaults when left out)."""
+
+    members: list[str] | None = Field(default=None, min_length=2)
+    """An ensemble judge (PoLL-style): the names of other ``kind: judge`` models of this job, all of the same
+    ``mode``; each member judges every example (their outputs are kept in this model's records, marked with the
+    member's name) and the verdict is the members' majority. Leave ``path`` out."""
 
     samples: int | None = Field(default=None, ge=1, le=64)
     """Rubric judges: judge outputs drawn per response, their parsed scores averaged (default 1;
@@ -264,17 +354,33 @@ class ModelSpec(_Strict):
             "max_new_tokens",
             "order",
             "template",
+            "protocol",
+            "base_url",
+            "api_key_env",
+            "api",
+            "members",
         )
         if self.kind != "judge":
             for key in judge_keys:
                 if getattr(self, key) is not None:
                     raise ValueError(f"{key}: only for kind judge, not {self.kind!r}")
             return self
+        if self.backend == "openai":
+            if self.base_url is None:
+                raise ValueError(
+                    "base_url: backend openai needs the endpoint's base URL (e.g. http://host:8000/v1)"
+                )
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL")
+        else:
+            for key in ("base_url", "api_key_env", "api"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only for backend openai, not {self.backend!r}")
         mode = self.mode or "rubric"
-        if mode == "rubric" and self.order is not None:
+        if mode != "pairwise" and self.order is not None:
             raise ValueError("order: only for mode pairwise (a rubric judge sees one response at a time)")
-        if mode == "pairwise" and self.samples is not None:
-            raise ValueError("samples: only for mode rubric (a pairwise judge gives one verdict per order)")
+        if mode != "rubric" and self.samples is not None:
+            raise ValueError(f"samples: only for mode rubric (a {mode} judge gives one verdict per example)")
         greedy = not self.temperature
         if greedy and (self.samples or 1) > 1:
             raise ValueError("samples: more than one draw needs temperature > 0 (greedy draws are identical)")
@@ -285,7 +391,14 @@ class ModelSpec(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _chain_path(cls, data: Any) -> Any:
-        """A chain's ``path`` is its last checkpoint (each iteration gets its own on expansion)."""
+        """A chain's ``path`` is its last checkpoint (each iteration gets its own on expansion); an ensemble's
+        ``path`` names its members (it loads no model of its own)."""
+        if isinstance(data, dict) and data.get("members") is not None:
+            if "path" in data:
+                raise ValueError("path: an ensemble judges through its `members`; leave `path` out")
+            members = data["members"]
+            if isinstance(members, list) and all(isinstance(m, str) for m in members):
+                data = {**data, "path": "ensemble:" + ",".join(members)}
         if isinstance(data, dict) and data.get("iterations") is not None:
             if "path" in data:
                 raise ValueError("path: a chain takes its checkpoints from `iterations`; leave `path` out")
@@ -424,6 +537,23 @@ class JobConfig(_Strict):
             if model.name in seen:
                 raise ValueError(f"duplicate model name {model.name!r}")
             seen.add(model.name)
+        by_name = {m.name: m for m in self.models}
+        for model in self.models:
+            for member in model.members or ():
+                other = by_name.get(member)
+                if other is None:
+                    raise ValueError(f"model {model.name!r}: members: no model named {member!r} in this job")
+                if other.kind != "judge" or other.members is not None:
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} must be a kind judge model (not an ensemble)"
+                    )
+                if (other.mode or "rubric") != (model.mode or "rubric"):
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} judges in mode {other.mode or 'rubric'!r}, "
+                        f"the ensemble in mode {model.mode or 'rubric'!r}; all members need the ensemble's mode"
+                    )
+            if model.members is not None and len(set(model.members)) != len(model.members):
+                raise ValueError(f"model {model.name!r}: members: a member is listed twice")
         benches: set[str] = set()
         for bench in self.benchmarks:
             if bench.record_name in benches:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
@@ -34,6 +34,11 @@ SCHEMA_VERSION = 3
 # the judge fields (``judge_outputs``: every raw judge output with its target, order, sample index and
 # parsed value; ``parse_failures``; ``position_consistent``) and ``cached_from`` (the run whose score
 # was reused by the score cache; null when scored in this run).
+# Version 4 appended to each judge output ``member`` (the ensemble member that wrote it; null for a single
+# judge), ``cached`` (the output came from the judge output cache, no request sent) and ``label`` (the verdict
+# label as parsed: ``A``..``D``; null for rubric scores and unparseable outputs), and the record field
+# ``judge_credit`` (a judge example's benchmark points when they are not ``correct``: pairwise 1/0.5/0, four-way
+# 1/0.25/0, the reference's credit of 1-10 ratings).
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -45,7 +50,10 @@ JUDGE_OUTPUT = pa.struct(
         pa.field("text", pa.string()),  # the judge's raw output
         pa.field(
             "parsed", pa.float64()
-        ),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; null: unparseable
+        ),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; four-way: the credit; null: unparseable
+        pa.field("member", pa.string()),  # v4: the ensemble member that wrote it (null: a single judge)
+        pa.field("cached", pa.bool_()),  # v4: answered by the judge output cache (no request sent)
+        pa.field("label", pa.string()),  # v4: the parsed verdict label (A..D), null for scores and failures
     ]
 )
 
@@ -91,6 +99,9 @@ RECORD_SCHEMA = pa.schema(
         pa.field("position_consistent", pa.bool_()),
         # v3: score cache
         pa.field("cached_from", pa.string()),
+        # v4: a judge's benchmark credit when it is not simply ``correct`` (pairwise and four-way verdicts,
+        # the reference's 1-10 ratings): what the example earns towards its subset's accuracy
+        pa.field("judge_credit", pa.float64()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -108,6 +108,11 @@ class Outcome:
             parts.append(f"{self.row_errors} rows failed (records with error)")
         return "; ".join(parts)
 
+    api: dict[str, Any] | None = None
+    """API judges (``backend: openai``): requests sent, responses, retries by cause, failed requests, prompt and
+    completion tokens, outputs answered by the judge output cache, and the cost (given ``api.prices``), summed
+    over the committed shards of this run."""
+
     cached_records: int = 0  # records whose scores came from the score cache
     cache_key: str | None = None  # the score cache's settings key looked up (None: not cacheable)
 
@@ -141,8 +146,27 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _add_usage(total: dict[str, Any] | None, shard: dict[str, Any]) -> dict[str, Any]:
+    """Two API usage counters summed (retries per cause; a cost only when both have one)."""
+    out = dict(total or {})
+    for key, value in shard.items():
+        if key == "retries":
+            merged = dict(out.get("retries") or {})
+            for cause, n in (value or {}).items():
+                merged[cause] = merged.get(cause, 0) + n
+            out["retries"] = merged
+        elif key == "cost":
+            out["cost"] = None if value is None else round((out.get("cost") or 0.0) + value, 9)
+        else:
+            out[key] = (out.get(key) or 0) + (value or 0)
+    return out
+
+
 def _preflight(spec: ModelSpec) -> str | None:
-    """A clear error for a model path that can be neither a local directory nor a hub id."""
+    """A clear error for a model path that can be neither a local directory nor a hub id (API judges and
+    ensembles load no model directory)."""
+    if spec.backend == "openai" or spec.members is not None:
+        return None
     path = Path(spec.path).expanduser()
     if path.exists():
         if not path.is_dir():
@@ -457,7 +481,11 @@ class _Driver:
                 "cost": float(params) * tokens,
                 "duration": job.duration,
                 "slots": job.width,
-                "replicas": max(1, round(job.width / replica_width(res, spec))),
+                "replicas": (
+                    max(1, round(job.width / replica_width(res, spec)))
+                    if replica_width(res, spec) > 0
+                    else res.actors_per_model
+                ),
                 "order": None,
                 "start_seq": None,
                 "started_at": None,
@@ -514,8 +542,11 @@ class _Driver:
         fault-injection variables travel with it (test hooks, :mod:`orchestrator.runtime.faults`)."""
         res = self.job.resources
         opts = {**actor_options(res, spec, placement_group=group), **faults.actor_env()}
+        context: dict[str, Any] = {"results": str(self.root), "read_cache": self.cache.read}
+        if spec.members is not None:
+            context["members"] = {m: self.specs[m].model_dump(mode="json") for m in spec.members}
         return self.actor_cls.options(**opts).remote(
-            spec.model_dump(mode="json"), res.gpus_per_actor > 0, torch_threads(res)
+            spec.model_dump(mode="json"), res.gpus_per_actor > 0, torch_threads(res), context
         )
 
     def _loaded(self, model: str, info: dict[str, Any]) -> None:
@@ -574,6 +605,8 @@ class _Driver:
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         stats = shard_stats(table)
+        if stats.get("api") is not None:
+            outcome.api = _add_usage(outcome.api, stats["api"])
         outcome.oom_retries += stats.get("oom_retries", 0)
         outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)

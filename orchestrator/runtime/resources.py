@@ -15,6 +15,8 @@ def replica_bundles(resources: Resources, spec: ModelSpec | None) -> list[dict[s
     """
     if spec is None or resources.gpus_per_actor <= 0 or spec.tensor_parallel_size <= 1:
         return None
+    if spec.backend == "openai":
+        return None
     bundles: list[dict[str, float]] = [{"GPU": 1.0} for _ in range(spec.tensor_parallel_size)]
     bundles[0]["CPU"] = float(resources.cpus_per_actor)
     return bundles
@@ -69,6 +71,8 @@ def actor_options(
         )
     elif spec is not None and resources.gpus_per_actor > 0:
         opts["num_gpus"] = max(resources.gpus_per_actor, spec.tensor_parallel_size)
+    if spec is not None and spec.backend == "openai":
+        opts["num_gpus"] = 0  # an API judge only waits on its endpoint
     return opts
 
 

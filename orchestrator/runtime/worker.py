@@ -32,21 +32,47 @@ def _prompt_text(value: Any) -> str:
 class ScoringWorker:
     """Holds one loaded scorer; ``score`` returns a records table for a slice of examples."""
 
-    def __init__(self, spec: dict[str, Any], want_gpu: bool, threads: int):
+    def __init__(
+        self, spec: dict[str, Any], want_gpu: bool, threads: int, context: dict[str, Any] | None = None
+    ):
+        """``context``: what the driver knows beyond the spec: ``results`` (the store, for the judge output
+        cache), ``read_cache`` (false: ``--no-cache``) and ``members`` (an ensemble's member specs)."""
         self.spec = ModelSpec.model_validate(spec)
         self.want_gpu = want_gpu
         self.threads = threads
+        self.context = context or {}
         self.scorer = None
 
     def load(self) -> dict[str, Any]:
-        from orchestrator._lazy import require
         from orchestrator.scoring import make_scorer
-        from orchestrator.scoring.classifier import pick_device
 
-        torch = require("torch")
-        torch.set_num_threads(self.threads)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-        self.scorer = make_scorer(self.spec, device=pick_device(self.want_gpu))
+        in_process = self.spec.backend != "openai" or self.spec.members is not None
+        if in_process:
+            from orchestrator._lazy import require
+
+            require("torch").set_num_threads(self.threads)
+        device = "api"
+        if in_process:
+            from orchestrator.scoring.classifier import pick_device
+
+            device = pick_device(self.want_gpu)
+        if self.spec.members is not None:
+            from orchestrator.scoring.judge_ensemble import EnsembleJudge
+
+            members = [ModelSpec.model_validate(self.context["members"][m]) for m in self.spec.members]
+            self.scorer = EnsembleJudge(self.spec, members, device=device)
+        else:
+            self.scorer = make_scorer(self.spec, device=device)
+        results = self.context.get("results")
+        if results is not None:
+            from orchestrator.scoring.judge_cache import JudgeOutputCache
+
+            for scorer in getattr(self.scorer, "members", [self.scorer]):
+                if hasattr(scorer, "attach_output_cache"):
+                    scorer.attach_output_cache(
+                        JudgeOutputCache(results), read=self.context.get("read_cache", True)
+                    )
         return asdict(self.scorer.info)
 
     def score(
@@ -71,6 +97,14 @@ class ScoringWorker:
         t0 = time.perf_counter()
         listy = pa.types.is_list(part.column("chosen").type)
         columns = self.scorer.list_columns if listy else self.scorer.pair_columns
+        if listy and getattr(self.scorer, "wants_subsets", False):
+            subsets = part.column("subset").to_pylist()
+            list_columns = columns
+
+            def columns(p, c, r, _rows=None):  # the rows' subsets travel with their slice
+                return list_columns(p, c, r, [subsets[i] for i in _rows])
+
+            columns.takes_rows = True  # type: ignore[attr-defined]
         so_far, n_rows, rate = row_errors or (0, part.num_rows, 0.0)
         allowed = faults.row_error_allowance(rate, n_rows) - so_far
         oom_retries = 0
@@ -121,7 +155,12 @@ class ScoringWorker:
                 **({"error": errors} if errors is not None else {}),
             }
         )
-        stats = {"oom_retries": oom_retries, "batch_tokens": getattr(self.scorer, "batch_tokens", None)}
+        stats: dict[str, Any] = {
+            "oom_retries": oom_retries,
+            "batch_tokens": getattr(self.scorer, "batch_tokens", None),
+        }
+        if hasattr(self.scorer, "take_usage"):
+            stats["api"] = self.scorer.take_usage()
         return table.replace_schema_metadata(
             {**table.schema.metadata, SHARD_STATS_KEY: json.dumps(stats).encode()}
         )
@@ -193,6 +232,8 @@ def _score_rows(
     appended to ``failed`` as (position + ``offset``, error text), until more than ``allowed`` rows failed.
     """
     try:
+        if getattr(columns, "takes_rows", False):
+            return columns(prompts, chosen, rejected, range(offset, offset + len(prompts))), None
         return columns(prompts, chosen, rejected), None
     except Exception as exc:
         if faults.is_oom(exc) or isinstance(exc, ModelError):

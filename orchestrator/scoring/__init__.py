@@ -17,6 +17,10 @@ def make_scorer(spec, device: str = "cpu"):
 
         return ClassifierScorer(spec, device=device)
     if spec.kind == "judge":
+        if spec.backend == "openai":
+            from orchestrator.scoring.judge_openai import OpenAIJudgeScorer
+
+            return OpenAIJudgeScorer(spec, device=device)
         if spec.backend == "vllm":
             from orchestrator.scoring.judge_vllm import VllmJudgeScorer
 
