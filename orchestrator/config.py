@@ -394,11 +394,12 @@ class ModelSpec(_Strict):
         """A chain's ``path`` is its last checkpoint (each iteration gets its own on expansion); an ensemble's
         ``path`` names its members (it loads no model of its own)."""
         if isinstance(data, dict) and data.get("members") is not None:
-            if "path" in data:
-                raise ValueError("path: an ensemble judges through its `members`; leave `path` out")
             members = data["members"]
             if isinstance(members, list) and all(isinstance(m, str) for m in members):
-                data = {**data, "path": "ensemble:" + ",".join(members)}
+                derived = "ensemble:" + ",".join(members)
+                if data.get("path", derived) != derived:  # a dumped spec carries the derived path
+                    raise ValueError("path: an ensemble judges through its `members`; leave `path` out")
+                data = {**data, "path": derived}
         if isinstance(data, dict) and data.get("iterations") is not None:
             if "path" in data:
                 raise ValueError("path: a chain takes its checkpoints from `iterations`; leave `path` out")

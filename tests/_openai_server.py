@@ -35,12 +35,15 @@ def canned_text(content: str) -> str:
 
 class FakeOpenAI:
     def __init__(self, faults: dict[str, str] | None = None, fault_every: int = 0, slow_s: float = 1.5):
-        """``fault_every`` > 0: the first attempt of every request whose content hash is divisible by it gets a
-        fault, cycling through :data:`FAULTS`; ``faults`` maps a substring of the content to a fault instead."""
+        """``fault_every`` > 0: the first attempt of every ``fault_every``-th distinct request (in arrival order)
+        gets a fault, cycling through :data:`FAULTS`; ``faults`` maps a substring of the content to a fault."""
         self.faults = faults or {}
         self.fault_every = fault_every
         self.slow_s = slow_s
         self.down = False
+        self.down_after: int | None = None
+        """Go down (503 to everything) once this many requests were answered."""
+        self.answered = 0
         self.log: list[dict[str, Any]] = []
         self.seen: dict[str, int] = {}
         self.injected: dict[str, int] = {f: 0 for f in FAULTS}
@@ -79,9 +82,9 @@ class FakeOpenAI:
             if needle in content:
                 return fault
         if self.fault_every:
-            h = int(hashlib.sha256(content.encode()).hexdigest(), 16)
-            if h % self.fault_every == 0:
-                return FAULTS[(h // self.fault_every) % len(FAULTS)]
+            n = len(self.seen) - 1  # the n-th distinct request, in arrival order
+            if n % self.fault_every == 0:
+                return FAULTS[(n // self.fault_every) % len(FAULTS)]
         return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -90,6 +93,8 @@ class FakeOpenAI:
         content = "\n".join(m.get("content", "") for m in body.get("messages", []))
         key = json.dumps(body, sort_keys=True)
         with self.lock:
+            if self.down_after is not None and self.answered >= self.down_after:
+                self.down = True
             attempt = self.seen[key] = self.seen.get(key, 0) + 1
             fault = None if self.down else self._fault_for(content, attempt)
             if fault:
@@ -114,6 +119,8 @@ class FakeOpenAI:
             return None
         if fault == "slow":
             time.sleep(self.slow_s)
+        with self.lock:
+            self.answered += 1
         text = canned_text(content)
         words = len(re.findall(r"\S+", content))
         return self._send(

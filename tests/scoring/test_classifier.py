@@ -3,11 +3,11 @@
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.scoring.reference_forward import direct_text_scores
 
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.classifier import ClassifierScorer
+from tests.scoring.reference_forward import direct_text_scores
 
 
 def _sample(filtered_path):

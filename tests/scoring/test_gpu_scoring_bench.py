@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests.scoring.reference_forward import direct_text_scores
 
 REPO = Path(__file__).resolve().parents[2]
