@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,12 +35,19 @@ def canned_text(content: str) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, faults: dict[str, str] | None = None, fault_every: int = 0, slow_s: float = 1.5):
+    def __init__(
+        self,
+        faults: dict[str, str] | None = None,
+        fault_every: int = 0,
+        slow_s: float = 1.5,
+        answer: Callable[[str], str] = canned_text,
+    ):
         """``fault_every`` > 0: the first attempt of every ``fault_every``-th distinct request (in arrival order)
         gets a fault, cycling through :data:`FAULTS`; ``faults`` maps a substring of the content to a fault."""
         self.faults = faults or {}
         self.fault_every = fault_every
         self.slow_s = slow_s
+        self.answer = answer
         self.down = False
         self.down_after: int | None = None
         """Go down (503 to everything) once this many requests were answered."""
@@ -121,7 +129,7 @@ class FakeOpenAI:
             time.sleep(self.slow_s)
         with self.lock:
             self.answered += 1
-        text = canned_text(content)
+        text = self.answer(content)
         words = len(re.findall(r"\S+", content))
         return self._send(
             handler,
