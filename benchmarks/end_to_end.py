@@ -49,12 +49,12 @@ def _scorer_throughput(data: Path, model: Path, threads: int) -> tuple[float, fl
     import pyarrow.parquet as pq
     import torch
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     torch.set_num_threads(threads)
     t = pq.read_table(data).to_pydict()
-    scorer = ClassifierScorer(ModelSpec(name="tiny-rm", path=str(model)))
+    scorer = ClassifierScorer(model_spec(name="tiny-rm", path=str(model)))
     start = time.perf_counter()
     s = scorer.score_pairs(t["prompt"], t["chosen"], t["rejected"])
     elapsed = time.perf_counter() - start

@@ -221,13 +221,13 @@ def run_rayward(
     batch_tokens: int | None,
     warm: bool = False,
 ) -> dict:
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     mem = _Mem(device)
     mem.reset()
     scorer = ClassifierScorer(
-        ModelSpec(name="bench", path=str(model_dir), max_length=max_length, batch_tokens=batch_tokens),
+        model_spec(name="bench", path=str(model_dir), max_length=max_length, batch_tokens=batch_tokens),
         device=device,
     )
     scorer.score_texts(["warm-up", "a somewhat longer warm-up text"])
@@ -385,7 +385,7 @@ def _fmt_bytes(n: int) -> str:
 def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str]:
     import numpy as np
 
-    from orchestrator.scoring.classifier import load_tokenizer  # noqa: F401 - import check (no Ray)
+    from orchestrator.scoring._hf import load_tokenizer  # noqa: F401 - import check (no Ray)
 
     half = args.device.startswith("cuda")
     model_dir = build_model(name, tmp / name, "bfloat16" if half else "float32")

@@ -117,13 +117,13 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
     import pyarrow.parquet as pq
     import torch
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.runtime.scheduling import estimate_parameters, row_tokens
     from orchestrator.scoring.classifier import ClassifierScorer
 
     torch.set_num_threads(2)
     table = pq.read_table(data).slice(0, n)
-    spec = ModelSpec(name="tiny-rm", path=str(model))
+    spec = model_spec(name="tiny-rm", path=str(model))
     params, _ = estimate_parameters(spec)
     tokens = sum(row_tokens(table))
     scorer = ClassifierScorer(spec)
@@ -135,12 +135,12 @@ def _calibrate(data: Path, model: Path, n: int = 100) -> tuple[float, int, int, 
 
 
 def _jobs(tokens: int, gpus: int):
-    from orchestrator.config import ModelSpec, Resources
+    from orchestrator.config import Resources, model_spec
     from orchestrator.runtime.scheduling import model_job
 
     res = Resources(gpus_per_actor=1)
     return [
-        model_job(ModelSpec(name=n, path="x", tensor_parallel_size=tp), res, b * 1e9 * tokens, gpus, i)
+        model_job(model_spec(name=n, path="x", tensor_parallel_size=tp), res, b * 1e9 * tokens, gpus, i)
         for i, (n, b, tp) in enumerate(MODELS)
     ]
 
@@ -260,7 +260,7 @@ def main() -> None:
                 )
 
         # prefetch: cold load vs load after the driver's page-cache read
-        from orchestrator.config import ModelSpec
+        from orchestrator.config import model_spec
         from orchestrator.scoring.classifier import ClassifierScorer
 
         big = build_tiny_model(tmp / "rm-30m", seed="rm-30m", hidden_size=512, num_layers=8)
@@ -270,14 +270,14 @@ def main() -> None:
         for _ in range(3):
             evict_from_page_cache(files)
             t0 = time.perf_counter()
-            ClassifierScorer(ModelSpec(name="m", path=str(big)))
+            ClassifierScorer(model_spec(name="m", path=str(big)))
             cold.append(time.perf_counter() - t0)
             evict_from_page_cache(files)
             t0 = time.perf_counter()
             read_into_page_cache(files)
             read.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            ClassifierScorer(ModelSpec(name="m", path=str(big)))
+            ClassifierScorer(model_spec(name="m", path=str(big)))
             warm.append(time.perf_counter() - t0)
         print(f"\n## Weight prefetch ({size / 1e6:.0f} MB safetensors, median of 3)\n")
         print("| load | seconds |")

@@ -80,7 +80,7 @@ def _summary(manifest: dict) -> tuple[float, int, int, list[str]]:
 
 
 def _fingerprint_seconds(tmp: Path) -> tuple[float, int]:
-    from orchestrator.scoring.classifier import model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
 
     model = tmp / "big-model"
     model.mkdir()

@@ -63,10 +63,10 @@ def build_model(name: str, out: Path, dtype_name: str) -> Path:
 def run_path(path: str, model_dir: Path, texts: list[str], device: str, max_length: int) -> dict:
     import resource
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring import make_scorer
 
-    spec = ModelSpec(
+    spec = model_spec(
         name="bench", path=str(model_dir), max_length=max_length, backend=path, token_cache="off"
     )
     start = time.perf_counter()

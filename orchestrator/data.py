@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestrator.benchmarks import get_benchmark
+from orchestrator.benchmarks import Benchmark, get_benchmark
 from orchestrator.config import BenchmarkSpec, ColumnMap
 from orchestrator.errors import DataError
 
@@ -344,6 +345,57 @@ def _ids(col: pa.ChunkedArray) -> tuple[list[int | None], list[str]]:
     return ints, text
 
 
+Loader = Callable[[pa.Table, BenchmarkSpec, Benchmark, str], pa.Table]
+"""Shapes and checks a benchmark's raw table: returns it with ``prompt, chosen, rejected, subset, id`` columns
+(text pairs, or lists of text for best-of-N); errors name ``where`` (the source) and the row."""
+
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(name: str) -> Callable[[Loader], Loader]:
+    """Register the loader that benchmarks with ``loader = name`` in ``benchmarks.csv`` use (a decorator)."""
+
+    def add(fn: Loader) -> Loader:
+        _LOADERS[name] = fn
+        return fn
+
+    return add
+
+
+def loader(name: str) -> Loader:
+    """The loader registered under ``name``."""
+    try:
+        return _LOADERS[name]
+    except KeyError:
+        raise DataError(
+            f"no data loader {name!r} is registered (known: {', '.join(sorted(_LOADERS))})"
+        ) from None
+
+
+@register_loader("pairs")
+def _pairs(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists="no")
+    return table
+
+
+@register_loader("best-of-n")
+def _best_of_n(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists="yes")
+    _check_best_of_n(table, bench, where)
+    return table
+
+
+@register_loader("custom")
+def _custom(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    table = _apply_columns(table, spec, where)
+    _check_schema(table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe")
+    if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
+        table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
+        table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
+        _check_best_of_n(table, bench, where)
+    return table
+
+
 def load_examples(spec: BenchmarkSpec) -> Examples:
     """Load, validate and (optionally) filter a benchmark's examples.
 
@@ -363,22 +415,8 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     else:
         table, fingerprint = _load_hub(source, split, spec.revision)
 
-    if bench.loader == "custom":
-        table = _apply_columns(table, spec, where)
-        _check_schema(
-            table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe"
-        )
-        if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
-            table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
-            table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
-            _check_best_of_n(table, bench, where)
-        columns = ["prompt", "chosen", "rejected", "subset", "id"]
-    else:
-        lists = "yes" if bench.loader == "best-of-n" else "no"
-        _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
-        if lists == "yes":
-            _check_best_of_n(table, bench, where)
-        columns = ["prompt", "chosen", "rejected", "subset", "id"]
+    table = loader(bench.loader)(table, spec, bench, where)
+    columns = ["prompt", "chosen", "rejected", "subset", "id"]
 
     subsets = table.column("subset").to_pylist()
     if not bench.open_subsets:

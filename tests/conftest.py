@@ -126,8 +126,8 @@ def vllm_tiny_models(tmp_path_factory) -> dict[str, Path]:
 def vllm_classifier_engine(vllm_tiny_models):
     """``(spec, llm)``: the session's vLLM pooling engine for the tiny classifier; scorers built from an
     equal spec (any name or chat template) reuse it (:func:`orchestrator.scoring.vllm_engine.get_engine`)."""
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.vllm_engine import get_engine
 
-    spec = ModelSpec(name="tiny-rm", path=str(vllm_tiny_models["tiny-rm"]), backend="vllm")
+    spec = model_spec(name="tiny-rm", path=str(vllm_tiny_models["tiny-rm"]), backend="vllm")
     return spec, get_engine(spec, runner="pooling")

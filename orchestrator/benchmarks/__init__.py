@@ -73,31 +73,57 @@ class Benchmark:
         return hash(self.name)
 
 
+_TABLE_DIRS: list[Path] = [DATA_DIR]
+
+
+def register_tables(directory: str | Path) -> None:
+    """Add benchmarks from another directory of data tables (any of ``benchmarks.csv``, ``subsets.csv``,
+    ``sections.csv`` with the shipped tables' columns): a new pairwise benchmark is rows, not code."""
+    path = Path(directory).resolve()
+    if not path.is_dir():
+        raise ConfigError(f"benchmark tables directory not found: {directory}")
+    if path not in _TABLE_DIRS:
+        _TABLE_DIRS.append(path)
+    _file_rows.cache_clear()
+    _benchmarks.cache_clear()
+
+
+def table_files(table: str) -> list[Path]:
+    """Every registered file of one data table (``benchmarks``, ``subsets`` or ``sections``), shipped first."""
+    return [d / f"{table}.csv" for d in _TABLE_DIRS if (d / f"{table}.csv").is_file()]
+
+
 @cache
-def _rows(path: Path) -> tuple[dict[str, str], ...]:
+def _file_rows(path: Path) -> tuple[dict[str, str], ...]:
     with path.open(newline="", encoding="utf-8") as fh:
         return tuple(csv.DictReader(fh))
 
 
+def table_rows(table: str) -> tuple[dict[str, str], ...]:
+    """The rows of one data table across every registered directory."""
+    return tuple(row for path in table_files(table) for row in _file_rows(path))
+
+
 def subsets_of(benchmark: str) -> tuple[str, ...]:
     """The subsets a benchmark defines, in the data table's order."""
-    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark)
+    return tuple(r["subset"] for r in table_rows("subsets") if r["benchmark"] == benchmark)
 
 
 def scored_subsets_of(benchmark: str) -> tuple[str, ...]:
     """Subsets that count towards a section (prior sets kept but unscored have no section)."""
-    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark and r["section"])
+    return tuple(r["subset"] for r in table_rows("subsets") if r["benchmark"] == benchmark and r["section"])
 
 
 def expected_counts(benchmark: str) -> dict[str, int]:
     """Rows per subset in the full benchmark data (for completeness checks)."""
-    return {r["subset"]: int(r["n_expected"]) for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark}
+    return {r["subset"]: int(r["n_expected"]) for r in table_rows("subsets") if r["benchmark"] == benchmark}
 
 
 def sections_of(benchmark: str) -> tuple[str, ...]:
     """Section names in the benchmark's display order."""
     rows = sorted(
-        (r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark), key=lambda r: int(r["section_order"])
+        (r for r in table_rows("sections") if r["benchmark"] == benchmark),
+        key=lambda r: int(r["section_order"]),
     )
     return tuple(r["section"] for r in rows)
 
@@ -105,9 +131,9 @@ def sections_of(benchmark: str) -> tuple[str, ...]:
 @cache
 def _benchmarks() -> dict[str, Benchmark]:
     out = {}
-    for r in _rows(BENCHMARKS_CSV):
+    for r in table_rows("benchmarks"):
         name = r["benchmark"]
-        rules = {s["subset"]: s["rule"] for s in _rows(SUBSETS_CSV) if s["benchmark"] == name}
+        rules = {s["subset"]: s["rule"] for s in table_rows("subsets") if s["benchmark"] == name}
         out[name] = Benchmark(
             name=name,
             default_source=r["default_source"],

@@ -47,13 +47,13 @@ def import_(
     results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
 ) -> None:
     """Import the reference's per-example scores as one run: rows matched by (subset, id) and checked by text."""
-    from orchestrator.config import BenchmarkSpec, _check_name
+    from orchestrator.config import BenchmarkSpec, check_name
     from orchestrator.data import load_examples
     from orchestrator.results.interop import import_reference_scores
 
     try:
         try:
-            _check_name(model, "model name")
+            check_name(model, "model name")
             spec = BenchmarkSpec(
                 name=benchmark, source=source, split=split, subset_from_split=subset_from_split
             )

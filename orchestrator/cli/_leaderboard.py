@@ -172,12 +172,12 @@ def benchmarks(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
 ) -> None:
     """List the benchmarks: loader, default data, and each section's subsets, rules and weights (the data tables)."""
-    from orchestrator.benchmarks import BENCHMARKS_CSV, SECTIONS_CSV, SUBSETS_CSV, _rows
+    from orchestrator.benchmarks import table_rows
 
-    sections = {(r["benchmark"], r["section"]): r for r in _rows(SECTIONS_CSV)}
-    bench = {r["benchmark"]: r for r in _rows(BENCHMARKS_CSV)}
+    sections = {(r["benchmark"], r["section"]): r for r in table_rows("sections")}
+    bench = {r["benchmark"]: r for r in table_rows("benchmarks")}
     rows = []
-    for r in _rows(SUBSETS_CSV):
+    for r in table_rows("subsets"):
         sec = sections.get((r["benchmark"], r["section"]), {})
         b = bench[r["benchmark"]]
         rows.append(

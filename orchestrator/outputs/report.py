@@ -17,7 +17,6 @@ from orchestrator.query.analyses import analyze
 
 logger = logging.getLogger(__name__)
 
-_SECTIONS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Prior Sets")
 _LANGUAGES = ("cpp", "go", "java", "js", "python", "rust")
 CHART_IDS = ("chart-refusals", "chart-reasoning", "chart-length", "chart-size")
 
@@ -65,7 +64,9 @@ def _cell(text: str, value: Any = None) -> str:
 
 
 def _leaderboard_html(rows: list[dict[str, Any]], cis: dict[str, Any]) -> str:
-    sections = [s for s in _SECTIONS if any(r.get(s) is not None for r in rows)]
+    from orchestrator.benchmarks import sections_of
+
+    sections = [s for s in sections_of("reward-bench") if any(r.get(s) is not None for r in rows)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["model", "kind", *sections, "score", "complete"])
     body = []
     for r in rows:

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from orchestrator._lazy import require
-from orchestrator.benchmarks import SECTIONS_CSV, SUBSETS_CSV
+from orchestrator.benchmarks import table_files
 from orchestrator.errors import QueryError
 from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
 from orchestrator.results.store import Store, open_store
@@ -39,7 +39,12 @@ def _view_files() -> list[Path]:
     return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
 
 
-_PARAMS = {"subsets_csv": str(SUBSETS_CSV), "sections_csv": str(SECTIONS_CSV)}
+def _params() -> dict[str, list[str]]:
+    """The benchmark data tables the views read (shipped and registered files)."""
+    return {
+        "subsets_csv": [str(p) for p in table_files("subsets")],
+        "sections_csv": [str(p) for p in table_files("sections")],
+    }
 
 
 def connect(results: str | Path | Store) -> Any:
@@ -80,7 +85,7 @@ def connect(results: str | Path | Store) -> Any:
     con.unregister("_run_models_arrow")
     for path in _view_files():
         sql = path.read_text(encoding="utf-8")
-        params = {k: v for k, v in _PARAMS.items() if f"${k}" in sql}
+        params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
     return con
 

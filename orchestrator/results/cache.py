@@ -43,7 +43,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,7 @@ def model_identity(path: str, revision: str | None = None, loaded_revision: str 
     ``loaded_revision`` is the commit a worker actually loaded (``ModelInfo.revision``), preferred over
     the local ref for hub ids, so a branch that moved during the run is never cached under the old sha.
     """
-    from orchestrator.scoring.classifier import model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
 
     try:
         if Path(path).expanduser().is_dir():
@@ -147,7 +146,7 @@ def _resolve_value(value: Any) -> Any:
     try:
         local = Path(value).expanduser()
         if local.is_dir():
-            from orchestrator.scoring.classifier import model_fingerprint
+            from orchestrator.scoring._hf import model_fingerprint
 
             return {"value": value, "fingerprint": model_fingerprint(value)}
         if local.is_file():
@@ -254,6 +253,7 @@ class ScoreCache:
         self, root: str | Path | Store, examples: dict[str, Any], *, want_gpu: bool, read: bool = True
     ):
         store = open_store(root)
+        self.store = store
         self.enabled = store.local is not None  # the cache lives on a local (or mounted) filesystem only
         self.base = (store.local if self.enabled else Path()) / CACHE_DIR
         self.examples = examples  # benchmark -> Examples (its .table)
@@ -286,7 +286,7 @@ class ScoreCache:
         if memo not in self._settings:
             # API judges have no weights to fingerprint (their requests are cached one by one instead, by the
             # judge output cache); an ensemble's scores depend on its members' settings, not its own
-            api_or_ensemble = spec.backend == "openai" or spec.members is not None
+            api_or_ensemble = spec.backend in ("openai", "ensemble")
             identity = None if api_or_ensemble else model_identity(spec.path, spec.revision, loaded_revision)
             document = None if identity is None else settings_document(spec, identity, memo[1], memo[2])
             self._settings[memo] = None if document is None else (_digest(document), document)
@@ -420,33 +420,22 @@ class ScoreCache:
         )
         if table.num_rows == 0:
             return 0
+        rel = f"{CACHE_DIR}/{key}"
         if not (directory / "settings.json").is_file():
-            _write_json(directory / "settings.json", document)
+            data = _json_bytes(document)
+            self.store.write_atomic(f"{rel}/settings.json", lambda tmp: Path(tmp).write_bytes(data))
         model_doc = {k: info.get(k) for k in ("fingerprint", "revision", "dtype", "device", "num_parameters")}
         if info.get("num_parameters") is not None and not (directory / "model.json").is_file():
-            _write_json(directory / "model.json", model_doc)
+            data = _json_bytes(model_doc)
+            self.store.write_atomic(f"{rel}/model.json", lambda tmp: Path(tmp).write_bytes(data))
         run_id = table.column("origin_run")[0].as_py()
         name = f"{encode_part(run_id)}-{encode_part(unit.benchmark)}-{unit.shard:05d}-{secrets.token_hex(4)}.parquet"
-        _atomic_write(directory / name, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        self.store.write_atomic(f"{rel}/{name}", lambda tmp: pq.write_table(table, tmp, compression="zstd"))
         return table.num_rows
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a hidden temp file in the same directory, then rename: readers see whole files only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_json(path: Path, document: Any) -> None:
-    data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=True, default=str).encode()
 
 
 __all__ = [

@@ -9,15 +9,15 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
 
-from orchestrator.config import ModelSpec
-from orchestrator.errors import ModelError
+from orchestrator.config import model_spec
+from orchestrator.errors import ModelError, OutOfMemoryFailure, RowErrorFailure
 from orchestrator.results.records import SCHEMA_VERSION, make_table
 from orchestrator.runtime import faults
+from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo, Rebatchable, Scorer
 
 logger = logging.getLogger(__name__)
 
@@ -33,47 +33,53 @@ class ScoringWorker:
     """Holds one loaded scorer; ``score`` returns a records table for a slice of examples."""
 
     def __init__(
-        self, spec: dict[str, Any], want_gpu: bool, threads: int, context: dict[str, Any] | None = None
+        self,
+        spec: dict[str, Any],
+        want_gpu: bool,
+        threads: int,
+        plugins: list[str] | None = None,
+        context: dict[str, Any] | None = None,
     ):
         """``context``: what the driver knows beyond the spec: ``results`` (the store, for the judge output
-        cache), ``read_cache`` (false: ``--no-cache``) and ``members`` (an ensemble's member specs)."""
-        self.spec = ModelSpec.model_validate(spec)
+        cache) and ``read_cache`` (false: ``--no-cache``)."""
+        from orchestrator.scoring._registry import import_plugins
+
+        import_plugins(plugins or [])  # kinds and scorers registered outside the package, as in the driver
+        self.spec = model_spec(spec)
         self.want_gpu = want_gpu
         self.threads = threads
         self.context = context or {}
-        self.scorer = None
+        self.scorer: Scorer | None = None
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> ModelInfo:
+        from orchestrator._lazy import require
         from orchestrator.scoring import make_scorer
+        from orchestrator.scoring._hf import pick_device
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-        in_process = self.spec.backend != "openai" or self.spec.members is not None
-        if in_process:
-            from orchestrator._lazy import require
+        from orchestrator.runtime.resources import api_only
 
+        endpoint_only = api_only(self.spec)  # needs neither torch nor a device
+        if not endpoint_only:
             require("torch").set_num_threads(self.threads)
-        device = "api"
-        if in_process:
-            from orchestrator.scoring.classifier import pick_device
-
-            device = pick_device(self.want_gpu)
-        if self.spec.members is not None:
-            from orchestrator.scoring.judge_ensemble import EnsembleJudge
-
-            members = [ModelSpec.model_validate(self.context["members"][m]) for m in self.spec.members]
-            self.scorer = EnsembleJudge(self.spec, members, device=device)
-        else:
-            self.scorer = make_scorer(self.spec, device=device)
+        scorer = make_scorer(self.spec, device="api" if endpoint_only else pick_device(self.want_gpu))
+        if not isinstance(scorer, Scorer):
+            raise ModelError(
+                f"model {self.spec.name!r}: the {self.spec.kind}/{self.spec.backend} scorer "
+                f"{type(scorer).__name__} lacks part of the Scorer contract (info, backend, device, "
+                "pair_columns, list_columns)"
+            )
         results = self.context.get("results")
         if results is not None:
             from orchestrator.scoring.judge_cache import JudgeOutputCache
 
-            for scorer in getattr(self.scorer, "members", [self.scorer]):
-                if hasattr(scorer, "attach_output_cache"):
-                    scorer.attach_output_cache(
+            for one in getattr(scorer, "members", [scorer]):  # an ensemble's API members too
+                if hasattr(one, "attach_output_cache"):
+                    one.attach_output_cache(
                         JudgeOutputCache(results), read=self.context.get("read_cache", True)
                     )
-        return asdict(self.scorer.info)
+        self.scorer = scorer
+        return scorer.info
 
     def score(
         self,
@@ -90,6 +96,7 @@ class ScoringWorker:
         rows, ``max_error_rate``): rows that fail alone become error records until the allowance runs out."""
         if self.scorer is None:
             self.load()
+        assert self.scorer is not None
         part = examples.slice(start, stop - start)
         prompts = part.column("prompt").to_pylist()
         chosen = part.column("chosen").to_pylist()
@@ -120,7 +127,7 @@ class ScoringWorker:
                     "row_index": part.column("row_index")[i].as_py(),
                     "error": error,
                 }
-                raise ModelError(
+                raise RowErrorFailure(
                     faults.row_error_message(
                         self.spec.name, benchmark, so_far + len(failed), n_rows, rate, first, at_least=True
                     )
@@ -155,10 +162,8 @@ class ScoringWorker:
                 **({"error": errors} if errors is not None else {}),
             }
         )
-        stats: dict[str, Any] = {
-            "oom_retries": oom_retries,
-            "batch_tokens": getattr(self.scorer, "batch_tokens", None),
-        }
+        budget = self.scorer.batch_tokens if isinstance(self.scorer, Rebatchable) else None
+        stats: dict[str, Any] = {"oom_retries": oom_retries, "batch_tokens": budget}
         if hasattr(self.scorer, "take_usage"):
             stats["api"] = self.scorer.take_usage()
         return table.replace_schema_metadata(
@@ -167,21 +172,22 @@ class ScoringWorker:
 
     def _halve_batch_tokens(self, exc: BaseException) -> None:
         """After an out-of-memory error: halve the scorer's batch token budget, or give up at one sequence."""
-        budget = getattr(self.scorer, "batch_tokens", None)
-        rows = getattr(exc, "batch_rows", None)
-        if budget is None or budget <= 1 or rows == 1:
-            raise ModelError(
+        scorer = self.scorer
+        budget = scorer.batch_tokens if isinstance(scorer, Rebatchable) else None
+        rows = exc.rows if isinstance(exc, BatchOutOfMemory) else None
+        if not isinstance(scorer, Rebatchable) or budget is None or budget <= 1 or rows == 1:
+            raise OutOfMemoryFailure(
                 f"model {self.spec.name!r}: out of memory with one sequence per batch (batch_tokens {budget}): "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
             ) from None
-        self.scorer.batch_tokens = max(1, budget // 2)
+        scorer.batch_tokens = max(1, budget // 2)
         logger.warning(
             "model %s: out of memory; batch_tokens %d -> %d, rescoring the shard",
             self.spec.name,
             budget,
-            self.scorer.batch_tokens,
+            scorer.batch_tokens,
         )
-        if self.scorer.device.startswith("cuda"):
+        if self.scorer is not None and self.scorer.device.startswith("cuda"):
             from orchestrator._lazy import require
 
             require("torch").cuda.empty_cache()

@@ -22,13 +22,8 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import (
-    ModelInfo,
-    load_pretrained,
-    load_tokenizer,
-    model_fingerprint,
-    resolve_dtype,
-)
+from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch

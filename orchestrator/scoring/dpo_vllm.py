@@ -23,7 +23,8 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint
+from orchestrator.scoring._hf import load_tokenizer, model_fingerprint
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.dpo import DPOColumns, LogpFn
 from orchestrator.scoring.dpo_tokens import DPOSequence
 from orchestrator.scoring.vllm_engine import count_parameters, engine_dtype, get_engine, on_cpu
@@ -64,6 +65,7 @@ class VLLMDPOScorer:
             raise ModelError(f"model {spec.name!r}: VLLMDPOScorer needs kind dpo, not {spec.kind!r}")
         cpu = on_cpu()
         self.spec = spec
+        self.device = "cpu" if cpu else device
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         paths = [spec.path] + ([spec.reference] if spec.reference else [])

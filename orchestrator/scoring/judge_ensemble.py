@@ -67,11 +67,20 @@ class EnsembleJudge:
     backend = "ensemble"
     wants_subsets = True
 
-    def __init__(self, spec: ModelSpec, members: Sequence[ModelSpec], device: str = "cpu"):
+    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        from orchestrator.config import model_spec
         from orchestrator.scoring import make_scorer
-        from orchestrator.scoring.classifier import ModelInfo
+        from orchestrator.scoring._hf import pick_device
+        from orchestrator.scoring._protocol import ModelInfo
 
         start = time.perf_counter()
+        if not spec.member_specs:
+            raise ModelError(f"model {spec.name!r}: an ensemble needs its members' settings (set by the job)")
+        members = [model_spec(m) for m in spec.member_specs]
+        if (
+            device == "api"
+        ):  # in-process members need a real device even when the first member is an API judge
+            device = pick_device(False)
         self.spec = spec
         self.device = device
         self.settings = JudgeSettings.from_spec(spec)
@@ -80,7 +89,7 @@ class EnsembleJudge:
         for member in members:
             if (member.mode or "rubric") != self.settings.mode:
                 raise ModelError(f"model {spec.name!r}: member {member.name!r} judges in another mode")
-            self.members.append(make_scorer(member, device=device))
+            self.members.append(make_scorer(member, device="api" if member.backend == "openai" else device))
         prints = [m.info.fingerprint for m in self.members]
         digest = hashlib.sha256("\n".join([self.settings.mode, *prints]).encode()).hexdigest()[:16]
         self.info = ModelInfo(
@@ -98,13 +107,14 @@ class EnsembleJudge:
         )
 
     def take_usage(self) -> dict[str, Any] | None:
-        from orchestrator.runtime.driver import _add_usage
+        """The API members' traffic since the last call, summed (None when no member is an API judge)."""
+        from orchestrator.results.manifest import ApiUsage
 
         total = None
         for m in self.members:
             if hasattr(m, "take_usage"):
-                total = _add_usage(total, m.take_usage())
-        return total
+                total = (total or ApiUsage()).plus(m.take_usage())
+        return None if total is None else total.model_dump()
 
     def _combined(self, per_member: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:
         out: list[list[dict[str, Any]]] = [[] for _ in range(n)]

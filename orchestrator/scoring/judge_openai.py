@@ -280,7 +280,7 @@ class OpenAIJudgeScorer(JudgeBase):
     device = "api"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
-        from orchestrator.scoring.classifier import ModelInfo
+        from orchestrator.scoring._protocol import ModelInfo
 
         start = time.perf_counter()
         env = spec.api_key_env or DEFAULT_API_KEY_ENV

@@ -28,7 +28,7 @@ def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
     import pyarrow.parquet as pq
     import torch
 
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     torch.manual_seed(0)
@@ -37,7 +37,7 @@ def test_100m_config_matches_direct_forward(bench, filtered_path, tmp_path):
     t = pq.read_table(filtered_path, columns=["prompt", "chosen", "rejected"]).to_pylist()
     by_len = sorted(range(len(t)), key=lambda i: len(t[i]["prompt"]) + len(t[i]["chosen"]))
     rows = [t[i] for i in (by_len[0], by_len[1], by_len[-1])]  # two short (doubled BOS kept), one truncated
-    scorer = ClassifierScorer(ModelSpec(name="m100", path=str(path), max_length=96, batch_tokens=256))
+    scorer = ClassifierScorer(model_spec(name="m100", path=str(path), max_length=96, batch_tokens=256))
     assert scorer.causal and scorer.info.num_parameters > 90e6
     got = scorer.score_pairs(
         [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.config import JobConfig, model_spec
 from orchestrator.errors import ConfigError, ModelError
 from orchestrator.scoring.judge_cache import JudgeOutputCache
 from orchestrator.scoring.judge_openai import EndpointDown, OpenAIJudgeScorer, RequestFailed, request_key
@@ -25,9 +25,9 @@ def api_key(monkeypatch):
     return KEY
 
 
-def _spec(server: FakeOpenAI, **kw) -> ModelSpec:
+def _spec(server: FakeOpenAI, **kw):
     api = {"timeout_s": 0.5, "backoff_s": 0.01, "max_backoff_s": 0.05, "concurrency": 4, **kw.pop("api", {})}
-    return ModelSpec(
+    return model_spec(
         name="api-judge",
         path="judge-model-1",
         kind="judge",
