@@ -204,6 +204,12 @@ class JobConfig(Strict):
                         f"model {model.name!r}: members: {member!r} judges in mode {theirs!r}, the ensemble in "
                         f"mode {mode!r}; all members need the ensemble's mode"
                     )
+                ours, its = getattr(model, "protocol", None), getattr(other, "protocol", None)
+                if (ours or "default") != (its or "default"):
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} uses protocol {its or 'default'!r}, the "
+                        f"ensemble {ours or 'default'!r}; all members need the ensemble's protocol"
+                    )
                 specs.append(other.model_dump(mode="json"))
             models.append(model.model_copy(update={"member_specs": specs}))
         object.__setattr__(self, "models", models)  # frozen: the validated job, completed once
