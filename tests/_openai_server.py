@@ -1,4 +1,5 @@
-"""A small OpenAI-compatible chat-completions server (standard library only) for the API judge tests.
+"""A small OpenAI-compatible chat-completions server (standard library only) for the API judge tests; with
+``upstream`` set, a fault-injecting proxy in front of a real server (``vllm serve``).
 
 It answers ``POST /v1/chat/completions`` with a canned judgement that is a pure function of the request's
 messages (so a rerun, a retry or another actor gets the same text), and can inject faults on the *first* attempt
@@ -41,6 +42,7 @@ class FakeOpenAI:
         fault_every: int = 0,
         slow_s: float = 1.5,
         answer: Callable[[str], str] = canned_text,
+        upstream: str | None = None,
     ):
         """``fault_every`` > 0: the first attempt of every ``fault_every``-th distinct request (in arrival order)
         gets a fault, cycling through :data:`FAULTS`; ``faults`` maps a substring of the content to a fault."""
@@ -48,6 +50,9 @@ class FakeOpenAI:
         self.fault_every = fault_every
         self.slow_s = slow_s
         self.answer = answer
+        self.upstream = upstream
+        """A real server's base URL (``http://host:port``): answers are forwarded from it (a fault-injecting
+        proxy) instead of canned."""
         self.down = False
         self.down_after: int | None = None
         """Go down (503 to everything) once this many requests were answered."""
@@ -129,6 +134,8 @@ class FakeOpenAI:
             time.sleep(self.slow_s)
         with self.lock:
             self.answered += 1
+        if self.upstream is not None:
+            return self._forward(handler, body)
         text = self.answer(content)
         words = len(re.findall(r"\S+", content))
         return self._send(
@@ -148,6 +155,25 @@ class FakeOpenAI:
                 },
             },
         )
+
+    def _forward(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.upstream + handler.path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=600) as response:
+                status, doc = response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            status, doc = exc.code, json.loads(exc.read() or b"{}")
+        with self.lock:
+            self.answered += 1
+        return self._send(handler, status, doc)
 
     @staticmethod
     def _send(handler: Any, status: int, doc: dict[str, Any], headers: dict[str, str] | None = None) -> None:
