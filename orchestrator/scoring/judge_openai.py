@@ -14,9 +14,10 @@ I/O is asynchronous (``httpx.AsyncClient`` on one event loop inside the actor, n
   connections, with exponential backoff and full jitter, or after the ``Retry-After`` the endpoint asked for;
 * a circuit breaker: ``api.circuit_breaker`` consecutive failed attempts (429s excluded) mean the endpoint is
   down, and the model fails with a :class:`ModelError` saying so (the driver keeps every committed shard; a
-  ``--resume`` continues). A request that used up its retries while the endpoint is otherwise answering makes
-  its example an error record (``failures.max_error_rate``); other HTTP errors (400, 401, 404...) fail the model
-  at once, since every request would get them.
+  ``--resume`` continues). A request that used up its retries while the endpoint is otherwise answering, or
+  that the endpoint refuses (400, 413, 422: e.g. a prompt over its context length; prompts are not truncated
+  on this backend), makes its example an error record (``failures.max_error_rate``); other HTTP errors (401,
+  403, 404...) fail the model at once, since every request would get them.
 
 The API key comes only from the environment variable named by ``api_key_env`` (default ``OPENAI_API_KEY``); it
 is sent in a header and never logged, recorded or hashed. Every identical request (model id, messages, sampling
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 RETRY_STATUS = frozenset({408, 409, 429})
+ROW_STATUS = frozenset({400, 413, 422})
+"""Answers that condemn one request, not the endpoint (an over-long prompt): its example becomes an error record."""
 
 
 class RequestFailed(Exception):
@@ -220,6 +223,13 @@ class EndpointClient:
                         cause = "5xx" if status >= 500 else str(status)
                         last = f"HTTP {status}"
                         retry_after = _retry_after(response.headers.get("retry-after"))
+                    elif status in ROW_STATUS:  # this request is bad (e.g. over the context length)
+                        self.consecutive_failures = 0
+                        self.usage.failed_requests += 1
+                        raise RequestFailed(
+                            f"endpoint {self.url} refused the request with HTTP {status}: "
+                            f"{response.text.strip()[:300]}"
+                        )
                     else:
                         raise ModelError(
                             f"model {self.name!r}: endpoint {self.url} answered HTTP {status}: "

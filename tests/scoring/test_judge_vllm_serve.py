@@ -51,7 +51,7 @@ def served(judge_path, tmp_path_factory):
     cmd = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(judge_path), "--host", "127.0.0.1", "--port", str(port),
-        "--dtype", "float32", "--max-model-len", "1040", "--seed", "0",
+        "--dtype", "float32", "--max-model-len", "2048", "--seed", "0",
         "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",
     ]  # fmt: skip
     with open(log, "wb") as out:
@@ -82,7 +82,14 @@ def examples(filtered_path):
     import pyarrow.parquet as pq
 
     table = pq.read_table(filtered_path).to_pydict()
-    idx = list(range(0, len(table["prompt"]), len(table["prompt"]) // 8))[:8]
+    # short rows: prompts within max_length, so neither backend truncates (the in-process one cuts, the API
+    # one sends the whole prompt)
+    short = [
+        i
+        for i in range(len(table["prompt"]))
+        if len(table["prompt"][i]) + max(len(table["chosen"][i]), len(table["rejected"][i])) < 600
+    ]
+    idx = short[:: max(1, len(short) // 8)][:8]
     return tuple([table[c][i] for i in idx] for c in ("prompt", "chosen", "rejected"))
 
 
