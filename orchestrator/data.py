@@ -50,7 +50,9 @@ def _looks_local(source: str) -> bool:
 
 
 def _read_json_file(path: Path) -> pa.Table:
-    text = path.read_text(encoding="utf-8")
+    from orchestrator._text import read_utf8
+
+    text = read_utf8(path, DataError, "benchmark data")
     stripped = text.lstrip()
     try:
         if path.suffix == ".json" and stripped.startswith(("[", "{")):
@@ -67,9 +69,14 @@ def _read_json_file(path: Path) -> pa.Table:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{lineno}: invalid JSON line: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(
+                    f"{path}:{lineno}: a JSON line must be an object of columns, got a {type(row).__name__}"
+                )
+            rows.append(row)
         return pa.Table.from_pylist(_mixed_to_lists(rows, where=str(path)))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"{path}: cannot read as a table: {exc}") from None
@@ -431,6 +438,7 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     ints, text = _ids(table.column("id"))
     n = table.num_rows
     example_ids = [i if i is not None else row for row, i in enumerate(ints)]
+    example_ids = _unique_keys(subsets, example_ids, spec, where)
     table = table.select(columns)
     table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
     table = table.append_column("row_index", pa.array(range(n), pa.int64()))
@@ -438,8 +446,63 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))
+    _check_not_empty(table, spec, source, split, n)
     logger.info("loaded %d examples of %s from %s", table.num_rows, spec.record_name, source)
     return Examples(spec.record_name, source, split, fingerprint, table)
+
+
+def _filters(spec: BenchmarkSpec) -> str:
+    parts = []
+    if spec.subsets:
+        parts.append(f"subsets {spec.subsets}")
+    if spec.limit is not None:
+        parts.append(f"limit {spec.limit}")
+    return ", ".join(parts) or "no filters"
+
+
+def _check_not_empty(table: pa.Table, spec: BenchmarkSpec, source: str, split: str, n_source: int) -> None:
+    """A benchmark that yields no rows (or a requested subset with none) is an error: an ``ok`` run with 0
+    records would become the model's latest run."""
+    where = f"benchmark {spec.record_name!r} (source {source}, split {split!r}, {_filters(spec)})"
+    if table.num_rows == 0:
+        raise DataError(f"{where}: no rows to evaluate ({n_source} rows in the source before the filters)")
+    if spec.subsets:
+        present = set(table.column("subset").to_pylist())
+        empty = [s for s in spec.subsets if s not in present]
+        if empty:
+            raise DataError(f"{where}: no rows for subset(s) {empty}")
+
+
+def _unique_keys(subsets: list[str], ids: list[int], spec: BenchmarkSpec, where: str) -> list[int]:
+    """Examples are paired across runs (compare, diff, the score cache's reuse) by (subset, example id): a
+    key used twice is an error, or with ``duplicate_ids: row_position`` every example is keyed by its row
+    position, with a warning saying so."""
+    first: dict[tuple[str, int], int] = {}
+    dups: list[tuple[str, int, int, int]] = []
+    for row, key in enumerate(zip(subsets, ids)):
+        if key in first:
+            dups.append((key[0], key[1], first[key], row))
+        else:
+            first[key] = row
+    if not dups:
+        return ids
+    s, i, a, b = dups[0]
+    text = (
+        f"{where}: {len(dups)} duplicate example key(s) (subset, id); first: subset {s!r} id {i} at rows {a} "
+        f"and {b}"
+    )
+    if getattr(spec, "duplicate_ids", "error") != "row_position":
+        raise DataError(
+            text
+            + ". Give each example its own id, or set `duplicate_ids: row_position` on the benchmark to key "
+            "examples by their row position"
+        )
+    logger.warning(
+        "%s; `duplicate_ids: row_position`: every example of this benchmark is keyed by its row position "
+        "instead of its id, so runs over a reordered or edited file no longer pair up in compare and diff",
+        text,
+    )
+    return list(range(len(ids)))
 
 
 def _selected_rows(subsets: list[str], wanted: list[str] | None, limit: int | None) -> list[int] | None:

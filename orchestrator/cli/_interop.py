@@ -87,7 +87,15 @@ def import_(
             err_console.print(f"  row {row}: {reason}", highlight=False, soft_wrap=True)
         if len(res.unmatched) > 20:
             err_console.print(f"  ... and {len(res.unmatched) - 20} more")
-    raise typer.Exit(0 if res.n_imported else 1)
+    if res.non_finite:
+        err_console.print(
+            f"[yellow]warning:[/] {res.non_finite} rows have a NaN or infinite score: imported as error records "
+            "(counted wrong)",
+            highlight=False,
+        )
+    if res.status != "ok" and res.error:
+        err_console.print(f"[bold red]error:[/] {res.error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if res.status == "ok" else 1)
 
 
 @app.command()

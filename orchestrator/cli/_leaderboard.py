@@ -19,7 +19,7 @@ from orchestrator.errors import RaywardError
 
 
 def _leaderboard_rows(
-    results: Path, benchmark: str, by: By
+    results: str | Path, benchmark: str, by: By
 ) -> tuple[list[dict[str, Any]], list[str], set[str]]:
     from orchestrator.query.db import connect, leaderboard_rows, stored_query
 
@@ -50,7 +50,7 @@ def _leaderboard_rows(
 
 
 def _add_cis(
-    results: Path,
+    results: str | Path,
     benchmark: str,
     rows: list[dict[str, Any]],
     columns: list[str],
@@ -100,11 +100,10 @@ def _add_cis(
                 iv = ci.subsets.get(c)
             else:
                 iv = ci.overall if c == "score" else ci.sections.get(c)
-            low, high = (iv.low, iv.high) if iv is not None else (None, None)
             if fmt in (Format.json, Format.csv):
-                r[f"{c}_low"], r[f"{c}_high"] = low, high
-            elif r.get(c) is not None and low is not None:
-                r[c] = f"{100 * r[c]:.2f} [{100 * low:.1f}, {100 * high:.1f}]"
+                r[f"{c}_low"], r[f"{c}_high"] = (iv.low, iv.high) if iv is not None else (None, None)
+            elif r.get(c) is not None and iv is not None:
+                r[c] = f"{100 * r[c]:.2f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
     if fmt in (Format.json, Format.csv):
         out = []
         for c in columns:
@@ -114,7 +113,13 @@ def _add_cis(
 
 
 def _print_leaderboard(
-    results: Path, benchmark: str, by: By, fmt: Format, ci: bool = False, n_boot: int = 2000, seed: int = 0
+    results: str | Path,
+    benchmark: str,
+    by: By,
+    fmt: Format,
+    ci: bool = False,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> None:
     rows, columns, percent = _leaderboard_rows(results, benchmark, by)
     if ci:

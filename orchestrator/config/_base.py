@@ -129,9 +129,21 @@ class ModelBase(Strict):
             if not (path / "config.json").is_file():
                 return f"model {self.name!r}: {self.path!r} has no config.json; not a transformers model directory"
             return None
-        if self.path.startswith((".", "/", "~")) or not _HUB_ID.match(self.path):
+        if looks_like_local_path(self.path) or not _HUB_ID.match(self.path):
             return f"model {self.name!r}: model directory {self.path!r} not found"
         return None
+
+
+def looks_like_local_path(value: str) -> bool:
+    """Whether a model path names a local directory rather than a hub id: it starts with ``.``, ``/`` or
+    ``~``, has more than two parts, or its first part is an existing local directory (``models/x`` beside
+    a ``models/`` directory is a path, never the hub's ``models/x``)."""
+    if value.startswith((".", "/", "~")) or "\\" in value:
+        return True
+    parts = value.split("/")
+    if len(parts) > 2:
+        return True
+    return len(parts) == 2 and Path(parts[0]).is_dir()
 
 
 _KINDS: dict[str, type[ModelBase]] = {}

@@ -3,6 +3,8 @@ data lives."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from orchestrator.config._base import Strict, check_name
@@ -45,11 +47,17 @@ class BenchmarkSpec(Strict):
     revision: str | None = None
     """Hub dataset revision (ignored for local sources)."""
 
-    subsets: list[str] | None = None
-    """Only evaluate these subsets (default: all)."""
+    subsets: list[str] | None = Field(default=None, min_length=1)
+    """Only evaluate these subsets (default: all; an empty list is an error, not "all")."""
 
-    limit: int | None = Field(default=None, ge=1)
-    """Only evaluate the first N rows of each subset (quick runs); default all."""
+    limit: int | None = Field(default=None, ge=1, strict=True)
+    """Only evaluate the first N rows of each subset (quick runs); default all. A whole number (``true`` is an
+    error, not 1)."""
+
+    duplicate_ids: Literal["error", "row_position"] = "error"
+    """Two examples with the same (subset, id) key: ``error`` (default) stops before anything runs;
+    ``row_position`` keys every example by its row position instead (with a warning: runs over a reordered
+    file then no longer pair up in compare and diff)."""
 
     subset_from_split: bool = False
     """Every split (hub) or file (local directory) is one subset named after it, as ``allenai/pref-test-sets``

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from orchestrator.config._base import ModelBase, ModelSpec, Strict, check_name
+from orchestrator.config._base import ModelBase, ModelSpec, Strict, check_name, looks_like_local_path
 from orchestrator.config._benchmark import BenchmarkSpec
 from orchestrator.errors import ConfigError
 
@@ -221,12 +221,15 @@ class JobConfig(Strict):
         return from_yaml(path)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<job>") -> JobConfig:
-        """Validate a job given as a mapping; errors name ``source`` and the key path."""
+    def from_dict(
+        cls, data: Any, source: str = "<job>", lines: dict[tuple[Any, ...], int] | None = None
+    ) -> JobConfig:
+        """Validate a job given as a mapping; errors name ``source``, the line (``lines``: key path -> line,
+        from the YAML file) and the key path."""
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc, source)) from None
+            raise ConfigError(_format_validation_error(exc, source, lines)) from None
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -239,11 +242,17 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return out or "<root>"
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+def _format_validation_error(
+    exc: ValidationError, source: str, key_lines: dict[tuple[Any, ...], int] | None = None
+) -> str:
+    from orchestrator._yaml import line_of
+
     lines = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         key = _loc_to_path(loc)
+        line = line_of(key_lines, _yaml_loc(loc)) if key_lines else None
+        where = f"{source}:{line}" if line else source
         kind = err["type"]
         if kind == "union_tag_invalid" or kind == "unknown_kind":
             msg = err["msg"]
@@ -253,23 +262,59 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
             msg = "required key is missing"
         else:
             msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: {key}: {msg}")
+        lines.append(f"{where}: {key}: {msg}")
     return "\n".join(lines)
 
 
+def _yaml_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic error location as a path into the YAML file: union tags (``models.0.classifier.path``) are
+    not keys of the file."""
+    from orchestrator.config._base import model_kinds
+
+    kinds = set(model_kinds())
+    return tuple(p for i, p in enumerate(loc) if not (i == 2 and loc[:1] == ("models",) and p in kinds))
+
+
 def from_yaml(path: str | Path) -> JobConfig:
-    """Read a job YAML file into a validated :class:`JobConfig`."""
-    import yaml
+    """Read a job YAML file into a validated :class:`JobConfig`; errors name the file, line and key path
+    (not UTF-8, invalid YAML, duplicate keys, unknown or invalid keys, a local model path that does not
+    exist)."""
+    from orchestrator._text import read_utf8
+    from orchestrator._yaml import load_job_yaml
 
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"{file}: job file not found")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    data, lines = load_job_yaml(file, read_utf8(file, ConfigError, "the job file"))
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: a job file must be a mapping with keys name, benchmarks, models")
-    return JobConfig.from_dict(data, source=str(file))
+    job = JobConfig.from_dict(data, source=str(file), lines=lines)
+    _check_model_paths(data, file, lines)
+    return job
+
+
+def _check_model_paths(data: dict[str, Any], file: Path, lines: dict[tuple[Any, ...], int]) -> None:
+    """A local model path (``path``, ``reference``, ``tokenizer``, ``iterations``) that does not exist is an
+    error here, not a hub download that fails with a network error later."""
+    from orchestrator._yaml import line_of
+
+    models = data.get("models")
+    if not isinstance(models, list):
+        return
+    for i, model in enumerate(models):
+        if not isinstance(model, dict):
+            continue
+        keys: list[tuple[tuple[Any, ...], Any]] = [
+            (("models", i, k), model.get(k)) for k in ("path", "reference", "tokenizer")
+        ]
+        if isinstance(model.get("iterations"), list):
+            keys += [(("models", i, "iterations", j), v) for j, v in enumerate(model["iterations"])]
+        for loc, value in keys:
+            if not isinstance(value, str) or value == "previous" or not looks_like_local_path(value):
+                continue
+            if not Path(value).expanduser().exists():
+                line = line_of(lines, loc)
+                raise ConfigError(
+                    f"{file}:{line}: {_loc_to_path(loc)}: local model directory {value!r} not found "
+                    f"(relative paths are resolved against {Path.cwd()}; a hub id has the form org/name)"
+                )

@@ -17,8 +17,9 @@ import pyarrow as pa
 from orchestrator._lazy import require
 from orchestrator.benchmarks import table_files
 from orchestrator.errors import QueryError
-from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests, record_files
-from orchestrator.results.store import Store, open_store
+from orchestrator.query._sandbox import lock_down
+from orchestrator.results.records import RECORD_SCHEMA, model_runs_table, read_manifests
+from orchestrator.results.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -50,28 +51,31 @@ def _params() -> dict[str, list[str]]:
 def connect(results: str | Path | Store) -> Any:
     """An in-memory DuckDB connection with every view over ``results`` (a directory or a URI) defined.
 
-    Local stores are read by DuckDB's own Parquet reader; a store on another filesystem is read through a
-    :mod:`pyarrow.dataset` over its pyarrow filesystem (scanned lazily by DuckDB), so every scheme pyarrow or
-    fsspec opens works without DuckDB extensions or credentials of its own."""
+    Record files are read through a :mod:`pyarrow.dataset` over the store's pyarrow filesystem (scanned lazily
+    by DuckDB), so every scheme pyarrow or fsspec opens works without DuckDB extensions or credentials of its
+    own, and the connection is then locked down (:func:`orchestrator.query._sandbox.lock_down`: no file access,
+    no setting changes). A local path that does not exist, or is a file, is a :class:`ConfigError`."""
     duckdb = require("duckdb")
     con = duckdb.connect(":memory:")
-    store = open_store(results)
-    files = record_files(store)
+    from orchestrator.results.integrity import readable_record_files, require_readable_store
+
+    store = require_readable_store(results)
+    files = readable_record_files(store)  # damaged files skipped, each with a warning naming it and its run
     # The empty table in the current schema first: files of older schema versions (fewer fields) read with the
     # newer fields null, and every field exists even when all files are old.
     con.register("_record_schema", RECORD_SCHEMA.empty_table())
     con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
     con.unregister("_record_schema")
-    if files and store.local is None:
+    if files:
         import pyarrow.dataset as ds
 
-        # the dataset's schema is the current one: fields an older file lacks read as null
+        # Always an Arrow dataset (local stores too): the locked connection reads no file itself
+        # (orchestrator.query._sandbox). The dataset's schema is the current one: fields an older file
+        # lacks read as null.
         con.register(
             "_parquet_records",
             ds.dataset([str(f) for f in files], schema=RECORD_SCHEMA, format="parquet", filesystem=store.fs),
         )
-    elif files:
-        con.read_parquet([str(f) for f in files], union_by_name=True).create_view("_parquet_records")
     if files:
         con.execute(
             "CREATE OR REPLACE VIEW raw_records AS "
@@ -87,7 +91,7 @@ def connect(results: str | Path | Store) -> Any:
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
-    return con
+    return lock_down(con)
 
 
 def check_read_only(sql: str) -> None:

@@ -129,6 +129,7 @@ def model_identity(path: str, revision: str | None = None, loaded_revision: str 
             return model_fingerprint(path, revision)
     except OSError:
         return None
+    sha: str | None
     if revision and _SHA.match(revision):
         sha = revision
     elif loaded_revision and _SHA.match(loaded_revision):
@@ -255,7 +256,7 @@ class ScoreCache:
         store = open_store(root)
         self.store = store
         self.enabled = store.local is not None  # the cache lives on a local (or mounted) filesystem only
-        self.base = (store.local if self.enabled else Path()) / CACHE_DIR
+        self.base = (store.local if store.local is not None else Path()) / CACHE_DIR
         self.examples = examples  # benchmark -> Examples (its .table)
         self.want_gpu = want_gpu
         self.read = read
@@ -316,8 +317,13 @@ class ScoreCache:
     def _rows(self, entries: _Entries | None, unit: Any) -> list[int] | None:
         if entries is None or not entries.rows:
             return None
-        rows = [entries.rows.get(k) for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]]
-        return None if any(r is None for r in rows) else rows
+        rows: list[int] = []
+        for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]:
+            row = entries.rows.get(k)
+            if row is None:
+                return None
+            rows.append(row)
+        return rows
 
     def covers(self, specs: Iterable[ModelSpec], units: Iterable[Any]) -> bool:
         """True when every row of every unit is cached: the run needs no Ray, no actor, no model."""
@@ -330,6 +336,8 @@ class ScoreCache:
         """``(unit, records)`` for every unit of ``spec`` whose rows are all cached, ``records`` ready to
         write for ``run_id``; nothing when reading is off or the model's identity is unknown."""
         entries = self._lookup(spec)
+        if entries is None:
+            return
         for unit in list(units):
             rows = self._rows(entries, unit)
             if rows is not None:

@@ -174,3 +174,10 @@ class RunManifest(_Doc):
     models: list[ModelOutcome] = Field(default_factory=list)
     score_cache: Literal["read-write", "write-only"] | None = None
     schedule: Schedule | None = None
+    inputs: dict[str, Any] | None = None
+    """What the run was made of: ``datasets`` (benchmark -> data fingerprint) and ``models`` (model -> what each
+    path-valued setting points to); ``--resume`` refuses when they changed
+    (:mod:`orchestrator.runtime.resume_check`)."""
+    instead_of_resuming: dict[str, Any] | None = None
+    """Set when ``--resume --on-change new-run`` started this run because the interrupted run's inputs changed:
+    ``run_id`` (the run not resumed) and ``changes`` (each difference, in words)."""

@@ -224,15 +224,16 @@ def write_manifest(root: str | Path | Store, manifest: dict[str, Any]) -> Path |
 
 
 def read_manifests(root: str | Path | Store) -> list[dict[str, Any]]:
-    """Every committed run manifest (temp files and damaged files are skipped)."""
+    """Every committed run manifest; temp files are never read, and each damaged one (not UTF-8 JSON, not an
+    object, fields of the wrong type) is skipped with a warning naming it and the run it drops
+    (:mod:`orchestrator.results.integrity`)."""
+    from orchestrator.results.integrity import load_manifest
+
     store = open_store(root)
     out = []
     for path in store.glob(RUNS_DIR, "*.json"):
-        try:
-            data = json.loads(store.read_bytes(_relative(store, path)).decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            continue  # a foreign or damaged file must not hide the other runs
-        if isinstance(data, dict) and "run_id" in data:
+        data, _problem = load_manifest(store, path)
+        if data is not None:
             out.append(data)
     return out
 

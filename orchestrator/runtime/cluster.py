@@ -54,7 +54,23 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         if num_gpus is not None:
             kwargs["num_gpus"] = num_gpus
     ray.init(**kwargs)
+    global _STARTED_LOCAL
+    _STARTED_LOCAL = not address
     return ray
+
+
+_STARTED_LOCAL = False  # whether init_ray started the local cluster it is connected to
+
+
+def started_local_cluster() -> bool:
+    """Whether :func:`init_ray` started (not joined) the Ray cluster this process is connected to."""
+    return _STARTED_LOCAL
+
+
+def forget_local_cluster() -> None:
+    """After :func:`orchestrator.runtime.shutdown.stop_local_cluster`: no cluster of ours is up."""
+    global _STARTED_LOCAL
+    _STARTED_LOCAL = False
 
 
 def in_ray_job() -> bool:

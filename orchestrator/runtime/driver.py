@@ -172,6 +172,7 @@ def run_job(
     num_gpus: int | None = None,
     resume: bool | str = False,
     cache: bool = True,
+    on_change: str = "refuse",
 ) -> RunResult:
     """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
 
@@ -179,6 +180,9 @@ def run_job(
     units whose shard file was committed are kept, only the missing ones are scored.
     ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
     the score cache (:mod:`orchestrator.results.cache`).
+    ``on_change``: when resuming a run whose dataset or model fingerprints differ from now
+    (:mod:`orchestrator.runtime.resume_check`), ``"refuse"`` raises a :class:`ConfigError` naming each change,
+    ``"new-run"`` starts a new run instead.
     """
     from orchestrator.errors import ConfigError
     from orchestrator.runtime.cluster import guess_resources, in_ray_job, init_ray, resolve_resources
@@ -194,8 +198,35 @@ def run_job(
         )
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
+    if root.local is not None:
+        from orchestrator.results.integrity import require_writable_store
+
+        require_writable_store(root)  # a file, read-only or full: a clear error before anything runs
     held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
     previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    refused: dict[str, Any] | None = None
+    if previous:
+        from orchestrator.runtime.resume_check import input_changes
+
+        changes = input_changes(previous, job, examples)
+        if changes and on_change != "new-run":
+            held.close()
+            raise ConfigError(
+                f"--resume: run {previous['run_id']} cannot be resumed, its inputs changed: "
+                + "; ".join(changes)
+                + ". Its records would mix with new ones. `--on-change new-run` starts a new run instead "
+                "(the interrupted run stays as it is)"
+            )
+        if changes:
+            logger.warning(
+                "--resume: run %s's inputs changed (%s); starting a new run",
+                previous["run_id"],
+                "; ".join(changes),
+            )
+            refused = {"run_id": previous["run_id"], "changes": changes}
+            held.close()
+            held = ExitStack()
+            previous = None
     run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {
         (m.name, b.record_name): ModelOutcome(model=m.name, benchmark=b.record_name, kind=m.kind)
@@ -203,6 +234,11 @@ def run_job(
         for b in job.benchmarks
     }
     manifest = _Manifest(root, job, job_path, run_id, examples)
+    from orchestrator.runtime.resume_check import run_inputs
+
+    manifest.doc.inputs = run_inputs(job, examples)
+    if refused is not None:
+        manifest.doc.instead_of_resuming = refused
     # ``auto`` resources: guessed from this machine for the cache lookup, resolved on the cluster once up
     sized = job.model_copy(update={"resources": guess_resources(job.resources)})
     read_cache = cache and job.cache

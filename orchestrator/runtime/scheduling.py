@@ -92,7 +92,8 @@ def config_parameters(config: dict[str, Any]) -> int | None:
     embeddings (vocab x hidden) + layers x (attention + gated MLP), with grouped-query
     attention's smaller key/value projections; an untied LM head adds vocab x hidden.
     """
-    cfg = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text_config = config.get("text_config")
+    cfg: dict[str, Any] = text_config if isinstance(text_config, dict) else config
     hidden = cfg.get("hidden_size") or cfg.get("d_model") or cfg.get("n_embd")
     layers = cfg.get("num_hidden_layers") or cfg.get("n_layer") or cfg.get("num_layers")
     vocab = cfg.get("vocab_size")

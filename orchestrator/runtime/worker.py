@@ -18,6 +18,7 @@ from orchestrator.errors import ModelError, OutOfMemoryFailure, RowErrorFailure
 from orchestrator.results.records import SCHEMA_VERSION, make_table
 from orchestrator.runtime import faults
 from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo, Rebatchable, Scorer
+from orchestrator.scoring.finite import as_error_rows, non_finite_rows
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,22 @@ class ScoringWorker:
                     raise
                 self._halve_batch_tokens(exc)
                 oom_retries += 1
+        bad = non_finite_rows(cols, part.num_rows)  # NaN/inf scores: error records, never comparisons
+        if bad:
+            cols, errors = as_error_rows(cols, errors, bad, part.num_rows)
+            failed = sorted([*failed, *bad.items()])
+            if len(failed) > allowed:
+                i, error = failed[0]
+                first = {
+                    "subset": part.column("subset")[i].as_py(),
+                    "row_index": part.column("row_index")[i].as_py(),
+                    "error": error,
+                }
+                raise RowErrorFailure(
+                    faults.row_error_message(
+                        self.spec.name, benchmark, so_far + len(failed), n_rows, rate, first, at_least=True
+                    )
+                )
         if failed:
             logger.warning(
                 "%d of %d rows failed in shard %d of %s", len(failed), part.num_rows, shard, benchmark

@@ -221,8 +221,10 @@ def _outputs(
             label = parse_label(text, four_way_labels(), first_wins=first_wins)
             parsed = four_way_credit(label, req.order)
         elif mode == "pairwise":
+            if req.order is None:
+                raise ValueError(f"pairwise judge request for example {req.example} ({req.target}) has no order")
             label = parse_label(text, ("A", "B"), first_wins=first_wins)
-            parsed = chosen_wins(label, req.order or "AB")
+            parsed = chosen_wins(label, req.order)
         elif ratings or mode in ("ratings", "four-way"):
             parsed = parse_rating(text)
         else:
@@ -342,23 +344,23 @@ def rubric_list_columns(
     for i, (outs, k_c, k_r) in enumerate(zip(per_example, n_chosen, n_rejected)):
         sc = [_mean([o["parsed"] for o in outs if o["target"] == f"chosen:{j}"]) for j in range(k_c)]
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
+<<<<<<< HEAD
         credit = None
         if rated:
             sc = [RATING_FAILED if x is None else x for x in sc]
             sr = [RATING_FAILED if x is None else x for x in sr]
             if not (ties and ties[i]):
                 credit = ratings_list_credit(sc + sr)
+=======
+        ok_c = [x for x in sc if x is not None]
+>>>>>>> main
         ok_r = [x for x in sr if x is not None]
         cols["scores_chosen"].append(sc)
         cols["scores_rejected"].append(sr)
         cols["score_chosen"].append(sc[0] if sc else None)
         cols["score_rejected"].append(max(ok_r) if ok_r else None)
-        cols["correct"].append(
-            bool(sc)
-            and all(x is not None for x in sc)
-            and all(x is not None for x in sr)
-            and (not sr or min(sc) > max(sr))
-        )
+        every_parsed = bool(sc) and len(ok_c) == len(sc) and len(ok_r) == len(sr)
+        cols["correct"].append(every_parsed and (not ok_r or min(ok_c) > max(ok_r)))
         cols["judge_outputs"].append(outs)
         cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(None)

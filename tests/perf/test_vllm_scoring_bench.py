@@ -1,4 +1,4 @@
-"""benchmarks/vllm_scoring.py runs end to end (tiny, a few pairs) and finds both paths' scores equal."""
+"""perf/vllm_scoring.py runs end to end (tiny, a few pairs) and finds both paths' scores equal."""
 
 import subprocess
 import sys
@@ -15,7 +15,7 @@ def test_script_prints_its_table_and_agreement(filtered_path):
     proc = subprocess.run(
         [
             sys.executable,
-            str(REPO / "benchmarks" / "vllm_scoring.py"),
+            str(REPO / "perf" / "vllm_scoring.py"),
             "--configs",
             "tiny",
             "--limit",

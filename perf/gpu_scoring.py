@@ -1,7 +1,8 @@
 """Scoring throughput of Rayward's scorer against the reference's approach, on one device, no Ray.
 
-    python benchmarks/gpu_scoring.py --device cuda --configs llama3.2-1b,gemma2-2b,llama3-8b
-    python benchmarks/gpu_scoring.py --device cpu --configs tiny,100m --limit 16
+    python perf/gpu_scoring.py --device cuda --configs llama3.2-1b,gemma2-2b,llama3-8b
+    python perf/gpu_scoring.py --device cpu --configs tiny,100m --limit 16
+    python perf/gpu_scoring.py --quick     # seconds: tiny on CPU, 8 pairs, max_length 512 (what CI runs)
 
 Models are random-initialised sequence classifiers (one label) of real architectures, built
 locally (no download) with the tiny byte-level tokenizer of :mod:`orchestrator.tiny` (its
@@ -382,7 +383,7 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
 
 
-def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str]:
+def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[str], str, bool]:
     import numpy as np
 
     from orchestrator.scoring._hf import load_tokenizer  # noqa: F401 - import check (no Ray)
@@ -461,7 +462,7 @@ def bench_config(name: str, args: argparse.Namespace, tmp: Path) -> tuple[list[s
         f"{'tight: fp32 both' if tight else 'loose: half precision'}) -> {'OK' if ok else 'MISMATCH'}; "
         f"same `correct` on {correct_same}/{n} pairs; token counts identical: {same_tokens}"
     )
-    return rows, check
+    return rows, check, ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -488,12 +489,21 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also time Rayward a second time with its token ids cached (default: on GPU only)",
     )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="seconds, not minutes: --device cpu --configs tiny --limit 8 --max-length 512 --threads 1; "
+        "checks the script runs and both paths agree, its numbers mean nothing",
+    )
     ap.add_argument("--_child", choices=["rayward", "reference"], help=argparse.SUPPRESS)
     ap.add_argument("--_model-dir", dest="model_dir", help=argparse.SUPPRESS)
     ap.add_argument("--_texts", dest="texts", help=argparse.SUPPRESS)
     ap.add_argument("--_result", dest="result", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.child = args._child
+    if args.quick and not args.child:
+        args.device, args.configs, args.threads = "cpu", "tiny", 1
+        args.limit, args.max_length = args.limit or 8, min(args.max_length, 512)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import transformers
@@ -523,11 +533,13 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     checks = []
+    all_ok = True
     with tempfile.TemporaryDirectory(prefix="rayward-gpu-bench-") as tmpdir:
         for name in names:
-            rows, check = bench_config(name, args, Path(tmpdir))
+            rows, check, ok = bench_config(name, args, Path(tmpdir))
             table += rows
             checks.append(check)
+            all_ok = all_ok and ok
     mem_kind = "torch.cuda.max_memory_allocated" if cuda else "peak RSS of the path's process"
     print(
         f"RewardBench v1 filtered, {args.limit or 'all'} pairs, max_length {args.max_length}; device {_device_name(args.device)}"
@@ -538,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         f"\nPeak memory: {mem_kind}. Speed-up: reference scoring time / this path's. Load s: weights to device.\n"
     )
     print("Correctness (same run):\n" + "\n".join(checks))
+    if not all_ok:
+        print("MISMATCH: the two paths' scores differ beyond the tolerance", file=sys.stderr)
+        return 1
     return 0
 
 

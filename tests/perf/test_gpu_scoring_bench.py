@@ -1,4 +1,4 @@
-"""benchmarks/gpu_scoring.py: the ~100M configuration scored by Rayward equals a direct transformers
+"""perf/gpu_scoring.py: the ~100M configuration scored by Rayward equals a direct transformers
 forward pass, and the script runs end to end (tiny, 8 pairs) printing its table."""
 
 import importlib.util
@@ -13,7 +13,7 @@ import pytest
 from tests.scoring.reference_forward import direct_text_scores
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "benchmarks" / "gpu_scoring.py"
+SCRIPT = REPO / "perf" / "gpu_scoring.py"
 
 
 @pytest.fixture(scope="module")
