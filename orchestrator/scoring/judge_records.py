@@ -222,7 +222,9 @@ def _outputs(
             parsed = four_way_credit(label, req.order)
         elif mode == "pairwise":
             if req.order is None:
-                raise ValueError(f"pairwise judge request for example {req.example} ({req.target}) has no order")
+                raise ValueError(
+                    f"pairwise judge request for example {req.example} ({req.target}) has no order"
+                )
             label = parse_label(text, ("A", "B"), first_wins=first_wins)
             parsed = chosen_wins(label, req.order)
         elif ratings or mode in ("ratings", "four-way"):
@@ -344,16 +346,13 @@ def rubric_list_columns(
     for i, (outs, k_c, k_r) in enumerate(zip(per_example, n_chosen, n_rejected)):
         sc = [_mean([o["parsed"] for o in outs if o["target"] == f"chosen:{j}"]) for j in range(k_c)]
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
-<<<<<<< HEAD
         credit = None
         if rated:
             sc = [RATING_FAILED if x is None else x for x in sc]
             sr = [RATING_FAILED if x is None else x for x in sr]
             if not (ties and ties[i]):
                 credit = ratings_list_credit(sc + sr)
-=======
         ok_c = [x for x in sc if x is not None]
->>>>>>> main
         ok_r = [x for x in sr if x is not None]
         cols["scores_chosen"].append(sc)
         cols["scores_rejected"].append(sr)
