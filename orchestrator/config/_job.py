@@ -178,6 +178,46 @@ class JobConfig(Strict):
                     "(the leaderboard combines each subset's latest run), or give a custom one its own `label`"
                 )
             benches.add(bench.record_name)
+        return self._resolve_members()
+
+    def _resolve_members(self) -> JobConfig:
+        """Check each ensemble's ``members`` against this job's models and hand it their settings."""
+        by_name = {m.name: m for m in self.models}
+        models = []
+        for model in self.models:
+            members = getattr(model, "members", None)
+            if members is None:
+                models.append(model)
+                continue
+            if len(set(members)) != len(members):
+                raise ValueError(f"model {model.name!r}: members: a member is listed twice")
+            specs = []
+            for member in members:
+                other = by_name.get(member)
+                if other is None:
+                    raise ValueError(f"model {model.name!r}: members: no model named {member!r} in this job")
+                if other.kind != "judge" or getattr(other, "members", None) is not None:
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} must be a kind judge model (not an ensemble)"
+                    )
+                mode, theirs = (
+                    getattr(model, "mode", None) or "rubric",
+                    getattr(other, "mode", None) or "rubric",
+                )
+                if mode != theirs:
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} judges in mode {theirs!r}, the ensemble in "
+                        f"mode {mode!r}; all members need the ensemble's mode"
+                    )
+                ours, its = getattr(model, "protocol", None), getattr(other, "protocol", None)
+                if (ours or "default") != (its or "default"):
+                    raise ValueError(
+                        f"model {model.name!r}: members: {member!r} uses protocol {its or 'default'!r}, the "
+                        f"ensemble {ours or 'default'!r}; all members need the ensemble's protocol"
+                    )
+                specs.append(other.model_dump(mode="json"))
+            models.append(model.model_copy(update={"member_specs": specs}))
+        object.__setattr__(self, "models", models)  # frozen: the validated job, completed once
         return self
 
     @classmethod

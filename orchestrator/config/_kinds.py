@@ -9,6 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from orchestrator.config._adapted import AdaptedModel, Profile
 from orchestrator.config._base import ModelBase, existing_file, register_model_kind
+from orchestrator.config._judge_api import ApiSettings
 
 
 @register_model_kind
@@ -99,14 +100,52 @@ class DPOSpec(ModelBase):
 
 @register_model_kind
 class JudgeSpec(ModelBase):
-    """A generative model judging responses (LLM-as-a-judge), in-process on transformers or vLLM."""
+    """A generative model judging responses (LLM-as-a-judge): in-process on transformers or vLLM, behind an
+    OpenAI-compatible endpoint (``backend: openai``), or an ensemble of other judges (``members``)."""
 
     kind: Literal["judge"] = "judge"
-    """``judge``: a generative model rates each response (rubric) or picks the better one (pairwise)."""
+    """``judge``: a generative model rates each response (rubric) or picks the better one (pairwise, four-way)."""
 
-    mode: Literal["rubric", "pairwise"] | None = None
+    backend: Literal["transformers", "vllm", "openai", "ensemble"] = "transformers"  # type: ignore[assignment]
+    """Inference engine: ``transformers``, ``vllm``, ``openai`` (any OpenAI-compatible chat-completions endpoint
+    at ``base_url``; ``path`` is the endpoint's model id; holds no GPU) or ``ensemble`` (set by ``members``)."""
+
+    mode: Literal["rubric", "pairwise", "four-way"] | None = None
     """Judge protocol (default ``rubric``): ``rubric`` scores each response alone on an additive 0-5 rubric
-    (the output ends with ``Score: N``); ``pairwise`` shows both responses and asks for ``[[A]]`` or ``[[B]]``."""
+    (the output ends with ``Score: N``; 1-10 ratings with ``protocol: rewardbench``); ``pairwise`` shows both
+    responses and asks for ``[[A]]`` or ``[[B]]``; ``four-way`` (RewardBench 2) shows the first chosen and three
+    rejected completions in a seeded random order and asks for ``[[A]]``..``[[D]]``, and rates every completion
+    of a ``Ties`` row alone (1-10), as the reference's ``run_generative_v2.py``."""
+
+    protocol: Literal["default", "rewardbench"] | None = None
+    """Verdict semantics (default ``default``): ``default`` counts an output naming several labels as
+    unparseable, rubric scores 0-5, ``max_new_tokens`` 512 and prompts cut to ``max_length``; ``rewardbench`` is
+    the reference's: the first label it checks wins (``[[A]]`` before ``[[B]]``...), ratings 1-10 (a failed
+    rating is -1, as there), ``max_new_tokens`` 2048 and no prompt truncation."""
+
+    base_url: str | None = None
+    """``backend: openai``: the endpoint's base URL up to ``/v1`` (e.g. ``https://api.openai.com/v1`` or
+    ``http://127.0.0.1:8000/v1``); requests go to ``<base_url>/chat/completions``."""
+
+    api_key_env: str | None = None
+    """``backend: openai``: the name of the environment variable holding the API key (default
+    ``OPENAI_API_KEY``), read by the scoring actor; the key itself is never written to records, manifests, logs
+    or cache keys. A missing variable fails the model before any request (a server that needs no key takes any
+    value, e.g. ``EMPTY``)."""
+
+    api: ApiSettings | None = None
+    """``backend: openai``: concurrency, rate limits, timeouts, retries, circuit breaker and prices
+    (:class:`~orchestrator.config._judge_api.ApiSettings`; its defaults when left out)."""
+
+    members: list[str] | None = Field(default=None, min_length=2)
+    """An ensemble judge (PoLL-style): the names of other ``kind: judge`` models of this job, all in this
+    model's ``mode``; each member judges every example (its outputs are kept in this model's records, marked with
+    the member's name) and the verdict is the members' majority (:mod:`orchestrator.scoring.judge_ensemble`).
+    Leave ``path`` and ``backend`` out."""
+
+    member_specs: list[dict[str, Any]] | None = None
+    """Set by the job from ``members`` (each member's full settings, so the ensemble's actor can load them and
+    the score cache sees them); do not write it yourself."""
 
     samples: int | None = Field(default=None, ge=1, le=64)
     """Rubric judges: judge outputs drawn per response, their parsed scores averaged (default 1;
@@ -140,16 +179,50 @@ class JudgeSpec(ModelBase):
     def _template_file(cls, value: str | None) -> str | None:
         return existing_file(value, "judge template")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _ensemble_path(cls, data: Any) -> Any:
+        """An ensemble loads no model of its own: its ``path`` names its members, its backend is ``ensemble``."""
+        if isinstance(data, dict) and data.get("members") is not None:
+            members = data["members"]
+            if isinstance(members, list) and all(isinstance(m, str) for m in members):
+                derived = "ensemble:" + ",".join(members)
+                if data.get("path", derived) != derived:  # a dumped spec carries the derived path
+                    raise ValueError("path: an ensemble judges through its `members`; leave `path` out")
+                if data.get("backend", "ensemble") != "ensemble":
+                    raise ValueError("backend: an ensemble's members have their own backends; leave it out")
+                data = {**data, "path": derived, "backend": "ensemble"}
+        return data
+
     @model_validator(mode="after")
     def _protocol_keys(self) -> JudgeSpec:
+        if self.backend == "openai":
+            if self.base_url is None:
+                raise ValueError(
+                    "base_url: backend openai needs the endpoint's base URL (e.g. http://host:8000/v1)"
+                )
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError(f"base_url: {self.base_url!r} is not an http(s) URL")
+        else:
+            for key in ("base_url", "api_key_env", "api"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only for backend openai, not {self.backend!r}")
+        if self.backend == "ensemble" and self.members is None:
+            raise ValueError("backend: ensemble is set by `members` (the judges it combines)")
         mode = self.mode or "rubric"
-        if mode == "rubric" and self.order is not None:
+        if mode != "pairwise" and self.order is not None:
             raise ValueError("order: only for mode pairwise (a rubric judge sees one response at a time)")
-        if mode == "pairwise" and self.samples is not None:
-            raise ValueError("samples: only for mode rubric (a pairwise judge gives one verdict per order)")
+        if mode != "rubric" and self.samples is not None:
+            raise ValueError(f"samples: only for mode rubric (a {mode} judge gives one verdict per example)")
         greedy = not self.temperature
         if greedy and (self.samples or 1) > 1:
             raise ValueError("samples: more than one draw needs temperature > 0 (greedy draws are identical)")
         if greedy and self.top_p is not None and self.top_p < 1:
             raise ValueError("top_p: needs temperature > 0 (greedy decoding ignores it)")
         return self
+
+    def preflight(self) -> str | None:
+        """API judges and ensembles load no model directory (an API judge's key is checked by its actor)."""
+        if self.backend in ("openai", "ensemble"):
+            return None
+        return super().preflight()

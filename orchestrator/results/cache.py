@@ -61,7 +61,7 @@ CACHE_DIR = "cache"
 FORMAT = "rayward-score-cache-v1"
 """Bump when what a cached score means changes (a scorer's semantics): every old entry misses."""
 
-SPEED_ONLY_FIELDS = frozenset({"name", "batch_tokens", "prefetch_batches", "token_cache"})
+SPEED_ONLY_FIELDS = frozenset({"name", "batch_tokens", "prefetch_batches", "token_cache", "api"})
 """ModelSpec fields that cannot change a score (names and pure-speed knobs); every other field is part
 of the key. A new ModelSpec field is therefore a key part by default; list it here only when it is a
 pure-speed or naming knob."""
@@ -287,7 +287,10 @@ class ScoreCache:
             loaded_revision,
         )
         if memo not in self._settings:
-            identity = model_identity(spec.path, spec.revision, loaded_revision)
+            # API judges have no weights to fingerprint (their requests are cached one by one instead, by the
+            # judge output cache); an ensemble's scores depend on its members' settings, not its own
+            api_or_ensemble = spec.backend in ("openai", "ensemble")
+            identity = None if api_or_ensemble else model_identity(spec.path, spec.revision, loaded_revision)
             document = None if identity is None else settings_document(spec, identity, memo[1], memo[2])
             self._settings[memo] = None if document is None else (_digest(document), document)
         return self._settings[memo]

@@ -24,6 +24,47 @@ class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
 
+class ApiUsage(_Doc):
+    """An API judge's traffic (``backend: openai``), summed over the committed shards of a run."""
+
+    requests: int = 0
+    """HTTP attempts sent (first tries and retries)."""
+    responses: int = 0
+    """Completions received."""
+    retries: dict[str, int] = Field(default_factory=dict)
+    """Retries by cause: ``429``, ``5xx``, ``408``, ``409``, ``timeout``, ``connection``."""
+    failed_requests: int = 0
+    """Requests that used up their retries (their examples became error records)."""
+    prompt_tokens: int = 0
+    """Prompt tokens the endpoint reported."""
+    completion_tokens: int = 0
+    """Completion tokens the endpoint reported."""
+    cached_outputs: int = 0
+    """Outputs answered by the judge output cache (no request sent)."""
+    cost: float | None = None
+    """``prompt_tokens`` and ``completion_tokens`` priced by ``api.prices`` (null without a price table)."""
+
+    def plus(self, shard: dict[str, Any]) -> ApiUsage:
+        """This usage with one shard's counters added."""
+        retries = dict(self.retries)
+        for cause, n in (shard.get("retries") or {}).items():
+            retries[cause] = retries.get(cause, 0) + int(n)
+        counts = {
+            k: getattr(self, k) + int(shard.get(k) or 0)
+            for k in (
+                "requests",
+                "responses",
+                "failed_requests",
+                "prompt_tokens",
+                "completion_tokens",
+                "cached_outputs",
+            )
+        }
+        price = shard.get("cost")
+        cost = None if price is None else round((self.cost or 0.0) + float(price), 9)
+        return ApiUsage(retries=retries, cost=cost, **counts)
+
+
 class ModelOutcome(_Doc):
     """How one (model, benchmark) ended in a run."""
 
@@ -59,6 +100,8 @@ class ModelOutcome(_Doc):
     subsets: dict[str, int] | None = None
     """Records per subset this run holds for the model (set by compaction, ``docs/store.md``; readers take the latest
     run per subset from it instead of scanning records)."""
+    api: ApiUsage | None = None
+    """API judges: requests, retries by cause, tokens, cached outputs and cost (null for in-process models)."""
 
     @property
     def notes(self) -> str:

@@ -30,10 +30,11 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SCORES_VERSION = 3
 """The version of what the scorer-produced fields mean (a score cache key part); schema version 4 only moved the
-texts out of the records and version 5 only added the source's order, so cached scores stay valid."""
+texts out of the records and version 5 only added the source's order, so cached scores stay valid (version 6's
+judge fields are new outputs of the judge scorers, whose settings key changed with them)."""
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
@@ -47,6 +48,11 @@ texts out of the records and version 5 only added the source's order, so cached 
 # the texts are in the record itself, as in versions 1-3).
 # Version 5 appended ``chosen_position``: where the source showed the chosen completion (0 = first / response A,
 # 1 = second / response B; JudgeBench), null when the source has no order.
+# Version 6 appended to each judge output ``member`` (the ensemble member that wrote it; null for a single
+# judge), ``cached`` (the output came from the judge output cache, no request sent) and ``label`` (the verdict
+# label as parsed: ``A``..``D``; null for rubric scores and unparseable outputs), and the record field
+# ``judge_credit`` (a judge example's benchmark points when they are not ``correct``: pairwise 1/0.5/0, four-way
+# 1/0.25/0, the reference's credit of 1-10 ratings).
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -58,7 +64,10 @@ JUDGE_OUTPUT = pa.struct(
         pa.field("text", pa.string()),  # the judge's raw output
         pa.field(
             "parsed", pa.float64()
-        ),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; null: unparseable
+        ),  # rubric: the score; pairwise: 1 chosen wins, 0 rejected wins; four-way: the credit; null: unparseable
+        pa.field("member", pa.string()),  # v6: the ensemble member that wrote it (null: a single judge)
+        pa.field("cached", pa.bool_()),  # v6: answered by the judge output cache (no request sent)
+        pa.field("label", pa.string()),  # v6: the parsed verdict label (A..D), null for scores and failures
     ]
 )
 
@@ -108,6 +117,9 @@ RECORD_SCHEMA = pa.schema(
         pa.field("texts", pa.string()),
         # v5: where the source showed the chosen completion (0 first / A, 1 second / B); null: no order
         pa.field("chosen_position", pa.int8()),
+        # v6: a judge's benchmark credit when it is not simply ``correct`` (pairwise and four-way verdicts,
+        # the reference's 1-10 ratings): what the example earns towards its subset's accuracy
+        pa.field("judge_credit", pa.float64()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -32,6 +32,7 @@ from orchestrator.errors import (
 )
 from orchestrator.results.cache import ScoreCache
 from orchestrator.results.manifest import (
+    ApiUsage,
     DatasetInfo,
     ModelOutcome,
     RunManifest,
@@ -483,6 +484,7 @@ class _Driver:
                 self._fail_model(state, PlacementFailure(str(exc)))
                 continue
             jobs.append(job)
+            width = replica_width(res, spec)
             state.entry = ScheduleEntry(
                 model=spec.name,
                 num_parameters=params,
@@ -491,7 +493,7 @@ class _Driver:
                 cost=float(params) * tokens,
                 duration=job.duration,
                 slots=job.width,
-                replicas=max(1, round(job.width / replica_width(res, spec))),
+                replicas=max(1, round(job.width / width)) if width > 0 else res.actors_per_model,
             )
         self.scheduler = SlotScheduler(jobs, capacity, policy=self.policy)
         self.sched_clock = Stopwatch()
@@ -540,8 +542,9 @@ class _Driver:
         fault-injection variables travel with it (test hooks, :mod:`orchestrator.runtime.faults`)."""
         res = self.job.resources
         opts = {**actor_options(res, spec, placement_group=group), **faults.actor_env()}
+        context: dict[str, Any] = {"results": str(self.root), "read_cache": self.cache.read}
         return self.actor_cls.options(**opts).remote(
-            spec.model_dump(mode="json"), res.gpus > 0, torch_threads(res), plugin_modules()
+            spec.model_dump(mode="json"), res.gpus > 0, torch_threads(res), plugin_modules(), context
         )
 
     def _loaded(self, state: ModelState, info: ModelInfo) -> None:
@@ -602,6 +605,8 @@ class _Driver:
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         stats = shard_stats(table)
+        if stats.get("api") is not None:
+            outcome.api = (outcome.api or ApiUsage()).plus(stats["api"])
         outcome.oom_retries += stats.get("oom_retries", 0)
         outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)

@@ -8,6 +8,14 @@ from typing import Any
 from orchestrator.config import ModelSpec, Resources
 
 
+def api_only(spec: Any) -> bool:
+    """A model that only calls endpoints (``backend: openai``, or an ensemble of such judges): no GPU, no torch."""
+    if spec.backend == "openai":
+        return True
+    members = getattr(spec, "member_specs", None)
+    return spec.backend == "ensemble" and bool(members) and all(m.get("backend") == "openai" for m in members)
+
+
 def replica_bundles(resources: Resources, spec: ModelSpec | None) -> list[dict[str, float]] | None:
     """Placement-group bundles of one replica spanning several GPUs, else None.
 
@@ -15,6 +23,8 @@ def replica_bundles(resources: Resources, spec: ModelSpec | None) -> list[dict[s
     the first also holds the actor's CPUs. Used with the ``STRICT_PACK`` strategy: one node.
     """
     if spec is None or resources.gpus <= 0 or spec.tensor_parallel_size <= 1:
+        return None
+    if api_only(spec):  # an API judge holds no GPU
         return None
     bundles: list[dict[str, float]] = [{"GPU": 1.0} for _ in range(spec.tensor_parallel_size)]
     bundles[0]["CPU"] = float(resources.cpus)
@@ -70,6 +80,8 @@ def actor_options(
         )
     elif spec is not None and resources.gpus > 0:
         opts["num_gpus"] = max(resources.gpus, spec.tensor_parallel_size)
+    if spec is not None and api_only(spec):
+        opts["num_gpus"] = 0  # an API judge only waits on its endpoint
     return opts
 
 

@@ -189,6 +189,10 @@ class Job:
 def replica_width(resources: Resources, spec: ModelSpec) -> float:
     """Slots one replica holds: GPUs ``max(gpus_per_actor, tensor_parallel_size)``, or CPUs for CPU actors."""
     if resources.gpus > 0:
+        from orchestrator.runtime.resources import api_only
+
+        if api_only(spec):
+            return 0.0  # API judges hold no GPU: they never wait for one
         return float(max(resources.gpus, spec.tensor_parallel_size))
     return resources.cpus
 
@@ -206,6 +210,8 @@ def model_job(spec: ModelSpec, resources: Resources, cost: float, capacity: floa
             f"model {spec.name!r}: one replica needs {per:g} {unit} "
             f"(gpus_per_actor/tensor_parallel_size) but the cluster has {capacity:g}"
         )
+    if per <= 0:
+        return Job(spec.name, cost / resources.actors_per_model, 0.0, index)
     replicas = max(1, min(resources.actors_per_model, int((capacity + _EPS) // per)))
     parallel = replicas * (spec.tensor_parallel_size if resources.gpus > 0 else 1)
     return Job(spec.name, cost / parallel, per * replicas, index)

@@ -33,13 +33,23 @@ def _prompt_text(value: Any) -> str:
 class ScoringWorker:
     """Holds one loaded scorer; ``score`` returns a records table for a slice of examples."""
 
-    def __init__(self, spec: dict[str, Any], want_gpu: bool, threads: int, plugins: list[str] | None = None):
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        want_gpu: bool,
+        threads: int,
+        plugins: list[str] | None = None,
+        context: dict[str, Any] | None = None,
+    ):
+        """``context``: what the driver knows beyond the spec: ``results`` (the store, for the judge output
+        cache) and ``read_cache`` (false: ``--no-cache``)."""
         from orchestrator.scoring._registry import import_plugins
 
         import_plugins(plugins or [])  # kinds and scorers registered outside the package, as in the driver
         self.spec = model_spec(spec)
         self.want_gpu = want_gpu
         self.threads = threads
+        self.context = context or {}
         self.scorer: Scorer | None = None
 
     def load(self) -> ModelInfo:
@@ -47,16 +57,28 @@ class ScoringWorker:
         from orchestrator.scoring import make_scorer
         from orchestrator.scoring._hf import pick_device
 
-        torch = require("torch")
-        torch.set_num_threads(self.threads)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-        scorer = make_scorer(self.spec, device=pick_device(self.want_gpu))
+        from orchestrator.runtime.resources import api_only
+
+        endpoint_only = api_only(self.spec)  # needs neither torch nor a device
+        if not endpoint_only:
+            require("torch").set_num_threads(self.threads)
+        scorer = make_scorer(self.spec, device="api" if endpoint_only else pick_device(self.want_gpu))
         if not isinstance(scorer, Scorer):
             raise ModelError(
                 f"model {self.spec.name!r}: the {self.spec.kind}/{self.spec.backend} scorer "
                 f"{type(scorer).__name__} lacks part of the Scorer contract (info, backend, device, "
                 "pair_columns, list_columns)"
             )
+        results = self.context.get("results")
+        if results is not None:
+            from orchestrator.scoring.judge_cache import JudgeOutputCache
+
+            for one in getattr(scorer, "members", [scorer]):  # an ensemble's API members too
+                if hasattr(one, "attach_output_cache"):
+                    one.attach_output_cache(
+                        JudgeOutputCache(results), read=self.context.get("read_cache", True)
+                    )
         self.scorer = scorer
         return scorer.info
 
@@ -83,6 +105,14 @@ class ScoringWorker:
         t0 = time.perf_counter()
         listy = pa.types.is_list(part.column("chosen").type)
         columns = self.scorer.list_columns if listy else self.scorer.pair_columns
+        if listy and getattr(self.scorer, "wants_subsets", False):
+            subsets = part.column("subset").to_pylist()
+            list_columns = columns
+
+            def columns(p, c, r, _rows=None):  # the rows' subsets travel with their slice
+                return list_columns(p, c, r, [subsets[i] for i in _rows])
+
+            columns.takes_rows = True  # type: ignore[attr-defined]
         so_far, n_rows, rate = row_errors or (0, part.num_rows, 0.0)
         allowed = faults.row_error_allowance(rate, n_rows) - so_far
         oom_retries = 0
@@ -155,7 +185,9 @@ class ScoringWorker:
             }
         )
         budget = self.scorer.batch_tokens if isinstance(self.scorer, Rebatchable) else None
-        stats = {"oom_retries": oom_retries, "batch_tokens": budget}
+        stats: dict[str, Any] = {"oom_retries": oom_retries, "batch_tokens": budget}
+        if hasattr(self.scorer, "take_usage"):
+            stats["api"] = self.scorer.take_usage()
         return table.replace_schema_metadata(
             {**table.schema.metadata, SHARD_STATS_KEY: json.dumps(stats).encode()}
         )
@@ -228,6 +260,8 @@ def _score_rows(
     appended to ``failed`` as (position + ``offset``, error text), until more than ``allowed`` rows failed.
     """
     try:
+        if getattr(columns, "takes_rows", False):
+            return columns(prompts, chosen, rejected, range(offset, offset + len(prompts))), None
         return columns(prompts, chosen, rejected), None
     except Exception as exc:
         if faults.is_oom(exc) or isinstance(exc, ModelError):

@@ -27,6 +27,8 @@ _FACTORIES: dict[tuple[str, str], Factory | str] = {
     ("judge", "transformers"): "orchestrator.scoring.judge:JudgeScorer",
     ("judge", "vllm"): "orchestrator.scoring.judge_vllm:VllmJudgeScorer",
     ("pairwise", "transformers"): "orchestrator.scoring.pairwise:PairwiseScorer",
+    ("judge", "openai"): "orchestrator.scoring.judge_openai:OpenAIJudgeScorer",
+    ("judge", "ensemble"): "orchestrator.scoring.judge_ensemble:EnsembleJudge",
 }
 _PLUGINS: list[str] = []
 

@@ -27,12 +27,17 @@ from orchestrator.scoring.judge_prompts import chat_prompt, load_template
 from orchestrator.scoring.judge_records import (
     JudgeSettings,
     Request,
+    four_way_columns,
     pairwise_columns,
+    plan_four_way,
     plan_pairwise,
     plan_rubric,
     rubric_list_columns,
     rubric_pair_columns,
 )
+
+TIES_SUBSET = "Ties"
+"""RewardBench 2's subset that four-way judges rate completion by completion (as the reference does)."""
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +47,14 @@ class JudgeBase:
     :meth:`generate_ids` (prompt token ids + per-request seeds -> generated token ids)."""
 
     backend = "?"
+    wants_subsets = True
+    """``list_columns`` takes the rows' subsets (four-way judges rate the Ties rows instead)."""
 
     def _setup(self, spec: ModelSpec, tokenizer) -> None:
         self.spec = spec
         self.settings = JudgeSettings.from_spec(spec)
-        self.template = load_template(self.settings.mode, self.settings.template)
+        self.template = load_template(self.settings.template_mode, self.settings.template)
+        self.ratings_template = load_template("ratings") if self.settings.mode == "four-way" else None
         self.tokenizer = tokenizer
 
     def _fingerprint(self, model_fingerprint: str) -> str:
@@ -54,7 +62,12 @@ class JudgeBase:
         with another template, seed or temperature give other records, so anything keyed on the fingerprint
         (e.g. a score cache) must tell them apart."""
         protocol = json.dumps(
-            {**vars(self.settings), "template": None, "template_text": self.template.text},
+            {
+                **vars(self.settings),
+                "template": None,
+                "template_text": self.template.text,
+                **({"ratings_text": self.ratings_template.text} if self.ratings_template else {}),
+            },
             sort_keys=True,
             default=str,
         )
@@ -67,6 +80,8 @@ class JudgeBase:
         texts = [chat_prompt(self.tokenizer, r.instruction) for r in requests]
         ids = [list(x) for x in self.tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
         limit = self.spec.max_length
+        if not self.settings.truncate:  # protocol rewardbench: the reference never cuts a judge prompt
+            return ids
         if self.spec.truncation_side == "left":
             return [x[-limit:] for x in ids]
         return [x[:limit] for x in ids]
@@ -76,6 +91,10 @@ class JudgeBase:
 
     def decode(self, ids: Sequence[list[int]]) -> list[str]:
         return [self.tokenizer.decode(x, skip_special_tokens=True) for x in ids]
+
+    def generate_marked(self, requests: Sequence[Request]) -> tuple[list[str], list[bool]]:
+        """The raw outputs and, per output, whether it came from a cache (in-process judges: never)."""
+        return self.generate(requests), [False] * len(requests)
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         """The judge's raw output of each request, in order."""
@@ -102,17 +121,25 @@ class JudgeBase:
     ) -> dict[str, Any]:
         """Record columns for preference pairs (see :mod:`orchestrator.scoring.judge_records`)."""
         n = len(prompts)
-        if self.settings.mode == "rubric":
+        s = self.settings
+        if s.mode == "four-way":
+            raise ModelError(
+                f"model {self.spec.name!r}: a four-way judge compares four completions; it needs RewardBench 2 "
+                "(best-of-N) data, not preference pairs"
+            )
+        if s.mode == "rubric":
             requests = plan_rubric(
-                self.settings,
+                s,
                 self.template,
                 prompts,
                 [[("chosen", c), ("rejected", r)] for c, r in zip(chosen, rejected)],
             )
-            cols = rubric_pair_columns(requests, self.generate(requests), n)
+            texts, marks = self.generate_marked(requests)
+            cols = rubric_pair_columns(requests, texts, n, s, marks)
         else:
-            requests = plan_pairwise(self.settings, self.template, prompts, chosen, rejected)
-            cols = pairwise_columns(requests, self.generate(requests), n)
+            requests = plan_pairwise(s, self.template, prompts, chosen, rejected)
+            texts, marks = self.generate_marked(requests)
+            cols = pairwise_columns(requests, texts, n, s, marks)
         return {
             "chosen": list(chosen),
             "rejected": list(rejected),
@@ -122,22 +149,41 @@ class JudgeBase:
         }
 
     def list_columns(
-        self, prompts: Sequence[Any], chosen: Sequence[Sequence[str]], rejected: Sequence[Sequence[str]]
+        self,
+        prompts: Sequence[Any],
+        chosen: Sequence[Sequence[str]],
+        rejected: Sequence[Sequence[str]],
+        subsets: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """Record columns for best-of-N rows: rubric judges score every completion alone."""
-        if self.settings.mode != "rubric":
+        """Record columns for best-of-N rows: rubric judges score every completion alone; four-way judges pick
+        one of four completions (rows of subset ``Ties``: every completion rated alone, 1-10)."""
+        s = self.settings
+        n_c, n_r = [len(c) for c in chosen], [len(r) for r in rejected]
+        if s.mode == "pairwise":
             raise ModelError(
                 f"model {self.spec.name!r}: a pairwise judge compares two responses; best-of-N data "
-                "(several completions per prompt) needs `mode: rubric`"
+                "(several completions per prompt) needs `mode: rubric` or `mode: four-way`"
             )
-        items = [
-            [(f"chosen:{j}", t) for j, t in enumerate(c)] + [(f"rejected:{j}", t) for j, t in enumerate(r)]
-            for c, r in zip(chosen, rejected)
-        ]
-        requests = plan_rubric(self.settings, self.template, prompts, items)
-        cols = rubric_list_columns(
-            requests, self.generate(requests), [len(c) for c in chosen], [len(r) for r in rejected]
-        )
+        if s.mode == "four-way":
+            ties = [x == TIES_SUBSET for x in (subsets or [""] * len(prompts))]
+            try:
+                requests = plan_four_way(
+                    s, self.template, self.ratings_template, prompts, chosen, rejected, ties
+                )
+            except ValueError as exc:
+                raise ModelError(f"model {self.spec.name!r}: {exc}") from None
+            texts, marks = self.generate_marked(requests)
+            cols = four_way_columns(requests, texts, n_c, n_r, ties, s, marks)
+        else:
+            items = [
+                [(f"chosen:{j}", t) for j, t in enumerate(c)]
+                + [(f"rejected:{j}", t) for j, t in enumerate(r)]
+                for c, r in zip(chosen, rejected)
+            ]
+            requests = plan_rubric(s, self.template, prompts, items)
+            texts, marks = self.generate_marked(requests)
+            ties = [x == TIES_SUBSET for x in subsets] if subsets is not None else None
+            cols = rubric_list_columns(requests, texts, n_c, n_r, s, marks, ties=ties)
         first_c = [c[0] for c in chosen]
         first_r = [r[0] if r else None for r in rejected]
         return {

@@ -4,7 +4,9 @@ A template renders the judge's instruction as one user message; the model's chat
 generation prompt, exactly as a chat model expects a user turn. Variables:
 
 * rubric: ``question`` (the prompt as text), ``messages`` (the prompt as ``{role, content}`` turns), ``response``;
-* pairwise: ``question``, ``messages``, ``response_a``, ``response_b``.
+* pairwise: ``question``, ``messages``, ``response_a``, ``response_b``;
+* four-way (RewardBench 2): ``question``, ``messages``, ``response_a`` .. ``response_d``;
+* ratings (1-10, ``protocol: rewardbench`` rubric judges and the Ties rows of four-way judges): as rubric.
 
 Templates run in Jinja's immutable sandbox with strict undefined variables, so a typo in a user's template is an
 error naming the file rather than an empty string in every prompt.
@@ -19,7 +21,8 @@ from typing import Any
 
 from orchestrator.errors import ModelError
 
-MODES = ("rubric", "pairwise")
+MODES = ("rubric", "pairwise", "four-way", "ratings")
+_RESPONSES = {"rubric": 1, "ratings": 1, "pairwise": 2, "four-way": 4}
 
 
 def _environment():
@@ -35,7 +38,7 @@ def default_template_path(mode: str) -> Path:
     """The shipped template of a mode (package data ``orchestrator/judge_templates/<mode>.jinja``)."""
     if mode not in MODES:
         raise ValueError(f"unknown judge mode {mode!r}: expected one of {MODES}")
-    return Path(str(resources.files("orchestrator") / "judge_templates" / f"{mode}.jinja"))
+    return Path(str(resources.files("orchestrator") / "judge_templates" / f"{mode.replace('-', '_')}.jinja"))
 
 
 def prompt_messages(prompt: Any) -> list[dict[str, str]]:
@@ -70,14 +73,15 @@ class JudgeTemplate:
 
     def render(self, prompt: Any, *responses: str) -> str:
         """The judge's instruction for one response (rubric) or for responses A and B (pairwise)."""
-        want = 1 if self.mode == "rubric" else 2
+        want = _RESPONSES[self.mode]
         if len(responses) != want:
             raise ValueError(f"a {self.mode} template takes {want} response(s), got {len(responses)}")
         variables: dict[str, Any] = {"question": question_text(prompt), "messages": prompt_messages(prompt)}
-        if self.mode == "rubric":
+        if want == 1:
             variables["response"] = responses[0]
         else:
-            variables["response_a"], variables["response_b"] = responses
+            for label, text in zip("abcd", responses):
+                variables[f"response_{label}"] = text
         try:
             return self._template.render(**variables)
         except Exception as exc:  # jinja2 errors (undefined variable, sandbox violation) name the template
@@ -98,9 +102,7 @@ def load_template(mode: str, path: str | Path | None = None) -> JudgeTemplate:
     except TemplateSyntaxError as exc:
         raise ModelError(f"judge template {file}:{exc.lineno}: {exc.message}") from None
     template = JudgeTemplate(mode, str(file), text, compiled)
-    template.render(
-        "probe", *(["probe"] * (1 if mode == "rubric" else 2))
-    )  # unknown variables fail here, once
+    template.render("probe", *(["probe"] * _RESPONSES[mode]))  # unknown variables fail here, once
     return template
 
 

@@ -35,7 +35,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.scoring.judge_prompts import JudgeTemplate
-from orchestrator.scoring.verdicts import parse_pair, parse_score
+from orchestrator.scoring.verdicts import (
+    RATING_FAILED,
+    four_way_labels,
+    parse_label,
+    parse_rating,
+    parse_score,
+)
 
 DEFAULT_SAMPLES = 1
 DEFAULT_TEMPERATURE = 0.0
@@ -43,6 +49,11 @@ DEFAULT_TOP_P = 1.0
 DEFAULT_SEED = 0
 DEFAULT_MAX_NEW_TOKENS = 512
 DEFAULT_ORDER = "random"
+REWARDBENCH_MAX_NEW_TOKENS = 2048
+PAIR_TIE = 0.5
+"""Credit of an unparseable (or inconsistent) pairwise verdict: the reference's tie."""
+FOUR_WAY_TIE = 0.25
+"""Credit of an unparseable four-way verdict (``run_generative_v2.py``: "effectively a tie")."""
 
 
 @dataclass(frozen=True)
@@ -57,24 +68,48 @@ class JudgeSettings:
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     order: str | None = None
     template: str | None = None
+    protocol: str = "default"
 
     @classmethod
     def from_spec(cls, spec) -> JudgeSettings:
         mode = spec.mode or "rubric"
+        protocol = spec.protocol or "default"
+        default_tokens = REWARDBENCH_MAX_NEW_TOKENS if protocol == "rewardbench" else DEFAULT_MAX_NEW_TOKENS
         return cls(
             mode=mode,
             samples=spec.samples or DEFAULT_SAMPLES,
             temperature=DEFAULT_TEMPERATURE if spec.temperature is None else float(spec.temperature),
             top_p=DEFAULT_TOP_P if spec.top_p is None else float(spec.top_p),
             seed=DEFAULT_SEED if spec.seed is None else int(spec.seed),
-            max_new_tokens=spec.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
+            max_new_tokens=spec.max_new_tokens or default_tokens,
             order=(spec.order or DEFAULT_ORDER) if mode == "pairwise" else None,
             template=spec.template,
+            protocol=protocol,
         )
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @property
+    def ratings(self) -> bool:
+        """Rubric judges under ``protocol: rewardbench`` rate 1-10 (the reference's ``--score_w_ratings``)."""
+        return self.mode == "rubric" and self.protocol == "rewardbench"
+
+    @property
+    def first_wins(self) -> bool:
+        """The reference's parse order: an output naming several labels counts as the first one checked."""
+        return self.protocol == "rewardbench"
+
+    @property
+    def truncate(self) -> bool:
+        """Cut prompts to ``max_length`` (the reference does not truncate judge prompts)."""
+        return self.protocol != "rewardbench"
+
+    @property
+    def template_mode(self) -> str:
+        """Which shipped template (and render signature) the judge's main requests use."""
+        return "ratings" if self.ratings else self.mode
 
 
 @dataclass(frozen=True)
@@ -160,19 +195,53 @@ def chosen_wins(verdict: str | None, order: str) -> float | None:
     return 1.0 if (verdict == "A") == (order == "AB") else 0.0
 
 
+def four_way_credit(label: str | None, order: str | None) -> float | None:
+    """1.0 when the four-way verdict picks the chosen completion (index 0 of ``order``), 0.0 for another, None
+    when unparseable. ``order`` names the completion shown at A..D as indices into (chosen, rejected 0..2)."""
+    if label is None or order is None:
+        return None
+    return 1.0 if order[four_way_labels().index(label)] == "0" else 0.0
+
+
 def _outputs(
-    requests: Sequence[Request], texts: Sequence[str], n: int, mode: str
+    requests: Sequence[Request],
+    texts: Sequence[str],
+    n: int,
+    mode: str,
+    settings: JudgeSettings | None = None,
+    cached: Sequence[bool] | None = None,
 ) -> list[list[dict[str, Any]]]:
+    first_wins = bool(settings and settings.first_wins)
+    ratings = bool(settings and settings.ratings)
     per_example: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-    for req, text in zip(requests, texts, strict=True):
-        if mode == "rubric":
-            parsed = parse_score(text)
-        elif req.order is None:
-            raise ValueError(f"pairwise judge request for example {req.example} ({req.target}) has no order")
+    marks = cached if cached is not None else [False] * len(requests)
+    for req, text, mark in zip(requests, texts, marks, strict=True):
+        label = None
+        if req.target == "four-way":
+            label = parse_label(text, four_way_labels(), first_wins=first_wins)
+            parsed = four_way_credit(label, req.order)
+        elif mode == "pairwise":
+            if req.order is None:
+                raise ValueError(
+                    f"pairwise judge request for example {req.example} ({req.target}) has no order"
+                )
+            label = parse_label(text, ("A", "B"), first_wins=first_wins)
+            parsed = chosen_wins(label, req.order)
+        elif ratings or mode in ("ratings", "four-way"):
+            parsed = parse_rating(text)
         else:
-            parsed = chosen_wins(parse_pair(text), req.order)
+            parsed = parse_score(text)
         per_example[req.example].append(
-            {"target": req.target, "order": req.order, "sample": req.sample, "text": text, "parsed": parsed}
+            {
+                "target": req.target,
+                "order": req.order,
+                "sample": req.sample,
+                "text": text,
+                "parsed": parsed,
+                "member": None,
+                "cached": bool(mark),
+                "label": label,
+            }
         )
     return per_example
 
@@ -182,52 +251,107 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(ok) / len(ok) if ok else None
 
 
-def rubric_pair_columns(requests: Sequence[Request], texts: Sequence[str], n: int) -> dict[str, list[Any]]:
-    """Judge fields and scores of rubric-judged pairs."""
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "score_chosen",
-            "score_rejected",
-            "correct",
-            "judge_outputs",
-            "parse_failures",
-            "position_consistent",
-        )
-    }
-    for outs in _outputs(requests, texts, n, "rubric"):
+_JUDGE_COLUMNS = (
+    "score_chosen",
+    "score_rejected",
+    "correct",
+    "judge_outputs",
+    "parse_failures",
+    "position_consistent",
+    "judge_credit",
+)
+
+
+def _empty(*extra: str) -> dict[str, list[Any]]:
+    return {k: [] for k in (*_JUDGE_COLUMNS, *extra)}
+
+
+def ratings_pair_credit(sc: float | None, sr: float | None) -> float:
+    """The reference's credit of two 1-10 ratings (``run_judge_ratings``): 1 when the chosen one is higher, 0 when
+    lower, 0.5 when they are equal or either failed."""
+    if sc is None or sr is None or sc == RATING_FAILED or sr == RATING_FAILED or sc == sr:
+        return PAIR_TIE
+    return 1.0 if sc > sr else 0.0
+
+
+def ratings_list_credit(scores: Sequence[float]) -> float:
+    """The reference's credit of a best-of-N row rated 1-10 (``run_judge_ratings_multi``): the first completion
+    (the chosen one) shares the top valid rating with k completions: 1/k; it is not on top: 0; no rating valid:
+    0.25."""
+    valid = [x for x in scores if x != RATING_FAILED]
+    if not valid:
+        return FOUR_WAY_TIE
+    top = max(valid)
+    winners = [i for i, x in enumerate(scores) if x == top]
+    return (0 in winners) / len(winners)
+
+
+def rubric_pair_columns(
+    requests: Sequence[Request],
+    texts: Sequence[str],
+    n: int,
+    settings: JudgeSettings | None = None,
+    cached: Sequence[bool] | None = None,
+    outputs: list[list[dict[str, Any]]] | None = None,
+) -> dict[str, list[Any]]:
+    """Judge fields and scores of rubric-judged pairs (ratings under ``protocol: rewardbench``: a response whose
+    ratings all failed scores -1 and the credit is the reference's 1/0/0.5)."""
+    ratings = bool(settings and settings.ratings)
+    cols = _empty()
+    for outs in outputs if outputs is not None else _outputs(requests, texts, n, "rubric", settings, cached):
         sc = _mean([o["parsed"] for o in outs if o["target"] == "chosen"])
         sr = _mean([o["parsed"] for o in outs if o["target"] == "rejected"])
+        if ratings:
+            sc = RATING_FAILED if sc is None else sc
+            sr = RATING_FAILED if sr is None else sr
+            credit: float | None = ratings_pair_credit(sc, sr)
+            correct = credit == 1.0
+        else:
+            credit = None
+            correct = sc is not None and sr is not None and sc > sr
         cols["score_chosen"].append(sc)
         cols["score_rejected"].append(sr)
-        cols["correct"].append(sc is not None and sr is not None and sc > sr)
+        cols["correct"].append(correct)
         cols["judge_outputs"].append(outs)
         cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(None)
+        cols["judge_credit"].append(credit)
     return cols
 
 
 def rubric_list_columns(
-    requests: Sequence[Request], texts: Sequence[str], n_chosen: Sequence[int], n_rejected: Sequence[int]
+    requests: Sequence[Request],
+    texts: Sequence[str],
+    n_chosen: Sequence[int],
+    n_rejected: Sequence[int],
+    settings: JudgeSettings | None = None,
+    cached: Sequence[bool] | None = None,
+    *,
+    ratings: bool | None = None,
+    ties: Sequence[bool] | None = None,
+    outputs: list[list[dict[str, Any]]] | None = None,
 ) -> dict[str, list[Any]]:
     """Judge fields and scores of rubric-judged best-of-N rows (targets ``chosen:<i>``/``rejected:<i>``);
-    a completion whose samples all failed has a null score, which never counts as the top score."""
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "score_chosen",
-            "score_rejected",
-            "correct",
-            "scores_chosen",
-            "scores_rejected",
-            "judge_outputs",
-            "parse_failures",
-            "position_consistent",
-        )
-    }
-    for outs, k_c, k_r in zip(_outputs(requests, texts, len(n_chosen), "rubric"), n_chosen, n_rejected):
+    a completion whose samples all failed has a null score, which never counts as the top score. With 1-10
+    ratings (``ratings``; default: the settings' protocol) a failed completion scores -1, as in the reference,
+    and ``judge_credit`` is the reference's credit (:func:`ratings_list_credit`), except on ``ties`` rows, which
+    the Ties rule scores from the ratings themselves."""
+    rated = bool(settings and settings.ratings) if ratings is None else ratings
+    cols = _empty("scores_chosen", "scores_rejected")
+    per_example = (
+        outputs
+        if outputs is not None
+        else _outputs(requests, texts, len(n_chosen), "ratings" if rated else "rubric", settings, cached)
+    )
+    for i, (outs, k_c, k_r) in enumerate(zip(per_example, n_chosen, n_rejected)):
         sc = [_mean([o["parsed"] for o in outs if o["target"] == f"chosen:{j}"]) for j in range(k_c)]
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
+        credit = None
+        if rated:
+            sc = [RATING_FAILED if x is None else x for x in sc]
+            sr = [RATING_FAILED if x is None else x for x in sr]
+            if not (ties and ties[i]):
+                credit = ratings_list_credit(sc + sr)
         ok_c = [x for x in sc if x is not None]
         ok_r = [x for x in sr if x is not None]
         cols["scores_chosen"].append(sc)
@@ -239,35 +363,139 @@ def rubric_list_columns(
         cols["judge_outputs"].append(outs)
         cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(None)
+        cols["judge_credit"].append(credit)
     return cols
 
 
-def pairwise_columns(requests: Sequence[Request], texts: Sequence[str], n: int) -> dict[str, list[Any]]:
+def pair_credit(outs: Sequence[dict[str, Any]]) -> tuple[float, bool | None]:
+    """A pairwise example's win credit and position consistency from its outputs (one order or both)."""
+    wins = [o["parsed"] for o in outs]
+    if len(wins) == 1:
+        return (PAIR_TIE if wins[0] is None else wins[0]), None
+    both_parsed = all(w is not None for w in wins)
+    consistent = (wins[0] == wins[1]) if both_parsed else None
+    return (wins[0] if consistent else PAIR_TIE), consistent
+
+
+def pairwise_columns(
+    requests: Sequence[Request],
+    texts: Sequence[str],
+    n: int,
+    settings: JudgeSettings | None = None,
+    cached: Sequence[bool] | None = None,
+    outputs: list[list[dict[str, Any]]] | None = None,
+) -> dict[str, list[Any]]:
     """Judge fields and win credits of pairwise-judged pairs."""
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "score_chosen",
-            "score_rejected",
-            "correct",
-            "judge_outputs",
-            "parse_failures",
-            "position_consistent",
-        )
-    }
-    for outs in _outputs(requests, texts, n, "pairwise"):
-        wins = [o["parsed"] for o in outs]
-        if len(wins) == 1:
-            credit = 0.5 if wins[0] is None else wins[0]
-            consistent = None
-        else:
-            both_parsed = all(w is not None for w in wins)
-            consistent = (wins[0] == wins[1]) if both_parsed else None
-            credit = wins[0] if consistent else 0.5
+    cols = _empty()
+    for outs in (
+        outputs if outputs is not None else _outputs(requests, texts, n, "pairwise", settings, cached)
+    ):
+        credit, consistent = pair_credit(outs)
         cols["score_chosen"].append(credit)
         cols["score_rejected"].append(1.0 - credit)
         cols["correct"].append(credit == 1.0)
         cols["judge_outputs"].append(outs)
-        cols["parse_failures"].append(sum(w is None for w in wins))
+        cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(consistent)
+        cols["judge_credit"].append(credit)
     return cols
+
+
+# --------------------------------------------------------------------------- RewardBench 2: four-way and Ties
+
+
+def four_way_order(settings: JudgeSettings, prompt: Any, chosen: str, rejected: Sequence[str]) -> str:
+    """The completions shown at A..D, as indices into (chosen, rejected 0, rejected 1, rejected 2): the
+    reference's shuffle (``run_generative_v2.py``) swaps the chosen completion with the one at a position drawn
+    uniformly from 0..3, so the chosen one lands on each label with probability 1/4 and the rejected ones keep
+    their order otherwise. Our draw is seeded by the content (the reference draws from numpy's global state)."""
+    k = derive_seed(settings.seed, "four-way", prompt, chosen, list(rejected[:3])) % 4
+    shown = ["0", "1", "2", "3"]
+    shown[0], shown[k] = shown[k], shown[0]
+    return "".join(shown)
+
+
+def plan_four_way(
+    settings: JudgeSettings,
+    template: JudgeTemplate,
+    ratings_template: JudgeTemplate,
+    prompts: Sequence[Any],
+    chosen: Sequence[Sequence[str]],
+    rejected: Sequence[Sequence[str]],
+    ties: Sequence[bool],
+) -> list[Request]:
+    """One four-way request per non-Ties row (its first chosen and first three rejected completions); on Ties
+    rows one 1-10 rating request per completion (targets ``chosen:<i>``/``rejected:<i>``)."""
+    out = []
+    for i, (prompt, c, r, tie) in enumerate(zip(prompts, chosen, rejected, ties)):
+        if tie:
+            items = [(f"chosen:{j}", t) for j, t in enumerate(c)] + [
+                (f"rejected:{j}", t) for j, t in enumerate(r)
+            ]
+            for target, text in items:
+                out.append(
+                    Request(
+                        i,
+                        target,
+                        None,
+                        0,
+                        ratings_template.render(prompt, text),
+                        derive_seed(settings.seed, "ratings", prompt, text, 0),
+                    )
+                )
+            continue
+        if len(c) < 1 or len(r) < 3:
+            raise ValueError(
+                f"a four-way judge needs one chosen and three rejected completions per row, got {len(c)} and "
+                f"{len(r)}"
+            )
+        order = four_way_order(settings, prompt, c[0], r)
+        pool = [c[0], *r[:3]]
+        shown = [pool[int(x)] for x in order]
+        out.append(
+            Request(
+                i,
+                "four-way",
+                order,
+                0,
+                template.render(prompt, *shown),
+                derive_seed(settings.seed, "four-way", prompt, *shown),
+            )
+        )
+    return out
+
+
+def four_way_columns(
+    requests: Sequence[Request],
+    texts: Sequence[str],
+    n_chosen: Sequence[int],
+    n_rejected: Sequence[int],
+    ties: Sequence[bool],
+    settings: JudgeSettings,
+    cached: Sequence[bool] | None = None,
+    outputs: list[list[dict[str, Any]]] | None = None,
+) -> dict[str, list[Any]]:
+    """Record columns of a four-way judge over RewardBench 2 rows. Non-Ties rows: ``judge_credit`` = 1 when the
+    verdict picks the chosen completion, 0 for a rejected one, 0.25 when unparseable (the reference's credit;
+    ``score_chosen`` = the credit); Ties rows: the 1-10 ratings as ``scores_chosen``/``scores_rejected`` (-1 for
+    a failed rating, as the reference feeds its Ties scoring), scored by the Ties rule."""
+    per_example = (
+        outputs
+        if outputs is not None
+        else _outputs(requests, texts, len(n_chosen), "four-way", settings, cached)
+    )
+    rated = rubric_list_columns(
+        [], [], n_chosen, n_rejected, settings, ratings=True, ties=[True] * len(ties), outputs=per_example
+    )
+    for i, (outs, tie) in enumerate(zip(per_example, ties)):
+        if tie:
+            continue
+        parsed = outs[0]["parsed"] if outs else None
+        credit = FOUR_WAY_TIE if parsed is None else parsed
+        rated["scores_chosen"][i] = None
+        rated["scores_rejected"][i] = None
+        rated["score_chosen"][i] = credit
+        rated["score_rejected"][i] = None
+        rated["correct"][i] = credit == 1.0
+        rated["judge_credit"][i] = credit
+    return rated

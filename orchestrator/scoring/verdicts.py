@@ -40,3 +40,39 @@ def parse_pair(text: str) -> str | None:
     if a == b:
         return None
     return "A" if a else "B"
+
+
+# --------------------------------------------------------------------- the reference's semantics and RewardBench 2
+
+RATING_MIN, RATING_MAX = 1, 10
+RATING_FAILED = -1.0
+"""The reference's value of a rating that did not parse (``get_single_rating`` returns -1)."""
+
+_RATING_RE = re.compile(r"\b([1-9]|10)\b\s*$")
+_LABELS = ("A", "B", "C", "D")
+
+
+def parse_rating(text: str) -> float | None:
+    """A 1-10 rating: the number that ends the (stripped) output, as the reference reads it; ``None`` otherwise."""
+    if not isinstance(text, str):
+        return None
+    m = _RATING_RE.search(text.strip())
+    return float(m.group(1)) if m else None
+
+
+def parse_label(text: str, labels: tuple[str, ...] = ("A", "B"), *, first_wins: bool = False) -> str | None:
+    """The label ``[[X]]`` an output names, among ``labels``. Strict (default): exactly one label named, else
+    ``None``. ``first_wins`` (``protocol: rewardbench``): the first label in ``labels`` order that appears, as the
+    reference's ``process_judgement`` checks ``[[A]]`` before ``[[B]]`` (before ``[[C]]``, ``[[D]]``)."""
+    if not isinstance(text, str):
+        return None
+    named = [x for x in labels if f"[[{x}]]" in text]
+    if not named:
+        return None
+    if first_wins:
+        return named[0]
+    return named[0] if len(named) == 1 else None
+
+
+def four_way_labels() -> tuple[str, ...]:
+    return _LABELS

@@ -246,7 +246,7 @@ def test_key_parts(tmp_path, tiny_models):
             }
         )
     )
-    assert SPEED_ONLY_FIELDS == {"name", "batch_tokens", "prefetch_batches", "token_cache"}
+    assert SPEED_ONLY_FIELDS == {"name", "batch_tokens", "prefetch_batches", "token_cache", "api"}
     for change in (
         {"max_length": 1024},
         {"truncation_side": "right"},

@@ -42,7 +42,10 @@ def _job(model: dict) -> dict:
         ({"kind": "judge", "mode": "pairwise", "samples": 3}, "models[0]: samples: only for mode rubric"),
         ({"kind": "judge", "samples": 3}, "models[0]: samples: more than one draw needs temperature > 0"),
         ({"kind": "judge", "top_p": 0.9}, "models[0]: top_p: needs temperature > 0"),
-        ({"kind": "judge", "mode": "vote"}, "models[0].mode: Input should be 'rubric' or 'pairwise'"),
+        (
+            {"kind": "judge", "mode": "vote"},
+            "models[0].mode: Input should be 'rubric', 'pairwise' or 'four-way'",
+        ),
         ({"kind": "judge", "order": "sometimes", "mode": "pairwise"}, "models[0].order: Input should be"),
         ({"kind": "judge", "samples": 0}, "models[0].samples: Input should be greater than or equal to 1"),
         (
@@ -124,7 +127,16 @@ def test_rubric_records_from_handcrafted_outputs():
     assert cols["parse_failures"] == [1, 0, 3]
     assert cols["position_consistent"] == [None, None, None]
     first = cols["judge_outputs"][0]
-    assert first[2] == {"target": "chosen", "order": None, "sample": 2, "text": "garbage", "parsed": None}
+    assert first[2] == {
+        "target": "chosen",
+        "order": None,
+        "sample": 2,
+        "text": "garbage",
+        "parsed": None,
+        "member": None,
+        "cached": False,
+        "label": None,
+    }
     # the columns fit the record schema as they are
     table = make_table(
         {
