@@ -1,7 +1,17 @@
 """Rayward: distributed evaluation of reward models on Ray (import package ``orchestrator``).
 
-The public API is re-exported here lazily: ``import orchestrator`` imports neither
-torch, transformers, vllm nor ray.
+The public API is small and re-exported here lazily (``import orchestrator`` imports neither torch,
+transformers, vllm nor ray): load a job, run it, query its results, extend the registries, and the error types.
+
+    import orchestrator
+    job = orchestrator.from_yaml("jobs/demo.yaml")
+    result = orchestrator.run_job(job)
+    con = orchestrator.connect("results")          # DuckDB with every view over the store
+    rows = orchestrator.leaderboard("results")
+
+Everything else lives in the subpackages, along the data flow: ``config`` (job) -> ``runtime`` (plan,
+schedule, driver, actors) -> ``scoring`` (scorers) -> ``results`` (records, manifests, cache) ->
+``query`` (SQL, analyses, stats) -> ``outputs`` (report, leaderboard files) and ``cli``.
 """
 
 from __future__ import annotations
@@ -12,46 +22,29 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    # the job
     "JobConfig": "orchestrator.config",
-    "BenchmarkSpec": "orchestrator.config",
-    "ModelSpec": "orchestrator.config",
-    "Resources": "orchestrator.config",
     "from_yaml": "orchestrator.config",
-    "load_examples": "orchestrator.data",
-    "Examples": "orchestrator.data",
-    "plan_units": "orchestrator.runtime.planning",
-    "WorkUnit": "orchestrator.runtime.planning",
-    "estimate_parameters": "orchestrator.runtime.scheduling",
-    "simulate": "orchestrator.runtime.scheduling",
+    # running it
     "run_job": "orchestrator.runtime.driver",
     "run_job_file": "orchestrator.runtime.driver",
     "RunResult": "orchestrator.runtime.driver",
-    "ScoreCache": "orchestrator.results.cache",
-    "RECORD_SCHEMA": "orchestrator.results.records",
-    "SCHEMA_VERSION": "orchestrator.results.records",
+    # its results
     "connect": "orchestrator.query.db",
+    "leaderboard": "orchestrator.query.db",
     "open_store": "orchestrator.results.store",
     "Store": "orchestrator.results.store",
-    "check_regressions": "orchestrator.outputs.after_run",
-    "leaderboard": "orchestrator.query.db",
-    "analyze": "orchestrator.query.analyses",
-    "bootstrap_scores": "orchestrator.query.stats",
-    "leaderboard_cis": "orchestrator.query.stats",
-    "mcnemar_exact": "orchestrator.query.stats",
-    "compare_models": "orchestrator.query.compare",
-    "write_report": "orchestrator.outputs.report",
-    "diff_runs": "orchestrator.query.compare",
-    "ANALYSES": "orchestrator.query.analyses",
-    "make_scorer": "orchestrator.scoring",
-    "JudgeScorer": "orchestrator.scoring.judge",
-    "parse_score": "orchestrator.scoring.verdicts",
-    "parse_pair": "orchestrator.scoring.verdicts",
-    "build_tiny_model": "orchestrator.tiny",
-    "ensure_demo_models": "orchestrator.tiny",
+    # extension points
+    "register_model_kind": "orchestrator.config",
+    "register_scorer": "orchestrator.scoring",
+    "register_tables": "orchestrator.benchmarks",
+    "register_loader": "orchestrator.data",
+    # errors
     "RaywardError": "orchestrator.errors",
     "ConfigError": "orchestrator.errors",
     "DataError": "orchestrator.errors",
     "ModelError": "orchestrator.errors",
+    "ModelFailure": "orchestrator.errors",
     "QueryError": "orchestrator.errors",
     "MissingDependencyError": "orchestrator.errors",
 }

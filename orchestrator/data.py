@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestrator.benchmarks import get_benchmark
+from orchestrator.benchmarks import Benchmark, get_benchmark
 from orchestrator.config import BenchmarkSpec, ColumnMap
 from orchestrator.errors import DataError
 
@@ -49,7 +50,9 @@ def _looks_local(source: str) -> bool:
 
 
 def _read_json_file(path: Path) -> pa.Table:
-    text = path.read_text(encoding="utf-8")
+    from orchestrator._text import read_utf8
+
+    text = read_utf8(path, DataError, "benchmark data")
     stripped = text.lstrip()
     try:
         if path.suffix == ".json" and stripped.startswith(("[", "{")):
@@ -66,9 +69,14 @@ def _read_json_file(path: Path) -> pa.Table:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{lineno}: invalid JSON line: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(
+                    f"{path}:{lineno}: a JSON line must be an object of columns, got a {type(row).__name__}"
+                )
+            rows.append(row)
         return pa.Table.from_pylist(_mixed_to_lists(rows, where=str(path)))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"{path}: cannot read as a table: {exc}") from None
@@ -344,6 +352,67 @@ def _ids(col: pa.ChunkedArray) -> tuple[list[int | None], list[str]]:
     return ints, text
 
 
+Loader = Callable[[pa.Table, BenchmarkSpec, Benchmark, str], pa.Table]
+"""Shapes and checks a benchmark's raw table: returns it with ``prompt, chosen, rejected, subset, id`` columns
+(text pairs, or lists of text for best-of-N); errors name ``where`` (the source) and the row."""
+
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(name: str) -> Callable[[Loader], Loader]:
+    """Register the loader that benchmarks with ``loader = name`` in ``benchmarks.csv`` use (a decorator)."""
+
+    def add(fn: Loader) -> Loader:
+        _LOADERS[name] = fn
+        return fn
+
+    return add
+
+
+def loader(name: str) -> Loader:
+    """The loader registered under ``name``."""
+    try:
+        return _LOADERS[name]
+    except KeyError:
+        raise DataError(
+            f"no data loader {name!r} is registered (known: {', '.join(sorted(_LOADERS))})"
+        ) from None
+
+
+@register_loader("pairs")
+def _pairs(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists="no")
+    return table
+
+
+@register_loader("best-of-n")
+def _best_of_n(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists="yes")
+    _check_best_of_n(table, bench, where)
+    return table
+
+
+@register_loader("custom")
+def _custom(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    table = _apply_columns(table, spec, where)
+    _check_schema(table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe")
+    if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
+        table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
+        table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
+        _check_best_of_n(table, bench, where)
+    return table
+
+
+def check_own_table(table: pa.Table, spec: BenchmarkSpec, bench: Benchmark, where: str) -> pa.Table:
+    """The loader of a benchmark that reads its own files (``orchestrator.benchmarks.<module>.load``): the table
+    it built holds text pairs or best-of-N lists; both are checked as the built-in loaders check them."""
+    lists = "yes" if _is_list(table.column("chosen").type) else "no"
+    _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
+    if lists == "yes":
+        _check_best_of_n(table, bench, where)
+    return table
+
+
 def load_examples(spec: BenchmarkSpec) -> Examples:
     """Load, validate and (optionally) filter a benchmark's examples.
 
@@ -356,29 +425,20 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     source = spec.source or bench.default_source
     where = source
     known = set(bench.subsets)
-    if spec.subset_from_split:
+    module = bench.loader_module
+    if module is not None:
+        if spec.subset_from_split:
+            raise DataError(f"benchmarks[{bench.name}].subset_from_split: {bench.name} has its own loader")
+        table, fingerprint = module.load(source, split, spec.revision)
+    elif spec.subset_from_split:
         table, fingerprint = _load_by_split(source, spec.revision, known)
     elif _looks_local(source):
         table, fingerprint, _ = _load_local(source, split)
     else:
         table, fingerprint = _load_hub(source, split, spec.revision)
 
-    if bench.loader == "custom":
-        table = _apply_columns(table, spec, where)
-        _check_schema(
-            table, bench.required_columns + ("subset", "id"), bench.text_columns, where, lists="maybe"
-        )
-        if _is_list(table.column("chosen").type) or _is_list(table.column("rejected").type):
-            table = table.set_column(1, "chosen", _as_lists(table.column("chosen")))
-            table = table.set_column(2, "rejected", _as_lists(table.column("rejected")))
-            _check_best_of_n(table, bench, where)
-        columns = ["prompt", "chosen", "rejected", "subset", "id"]
-    else:
-        lists = "yes" if bench.loader == "best-of-n" else "no"
-        _check_schema(table, bench.required_columns, bench.text_columns, where, lists=lists)
-        if lists == "yes":
-            _check_best_of_n(table, bench, where)
-        columns = ["prompt", "chosen", "rejected", "subset", "id"]
+    table = loader(bench.loader)(table, spec, bench, where)
+    columns = ["prompt", "chosen", "rejected", "subset", "id"]
 
     subsets = table.column("subset").to_pylist()
     if not bench.open_subsets:
@@ -393,15 +453,74 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     ints, text = _ids(table.column("id"))
     n = table.num_rows
     example_ids = [i if i is not None else row for row, i in enumerate(ints)]
+    example_ids = _unique_keys(subsets, example_ids, spec, where)
+    position = table.column("chosen_position") if "chosen_position" in table.column_names else None
     table = table.select(columns)
     table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
     table = table.append_column("row_index", pa.array(range(n), pa.int64()))
     table = table.append_column("source_id", pa.array(text, pa.string()))
+    if position is not None:  # where the source showed the chosen completion (JudgeBench's A/B)
+        table = table.append_column("chosen_position", position)
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))
+    _check_not_empty(table, spec, source, split, n)
     logger.info("loaded %d examples of %s from %s", table.num_rows, spec.record_name, source)
     return Examples(spec.record_name, source, split, fingerprint, table)
+
+
+def _filters(spec: BenchmarkSpec) -> str:
+    parts = []
+    if spec.subsets:
+        parts.append(f"subsets {spec.subsets}")
+    if spec.limit is not None:
+        parts.append(f"limit {spec.limit}")
+    return ", ".join(parts) or "no filters"
+
+
+def _check_not_empty(table: pa.Table, spec: BenchmarkSpec, source: str, split: str, n_source: int) -> None:
+    """A benchmark that yields no rows (or a requested subset with none) is an error: an ``ok`` run with 0
+    records would become the model's latest run."""
+    where = f"benchmark {spec.record_name!r} (source {source}, split {split!r}, {_filters(spec)})"
+    if table.num_rows == 0:
+        raise DataError(f"{where}: no rows to evaluate ({n_source} rows in the source before the filters)")
+    if spec.subsets:
+        present = set(table.column("subset").to_pylist())
+        empty = [s for s in spec.subsets if s not in present]
+        if empty:
+            raise DataError(f"{where}: no rows for subset(s) {empty}")
+
+
+def _unique_keys(subsets: list[str], ids: list[int], spec: BenchmarkSpec, where: str) -> list[int]:
+    """Examples are paired across runs (compare, diff, the score cache's reuse) by (subset, example id): a
+    key used twice is an error, or with ``duplicate_ids: row_position`` every example is keyed by its row
+    position, with a warning saying so."""
+    first: dict[tuple[str, int], int] = {}
+    dups: list[tuple[str, int, int, int]] = []
+    for row, key in enumerate(zip(subsets, ids)):
+        if key in first:
+            dups.append((key[0], key[1], first[key], row))
+        else:
+            first[key] = row
+    if not dups:
+        return ids
+    s, i, a, b = dups[0]
+    text = (
+        f"{where}: {len(dups)} duplicate example key(s) (subset, id); first: subset {s!r} id {i} at rows {a} "
+        f"and {b}"
+    )
+    if getattr(spec, "duplicate_ids", "error") != "row_position":
+        raise DataError(
+            text
+            + ". Give each example its own id, or set `duplicate_ids: row_position` on the benchmark to key "
+            "examples by their row position"
+        )
+    logger.warning(
+        "%s; `duplicate_ids: row_position`: every example of this benchmark is keyed by its row position "
+        "instead of its id, so runs over a reordered or edited file no longer pair up in compare and diff",
+        text,
+    )
+    return list(range(len(ids)))
 
 
 def _selected_rows(subsets: list[str], wanted: list[str] | None, limit: int | None) -> list[int] | None:

@@ -3,7 +3,7 @@
 Same tokenizer and weight generator as :mod:`orchestrator.tiny` (a NumPy generator seeded by name, so the weights
 are bit-identical on every machine and transformers version); the architecture's own default configuration
 except for the sizes, which are shrunk to hidden size 64 and 2 layers. Both transformers 5 and the reference's
-transformers 4.51 load them (after the ``tokenizer_class`` edit ``benchmarks/reference/run_reference.sh`` makes).
+transformers 4.51 load them (after the ``tokenizer_class`` edit ``perf/reference/run_reference.sh`` makes).
 """
 
 from __future__ import annotations

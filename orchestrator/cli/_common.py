@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Collection
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def _emit(
     columns: list[str],
     fmt: Format,
     *,
-    percent: set[str] = frozenset(),
+    percent: Collection[str] = frozenset(),
     title: str | None = None,
 ) -> None:
     if fmt is Format.json:

@@ -119,7 +119,8 @@ def diff(
 
     try:
         con = connect(results)
-        old, new = resolve_runs(con, model, *(runs or (None, None)), benchmark=benchmark)
+        wanted_old, wanted_new = runs or (None, None)
+        old, new = resolve_runs(con, model, wanted_old, wanted_new, benchmark=benchmark)
         comp = diff_runs(con, model, old, new, benchmark, n_boot=n_boot, seed=seed)
     except RaywardError as exc:
         _fail(exc)

@@ -47,13 +47,13 @@ def import_(
     results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
 ) -> None:
     """Import the reference's per-example scores as one run: rows matched by (subset, id) and checked by text."""
-    from orchestrator.config import BenchmarkSpec, _check_name
+    from orchestrator.config import BenchmarkSpec, check_name
     from orchestrator.data import load_examples
     from orchestrator.results.interop import import_reference_scores
 
     try:
         try:
-            _check_name(model, "model name")
+            check_name(model, "model name")
             spec = BenchmarkSpec(
                 name=benchmark, source=source, split=split, subset_from_split=subset_from_split
             )
@@ -87,7 +87,15 @@ def import_(
             err_console.print(f"  row {row}: {reason}", highlight=False, soft_wrap=True)
         if len(res.unmatched) > 20:
             err_console.print(f"  ... and {len(res.unmatched) - 20} more")
-    raise typer.Exit(0 if res.n_imported else 1)
+    if res.non_finite:
+        err_console.print(
+            f"[yellow]warning:[/] {res.non_finite} rows have a NaN or infinite score: imported as error records "
+            "(counted wrong)",
+            highlight=False,
+        )
+    if res.status != "ok" and res.error:
+        err_console.print(f"[bold red]error:[/] {res.error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if res.status == "ok" else 1)
 
 
 @app.command()

@@ -19,7 +19,7 @@ from orchestrator.errors import RaywardError
 
 
 def _leaderboard_rows(
-    results: Path, benchmark: str, by: By
+    results: str | Path, benchmark: str, by: By
 ) -> tuple[list[dict[str, Any]], list[str], set[str]]:
     from orchestrator.query.db import connect, leaderboard_rows, stored_query
 
@@ -48,7 +48,7 @@ def _leaderboard_rows(
 
 
 def _add_cis(
-    results: Path,
+    results: str | Path,
     benchmark: str,
     rows: list[dict[str, Any]],
     columns: list[str],
@@ -96,11 +96,10 @@ def _add_cis(
                 iv = ci.subsets.get(c)
             else:
                 iv = ci.overall if c == "score" else ci.sections.get(c)
-            low, high = (iv.low, iv.high) if iv is not None else (None, None)
             if fmt in (Format.json, Format.csv):
-                r[f"{c}_low"], r[f"{c}_high"] = low, high
-            elif r.get(c) is not None and low is not None:
-                r[c] = f"{100 * r[c]:.2f} [{100 * low:.1f}, {100 * high:.1f}]"
+                r[f"{c}_low"], r[f"{c}_high"] = (iv.low, iv.high) if iv is not None else (None, None)
+            elif r.get(c) is not None and iv is not None:
+                r[c] = f"{100 * r[c]:.2f} [{100 * iv.low:.1f}, {100 * iv.high:.1f}]"
     if fmt in (Format.json, Format.csv):
         out = []
         for c in columns:
@@ -110,7 +109,13 @@ def _add_cis(
 
 
 def _print_leaderboard(
-    results: Path, benchmark: str, by: By, fmt: Format, ci: bool = False, n_boot: int = 2000, seed: int = 0
+    results: str | Path,
+    benchmark: str,
+    by: By,
+    fmt: Format,
+    ci: bool = False,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> None:
     rows, columns, percent = _leaderboard_rows(results, benchmark, by)
     if ci:
@@ -155,9 +160,17 @@ def leaderboard(
     ci: bool = typer.Option(False, "--ci", help="Add bootstrap 95% CIs (prompts resampled within subsets)."),
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for --ci."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed for --ci."),
+    all_benchmarks: bool = typer.Option(
+        False, "--all", help="Cross-benchmark summary: every benchmark's overall score and rank, Kendall tau."
+    ),
 ) -> None:
     """Print the leaderboard (latest successful run of each model)."""
     try:
+        if all_benchmarks:
+            from orchestrator.cli._summary import print_summary
+
+            print_summary(results, fmt)
+            return
         _print_leaderboard(results, benchmark, by, fmt, ci, n_boot, seed)
     except RaywardError as exc:
         _fail(exc)
@@ -168,12 +181,12 @@ def benchmarks(
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
 ) -> None:
     """List the benchmarks: loader, default data, and each section's subsets, rules and weights (the data tables)."""
-    from orchestrator.benchmarks import BENCHMARKS_CSV, SECTIONS_CSV, SUBSETS_CSV, _rows
+    from orchestrator.benchmarks import table_rows
 
-    sections = {(r["benchmark"], r["section"]): r for r in _rows(SECTIONS_CSV)}
-    bench = {r["benchmark"]: r for r in _rows(BENCHMARKS_CSV)}
+    sections = {(r["benchmark"], r["section"]): r for r in table_rows("sections")}
+    bench = {r["benchmark"]: r for r in table_rows("benchmarks")}
     rows = []
-    for r in _rows(SUBSETS_CSV):
+    for r in table_rows("subsets"):
         sec = sections.get((r["benchmark"], r["section"]), {})
         b = bench[r["benchmark"]]
         rows.append(

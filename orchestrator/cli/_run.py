@@ -46,10 +46,11 @@ class _RichProgress:
 def _run(
     job_path: Path | None,
     job: Any,
-    results: Optional[Path],
+    results: str | Path | None,
     address: Optional[str],
     resume: bool | str = False,
     cache: bool = True,
+    on_change: str = "refuse",
 ) -> int:
     from orchestrator.runtime.driver import run_job
 
@@ -69,6 +70,7 @@ def _run(
             job_path=str(job_path) if job_path else None,
             resume=resume,
             cache=cache,
+            on_change=on_change,
         )
     summary = Table(title=f"run {result.run_id} ({result.wall_seconds:.1f}s)")
     notes = any(o.notes for o in result.outcomes)  # retries after lost actors or OOM, failed rows
@@ -159,6 +161,11 @@ def run(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Rescore everything (ignore the score cache; still refresh it)."
     ),
+    on_change: str = typer.Option(
+        "refuse",
+        "--on-change",
+        help="--resume when the data or a model changed since the interrupted run: refuse (default) or new-run.",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run a job: score every model on every benchmark and write records
@@ -168,13 +175,40 @@ def run(
     after_run.regression_check.max_drop_points (see docs/nightly.md)."""
     _setup_logging(verbose)
     from orchestrator.config import from_yaml
+    from orchestrator.errors import ConfigError
+    from orchestrator.runtime.resume_check import ON_CHANGE
 
     try:
+        if on_change not in ON_CHANGE:
+            raise ConfigError(f"--on-change: {on_change!r} is not one of {', '.join(ON_CHANGE)}")
         config = from_yaml(job)
-        code = _run(job, config, results, address, resume=resume_id or resume, cache=not no_cache)
+        code = _run(
+            job, config, results, address, resume=resume_id or resume, cache=not no_cache, on_change=on_change
+        )
     except RaywardError as exc:
+        _stop_cluster()
         _fail(exc)
+    except KeyboardInterrupt:
+        _stop_cluster()
+        err_console.print("interrupted; `rayward run JOB --resume` finishes the run", highlight=False)
+        raise typer.Exit(130) from None
+    except (
+        OSError
+    ) as exc:  # the store failed mid-run (disk full, permissions): committed state stays consistent
+        _stop_cluster()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        _fail(
+            RaywardError(f"writing results failed{where}: {exc.strerror or exc}; --resume finishes the run")
+        )
+    _stop_cluster()
     raise typer.Exit(code)
+
+
+def _stop_cluster() -> None:
+    """Stop the local Ray cluster this command started (Ctrl-C ignored meanwhile; nothing left behind)."""
+    from orchestrator.runtime.shutdown import stop_local_cluster
+
+    stop_local_cluster()
 
 
 @app.command("build-tiny-models")

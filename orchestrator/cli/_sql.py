@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Optional
 
 import typer
@@ -20,26 +21,30 @@ from orchestrator.cli._common import (
 from orchestrator.errors import RaywardError
 
 
-def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
+def _readline(history: Path) -> ModuleType | None:
+    """The readline module with the session history loaded, or None where there is none."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        return None
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    return readline
+
+
+def _sql_session(results: str | Path, fmt: Format, max_rows: int, timeout: float) -> None:
     """The interactive loop: read lines from stdin, print replies; history via readline on a terminal."""
     from orchestrator.query.db import connect
     from orchestrator.query.shell import SqlShell
 
     con = connect(results)
-    shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value)
+    shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value, timeout=timeout)
     interactive = sys.stdin.isatty()
     history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
-    readline = None
+    readline = _readline(history) if interactive else None
     if interactive:
-        try:
-            import readline
-
-            try:
-                readline.read_history_file(history)
-            except OSError:
-                pass
-        except ImportError:  # pragma: no cover - Windows without pyreadline
-            readline = None
         err_console.print(
             f"rayward sql over {results} (read-only). .help for commands, .quit to leave.", highlight=False
         )
@@ -65,7 +70,7 @@ def _sql_session(results: Path, fmt: Format, max_rows: int) -> None:
                 err_console.print(f"[bold red]error:[/] {reply.text}", highlight=False, soft_wrap=True)
             elif reply.kind == "message":
                 console.print(reply.text, highlight=False)
-            else:
+            elif reply.table is not None:
                 _emit(reply.table.to_pylist(), reply.table.column_names, Format(shell.fmt))
                 if reply.truncated:
                     err_console.print(reply.text)
@@ -87,24 +92,44 @@ def sql(
     ),
     results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
-    max_rows: int = typer.Option(100, "--max-rows", help="Row cap of the interactive session."),
+    max_rows: Optional[int] = typer.Option(
+        None,
+        "--max-rows",
+        min=0,
+        help="Most rows printed (default 10000 for a query, 100 in the interactive session); 0 = all.",
+    ),
+    timeout: float = typer.Option(
+        60.0, "--timeout", min=0, help="Seconds a statement may run before it is interrupted; 0 = no limit."
+    ),
 ) -> None:
-    """Run read-only SQL over the results store with the views preloaded (no query: interactive session)."""
-    from orchestrator.query.db import check_read_only, connect, run_query
+    """Run read-only SQL over the results store with the views preloaded (no query: interactive session).
+
+    The connection cannot read or write files or change settings; a statement past --timeout is
+    interrupted (exit 124), Ctrl-C cancels it (exit 130)."""
+    from orchestrator.query._sandbox import DEFAULT_MAX_ROWS, execute
+    from orchestrator.query.db import check_read_only, connect
+    from orchestrator.query.shell import DEFAULT_MAX_ROWS as SESSION_MAX_ROWS
 
     if query is None:
         try:
-            _sql_session(results, fmt, max_rows)
+            _sql_session(results, fmt, SESSION_MAX_ROWS if max_rows is None else max_rows, timeout)
         except RaywardError as exc:
             _fail(exc)
         return
+    cap = DEFAULT_MAX_ROWS if max_rows is None else max_rows
     try:
         check_read_only(query)
         con = connect(results)
-        table = run_query(con, query)
+        result = execute(con, query, timeout=timeout, max_rows=cap or None)
     except RaywardError as exc:
         _fail(exc)
+    table = result.table
     _emit(table.to_pylist(), table.column_names, fmt)
+    if result.truncated:
+        err_console.print(
+            f"warning: output cut at {cap} rows (--max-rows N for more, --max-rows 0 for all)",
+            highlight=False,
+        )
 
 
 @app.command()

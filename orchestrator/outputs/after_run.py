@@ -10,6 +10,7 @@ benchmark is skipped, with the reason reported.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterable
@@ -90,7 +91,7 @@ def write_leaderboards(
             for fmt in formats:
                 data = _render(rows, columns, fmt)
                 rel = f"{LEADERBOARDS_DIR}/{encode_part(bench)}.{fmt}"
-                written.append(store.write_atomic(rel, lambda target, data=data: _put(target, data)))
+                written.append(store.write_atomic(rel, functools.partial(_put, data=data)))
     finally:
         con.close()
     return written

@@ -17,7 +17,6 @@ from orchestrator.query.analyses import analyze
 
 logger = logging.getLogger(__name__)
 
-_SECTIONS = ("Chat", "Chat Hard", "Safety", "Reasoning", "Prior Sets")
 _LANGUAGES = ("cpp", "go", "java", "js", "python", "rust")
 CHART_IDS = ("chart-refusals", "chart-reasoning", "chart-length", "chart-size")
 
@@ -65,7 +64,9 @@ def _cell(text: str, value: Any = None) -> str:
 
 
 def _leaderboard_html(rows: list[dict[str, Any]], cis: dict[str, Any]) -> str:
-    sections = [s for s in _SECTIONS if any(r.get(s) is not None for r in rows)]
+    from orchestrator.benchmarks import sections_of
+
+    sections = [s for s in sections_of("reward-bench") if any(r.get(s) is not None for r in rows)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["model", "kind", *sections, "score", "complete"])
     body = []
     for r in rows:
@@ -233,8 +234,15 @@ def render_report(
             "size": _size_chart(analyze(con, "size", benchmark)),
         }
         runs = run_query(con, "SELECT * FROM run_models ORDER BY run_id DESC, benchmark, model").to_pylist()
+        matrix = stored_query(con, "report_style_matrix", benchmark="rm-bench").to_pylist()
     finally:
         con.close()
+    from orchestrator.outputs.report_benchmarks import style_matrix_chart, summary_html
+    from orchestrator.query.summary import summary
+
+    across = summary(results)
+    parts["summary"] = summary_html(across.rows, across.benchmarks, across.agreement)
+    parts["rm-bench"] = style_matrix_chart(matrix, _figure_html, _empty)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     title = f"Rayward report: {html.escape(benchmark)}"
     data = json.dumps({"models": [r["model"] for r in board]}).replace("</", "<\\/")
@@ -252,6 +260,8 @@ Click a column header to sort.</p>
 <section><h2>Reasoning by language</h2>{parts["reasoning"]}</section>
 <section><h2>Length bias</h2>{parts["length"]}</section>
 <section><h2>Size</h2>{parts["size"]}</section>
+<section><h2>All benchmarks</h2>{parts["summary"]}</section>
+<section><h2>RM-Bench difficulty</h2>{parts["rm-bench"]}</section>
 <section><h2>Runs</h2>{_runs_html(runs)}</section>
 <script type="text/javascript">{_SORT_JS}</script>
 <script type="text/javascript">window.raywardReportData = {data};</script>

@@ -20,7 +20,17 @@ class Analysis:
     percent: tuple[str, ...] = ()  # columns holding fractions in [0, 1]
 
 
-_SECTIONS = ("Chat", "Chat Hard", "Safety", "Reasoning")
+def _core_sections(benchmark: str = "reward-bench") -> tuple[str, ...]:
+    """The benchmark's non-optional sections, from the data tables (the family view's section columns)."""
+    from orchestrator.benchmarks import table_rows
+
+    rows = sorted(
+        (r for r in table_rows("sections") if r["benchmark"] == benchmark and r["optional"] != "true"),
+        key=lambda r: int(r["section_order"]),
+    )
+    return tuple(r["section"] for r in rows)
+
+
 ANALYSES: dict[str, Analysis] = {
     a.name: a
     for a in (
@@ -87,7 +97,7 @@ ANALYSES: dict[str, Analysis] = {
             "families",
             "family_leaderboard",
             "leaderboard grouped by model kind",
-            ("mean_score", "best_score", *_SECTIONS),
+            ("mean_score", "best_score", *_core_sections()),
         ),
         Analysis("size", "size_vs_score", "score against parameter count", ("score",)),
         Analysis(

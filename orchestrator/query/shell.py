@@ -39,9 +39,13 @@ class Reply:
 class SqlShell:
     """Feed it lines; it answers with a :class:`Reply` when a statement or dot command is complete."""
 
-    def __init__(self, con: Any, *, max_rows: int = DEFAULT_MAX_ROWS, fmt: str = "table"):
+    def __init__(
+        self, con: Any, *, max_rows: int = DEFAULT_MAX_ROWS, fmt: str = "table", timeout: float | None = None
+    ):
         self.con = con
         self.max_rows = max_rows
+        self.timeout = timeout
+        """Seconds a statement may run (None or 0: no limit); Ctrl-C cancels a statement either way."""
         self.fmt = fmt
         self._buffer: list[str] = []
 
@@ -67,23 +71,23 @@ class SqlShell:
         return self.execute(sql)
 
     def execute(self, sql: str) -> Reply:
+        from orchestrator.query._sandbox import execute
         from orchestrator.query.db import check_read_only
 
         duckdb = require("duckdb")
         try:
             check_read_only(sql)
-            relation = self.con.sql(sql)
-            if relation is None:
-                return Reply("message", "ok")
-            table = relation.limit(self.max_rows + 1).to_arrow_table()
+            result = execute(self.con, sql, timeout=self.timeout, max_rows=self.max_rows or None)
         except QueryError as exc:
             return Reply("error", str(exc))
         except duckdb.Error as exc:
             return Reply("error", str(exc).strip())
-        truncated = table.num_rows > self.max_rows
+        if result.table.num_columns == 0:
+            return Reply("message", "ok")
+        truncated = result.truncated
         return Reply(
             "rows",
-            table=table.slice(0, self.max_rows),
+            table=result.table,
             truncated=truncated,
             text=f"showing the first {self.max_rows} rows (.limit N to change)" if truncated else "",
         )

@@ -23,6 +23,16 @@ import numpy as np
 
 DEFAULT_N_BOOT = 2000
 DEFAULT_SEED = 0
+MIN_RESAMPLING_UNITS = 20
+"""Fewest resampling units (prompt clusters, over all subsets resampled together) a bootstrap CI or p-value is
+given for; below it the interval is NaN and a paired p-value is refused, with a note saying why (two examples
+can never give ``p < 0.0005``)."""
+
+
+def _too_few(n_units: int, minimum: int = MIN_RESAMPLING_UNITS) -> str | None:
+    if n_units >= minimum:
+        return None
+    return f"bootstrap refused: {n_units} resampling unit(s) (prompts), fewer than the {minimum} it needs"
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class Interval:
     score: float
     low: float
     high: float
+    note: str | None = None
+    """Why the interval is NaN (too few resampling units), else None."""
 
 
 @dataclass(frozen=True)
@@ -125,8 +137,10 @@ def bootstrap_scores(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
+    min_units: int = MIN_RESAMPLING_UNITS,
 ) -> ScoreCIs:
-    """CIs for one model's subset, section and overall scores. ``rows``: dicts with subset, prompt, correct."""
+    """CIs for one model's subset, section and overall scores. ``rows``: dicts with subset, prompt, correct.
+    An interval over fewer than ``min_units`` resampling units is NaN with a ``note``."""
     by_subset = _known(list(rows), weights)
     rng = np.random.default_rng(seed)
     points: dict[str, float] = {}
@@ -138,10 +152,22 @@ def bootstrap_scores(
         reps[subset] = correct[idx].sum(axis=1) / count[idx].sum(axis=1)
     point_sections, point_overall = _combine(points, weights)
     rep_sections, rep_overall = _combine(reps, weights)
+    units = {s: len(_clusters(rs)[0]) for s, rs in by_subset.items()}
+
+    def interval(point: float, rep: np.ndarray, n_units: int) -> Interval:
+        note = _too_few(n_units, min_units)
+        if note:
+            return Interval(float(point), math.nan, math.nan, note)
+        return _interval(point, rep, level)
+
+    section_units = {
+        sec: sum(n for s, n in units.items() if weights.subset_section.get(s) == sec)
+        for sec in point_sections
+    }
     return ScoreCIs(
-        subsets={s: _interval(points[s], reps[s], level) for s in points},
-        sections={s: _interval(point_sections[s], rep_sections[s], level) for s in point_sections},
-        overall=_interval(point_overall, rep_overall, level)
+        subsets={s: interval(points[s], reps[s], units[s]) for s in points},
+        sections={s: interval(point_sections[s], rep_sections[s], section_units[s]) for s in point_sections},
+        overall=interval(point_overall, rep_overall, sum(units.values()))
         if point_sections
         else Interval(math.nan, math.nan, math.nan),
     )
@@ -195,6 +221,8 @@ class PairedDelta:
     p: float
     low: float | None = None
     high: float | None = None
+    note: str | None = None
+    """Why ``p`` is NaN (the bootstrap was refused: too few resampling units), else None."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +264,7 @@ def paired_comparison(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
     level: float = 0.95,
+    min_units: int = MIN_RESAMPLING_UNITS,
 ) -> PairedComparison:
     """Exact McNemar per subset and per section (discordant pairs pooled over the section's subsets);
     for the overall score a paired cluster bootstrap of ``overall(A) - overall(B)`` (same resamples for both),
@@ -293,7 +322,24 @@ def paired_comparison(
     n_all = sum(d[0] for d in disc.values())
     a_all = sum(d[1] for d in disc.values())
     b_all = sum(d[2] for d in disc.values())
-    if by_subset:
+    n_units = sum(
+        len(_clusters([{"prompt": r["prompt"], "correct": r["a"]} for r in rs])[0])
+        for rs in by_subset.values()
+    )
+    refused = _too_few(n_units, min_units) if by_subset else None
+    if refused:
+        overall = PairedDelta(
+            "overall",
+            n_all,
+            float(all_a),
+            float(all_b),
+            float(all_a - all_b),
+            a_all,
+            b_all,
+            math.nan,
+            note=refused,
+        )
+    elif by_subset:
         _, rep_all_a = _combine(rep_a, weights)
         _, rep_all_b = _combine(rep_b, weights)
         d = rep_all_a - rep_all_b
@@ -333,7 +379,13 @@ def verdict(
             better = name_a if d.delta > 0 else name_b
             parts.append(f"{better} better on {d.name}, {format_p(d.p)}")
     o = comp.overall
-    if o.p < alpha and o.delta != 0:
+    if o.note:
+        pooled = mcnemar_exact(o.a_only, o.b_only)
+        parts.append(
+            f"overall not tested: {o.note}; exact McNemar over all {o.n} pairs: {format_p(pooled)} "
+            f"({o.a_only} won by {name_a} alone, {o.b_only} by {name_b} alone)"
+        )
+    elif o.p < alpha and o.delta != 0:
         better = name_a if o.delta > 0 else name_b
         parts.append(f"{better} better overall, {format_p(o.p, n_boot)}")
     else:

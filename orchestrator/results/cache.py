@@ -43,7 +43,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestrator.config import ModelSpec
-from orchestrator.results.records import RECORD_SCHEMA, SCHEMA_VERSION, encode_part
+from orchestrator.results.records import RECORD_SCHEMA, SCHEMA_VERSION, SCORES_VERSION, encode_part
 from orchestrator.results.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -80,6 +79,8 @@ CONTEXT_COLUMNS = frozenset(
         "source_id",
         "cached_from",
         "error",
+        "texts",
+        "chosen_position",
     }
 )
 """Record fields that come from the run and the data, not from the scorer; all other fields are cached."""
@@ -123,13 +124,14 @@ def model_identity(path: str, revision: str | None = None, loaded_revision: str 
     ``loaded_revision`` is the commit a worker actually loaded (``ModelInfo.revision``), preferred over
     the local ref for hub ids, so a branch that moved during the run is never cached under the old sha.
     """
-    from orchestrator.scoring.classifier import model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
 
     try:
         if Path(path).expanduser().is_dir():
             return model_fingerprint(path, revision)
     except OSError:
         return None
+    sha: str | None
     if revision and _SHA.match(revision):
         sha = revision
     elif loaded_revision and _SHA.match(loaded_revision):
@@ -147,7 +149,7 @@ def _resolve_value(value: Any) -> Any:
     try:
         local = Path(value).expanduser()
         if local.is_dir():
-            from orchestrator.scoring.classifier import model_fingerprint
+            from orchestrator.scoring._hf import model_fingerprint
 
             return {"value": value, "fingerprint": model_fingerprint(value)}
         if local.is_file():
@@ -185,7 +187,7 @@ def settings_document(spec: ModelSpec, identity: str, device: str, dtype: str) -
     settings = {k: _resolve_value(v) for k, v in sorted(fields.items()) if k not in SPEED_ONLY_FIELDS}
     return {
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": SCORES_VERSION,
         "model": identity,
         "settings": settings,
         "device": device.split(":")[0],
@@ -254,8 +256,9 @@ class ScoreCache:
         self, root: str | Path | Store, examples: dict[str, Any], *, want_gpu: bool, read: bool = True
     ):
         store = open_store(root)
+        self.store = store
         self.enabled = store.local is not None  # the cache lives on a local (or mounted) filesystem only
-        self.base = (store.local if self.enabled else Path()) / CACHE_DIR
+        self.base = (store.local if store.local is not None else Path()) / CACHE_DIR
         self.examples = examples  # benchmark -> Examples (its .table)
         self.want_gpu = want_gpu
         self.read = read
@@ -313,8 +316,13 @@ class ScoreCache:
     def _rows(self, entries: _Entries | None, unit: Any) -> list[int] | None:
         if entries is None or not entries.rows:
             return None
-        rows = [entries.rows.get(k) for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]]
-        return None if any(r is None for r in rows) else rows
+        rows: list[int] = []
+        for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]:
+            row = entries.rows.get(k)
+            if row is None:
+                return None
+            rows.append(row)
+        return rows
 
     def covers(self, specs: Iterable[ModelSpec], units: Iterable[Any]) -> bool:
         """True when every row of every unit is cached: the run needs no Ray, no actor, no model."""
@@ -327,6 +335,8 @@ class ScoreCache:
         """``(unit, records)`` for every unit of ``spec`` whose rows are all cached, ``records`` ready to
         write for ``run_id``; nothing when reading is off or the model's identity is unknown."""
         entries = self._lookup(spec)
+        if entries is None:
+            return
         for unit in list(units):
             rows = self._rows(entries, unit)
             if rows is not None:
@@ -347,6 +357,8 @@ class ScoreCache:
             "source_id": part.column("source_id"),
             "cached_from": cached.column("origin_run"),
             "error": pa.nulls(n, pa.string()),
+            "texts": pa.nulls(n, pa.string()),
+            "chosen_position": _chosen_position(part),
         }
         arrays = []
         for f in RECORD_SCHEMA:
@@ -417,33 +429,22 @@ class ScoreCache:
         )
         if table.num_rows == 0:
             return 0
+        rel = f"{CACHE_DIR}/{key}"
         if not (directory / "settings.json").is_file():
-            _write_json(directory / "settings.json", document)
+            data = _json_bytes(document)
+            self.store.write_atomic(f"{rel}/settings.json", lambda tmp: Path(tmp).write_bytes(data))
         model_doc = {k: info.get(k) for k in ("fingerprint", "revision", "dtype", "device", "num_parameters")}
         if info.get("num_parameters") is not None and not (directory / "model.json").is_file():
-            _write_json(directory / "model.json", model_doc)
+            data = _json_bytes(model_doc)
+            self.store.write_atomic(f"{rel}/model.json", lambda tmp: Path(tmp).write_bytes(data))
         run_id = table.column("origin_run")[0].as_py()
         name = f"{encode_part(run_id)}-{encode_part(unit.benchmark)}-{unit.shard:05d}-{secrets.token_hex(4)}.parquet"
-        _atomic_write(directory / name, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        self.store.write_atomic(f"{rel}/{name}", lambda tmp: pq.write_table(table, tmp, compression="zstd"))
         return table.num_rows
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a hidden temp file in the same directory, then rename: readers see whole files only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_json(path: Path, document: Any) -> None:
-    data = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
-    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, indent=2, sort_keys=True, default=str).encode()
 
 
 __all__ = [
@@ -456,3 +457,10 @@ __all__ = [
     "CACHED_COLUMNS",
     "CACHE_DIR",
 ]
+
+
+def _chosen_position(part: pa.Table) -> pa.Array:
+    """The examples' ``chosen_position`` (JudgeBench's A/B order), or nulls where the source has none."""
+    if "chosen_position" in part.column_names:
+        return part.column("chosen_position").combine_chunks().cast(pa.int8())
+    return pa.nulls(part.num_rows, pa.int8())

@@ -38,6 +38,8 @@ from orchestrator.results.records import (
     write_manifest,
     write_shard,
 )
+from orchestrator.runtime.faults import row_error_allowance, row_error_message
+from orchestrator.scoring.finite import as_error_rows, non_finite_rows
 
 MAX_SUFFIX = 64  # characters a chat template may add after the completion (eos, end-of-turn tokens)
 
@@ -51,6 +53,9 @@ class ImportResult:
     n_imported: int
     unmatched: list[tuple[int, str]] = field(default_factory=list)
     disagreements: int = 0  # rows whose `results` differs from score_chosen > score_rejected
+    non_finite: int = 0  # rows whose score is NaN or infinite (imported as error records)
+    status: str = "ok"  # the run's status: failed when nothing matched or too many scores are not finite
+    error: str | None = None
     subsets: dict[str, int] = field(default_factory=dict)
 
 
@@ -59,7 +64,9 @@ def read_reference_scores(path: str | Path) -> list[dict[str, Any]]:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: file not found")
-    text = file.read_text(encoding="utf-8")
+    from orchestrator._text import read_utf8
+
+    text = read_utf8(file, DataError, "the score file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -110,7 +117,13 @@ def _ends_with(text: Any, completion: str) -> bool:
 
 
 def import_reference_scores(
-    path: str | Path, examples: Any, *, results: str | Path, model: str, kind: str = "classifier"
+    path: str | Path,
+    examples: Any,
+    *,
+    results: str | Path,
+    model: str,
+    kind: str = "classifier",
+    max_error_rate: float = 0.01,
 ) -> ImportResult:
     """Import a reference score file into ``results`` as one run of ``model`` on ``examples.benchmark``."""
     rows = read_reference_scores(path)
@@ -219,10 +232,34 @@ def import_reference_scores(
     result.n_imported = len(out["subset"])
     benchmark = examples.benchmark
     started = now_iso()
+    status, error = (
+        ("ok", None) if result.n_imported else ("failed", "no row of the file matched the benchmark")
+    )
     if result.n_imported:
         order = sorted(range(result.n_imported), key=lambda j: out["row_index"][j])
         cols = {k: [v[j] for j in order] for k, v in out.items()}
         n = result.n_imported
+        bad = non_finite_rows(cols, n)  # NaN/inf scores: error records, never comparisons
+        if bad:
+            cols, errors = as_error_rows(cols, None, bad, n)
+            cols["error"] = errors
+            result.non_finite = len(bad)
+            first = min(bad)
+            allowed = row_error_allowance(max_error_rate, len(examples))
+            if len(bad) > allowed:
+                status = "failed"
+                error = row_error_message(
+                    model,
+                    benchmark,
+                    len(bad),
+                    len(examples),
+                    max_error_rate,
+                    {
+                        "subset": cols["subset"][first],
+                        "row_index": cols["row_index"][first],
+                        "error": bad[first],
+                    },
+                )
         table = make_table(
             {
                 "schema_version": [SCHEMA_VERSION] * n,
@@ -236,12 +273,13 @@ def import_reference_scores(
             }
         )
         write_shard(results, table, benchmark=benchmark, model=model, run_id=result.run_id, shard=0)
+    result.status, result.error = status, error
     write_manifest(
         results,
         {
             "run_id": result.run_id,
             "job": "import",
-            "status": "ok" if result.n_imported else "failed",
+            "status": status,
             "started_at": started,
             "finished_at": now_iso(),
             "import": {
@@ -266,9 +304,10 @@ def import_reference_scores(
                     "model": model,
                     "benchmark": benchmark,
                     "kind": kind,
-                    "status": "ok" if result.n_imported else "failed",
-                    "error": None if result.n_imported else "no row of the file matched the benchmark",
+                    "status": status,
+                    "error": error,
                     "n_records": result.n_imported,
+                    "row_errors": result.non_finite,
                 }
             ],
         },

@@ -1,16 +1,21 @@
 """The one record schema, its Parquet layout, atomic writes, and run manifests.
 
-Layout under the results root::
+Layout under the results root (``docs/store.md``)::
 
-    records/benchmark=<b>/model=<m>/run=<run_id>/shard-00000.parquet
+    records/benchmark=<b>/model=<m>/run=<run_id>/shard-00000.parquet   # as scored, one file per work unit
+    records/benchmark=<b>/model=<m>/run=<run_id>/part-<id>.parquet     # after compaction: every shard in one file
+    records/benchmark=<b>/model=<m>/run=<run_id>/shard-00000.ref.json  # a cache-served unit reusing earlier records
+    examples/<texts>.parquet                 # the texts of one shard's examples, written once (texts once)
     runs/<run_id>.json                       # the run manifest
 
-One row per (run, model, example). Scores are raw (logits), never probabilities.
-Fields are append-only: a new field gets added at the end and ``SCHEMA_VERSION`` bumps.
+One row per (run, model, example). Scores are raw (logits), never probabilities. Records written since schema
+version 4 hold no texts: ``texts`` names the examples file holding their prompt and completions (joined back by
+the ``records`` view). Fields are append-only: a new field gets added at the end and ``SCHEMA_VERSION`` bumps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -25,7 +30,10 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
+SCORES_VERSION = 3
+"""The version of what the scorer-produced fields mean (a score cache key part); schema version 4 only moved the
+texts out of the records and version 5 only added the source's order, so cached scores stay valid."""
 # Version 2 appended ``scores_chosen``, ``scores_rejected`` (every completion's raw score, in the source's order,
 # for best-of-N data; null for pairs), ``source_id`` (the source's id as text, e.g. RewardBench 2's ``ref:3``) and
 # ``texts_chosen``, ``texts_rejected`` (every completion's raw text for best-of-N data; null for pairs).
@@ -34,6 +42,11 @@ SCHEMA_VERSION = 3
 # the judge fields (``judge_outputs``: every raw judge output with its target, order, sample index and
 # parsed value; ``parse_failures``; ``position_consistent``) and ``cached_from`` (the run whose score
 # was reused by the score cache; null when scored in this run).
+# Version 4 appended ``texts``: the key of the examples file (``examples/<texts>.parquet``) holding the row's
+# ``prompt``, ``chosen``, ``rejected``, ``texts_chosen`` and ``texts_rejected``, which the record leaves null (null:
+# the texts are in the record itself, as in versions 1-3).
+# Version 5 appended ``chosen_position``: where the source showed the chosen completion (0 = first / response A,
+# 1 = second / response B; JudgeBench), null when the source has no order.
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -91,12 +104,23 @@ RECORD_SCHEMA = pa.schema(
         pa.field("position_consistent", pa.bool_()),
         # v3: score cache
         pa.field("cached_from", pa.string()),
+        # v4: texts once
+        pa.field("texts", pa.string()),
+        # v5: where the source showed the chosen completion (0 first / A, 1 second / B); null: no order
+        pa.field("chosen_position", pa.int8()),
     ],
     metadata={b"rayward.schema_version": str(SCHEMA_VERSION).encode()},
 )
 
 RECORDS_DIR = "records"
 RUNS_DIR = "runs"
+EXAMPLES_DIR = "examples"
+TEXT_COLUMNS = ("prompt", "chosen", "rejected", "texts_chosen", "texts_rejected")
+"""The record fields that hold example texts: written once per shard of a dataset into ``examples/``."""
+EXAMPLES_SCHEMA = pa.schema(
+    [pa.field("texts", pa.string(), nullable=False), pa.field("row_index", pa.int64(), nullable=False)]
+    + [RECORD_SCHEMA.field(name) for name in TEXT_COLUMNS]
+)
 
 
 def new_run_id() -> str:
@@ -157,12 +181,54 @@ def make_table(columns: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
 
 
+def texts_key(texts: pa.Table) -> str:
+    """The content address of a shard's texts (``row_index`` and the text columns): equal texts, equal key."""
+    digest = hashlib.sha256()
+    for name in ("row_index", *TEXT_COLUMNS):
+        values = texts.column(name).to_pylist()
+        digest.update(
+            json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        )
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def examples_rel(key: str) -> str:
+    return f"{EXAMPLES_DIR}/{encode_part(key)}.parquet"
+
+
+def split_texts(store: Store, table: pa.Table) -> pa.Table:
+    """Move a records table's texts into ``examples/<key>.parquet`` (written once: content-addressed, so a file
+    that exists already holds exactly these texts) and return the records with the texts null and ``texts`` set.
+    Records whose ``texts`` is already set are returned as they are."""
+    if table.num_rows == 0 or table.column("texts").null_count < table.num_rows:
+        return table
+    texts = table.select(["row_index", *TEXT_COLUMNS])
+    key = texts_key(texts)
+    rel = examples_rel(key)
+    if not store.is_file(rel):
+        examples = pa.Table.from_arrays(
+            [pa.array([key] * table.num_rows, pa.string()), *texts.columns], schema=EXAMPLES_SCHEMA
+        )
+        store.write_atomic(rel, lambda target: pq.write_table(examples, target, compression="zstd"))
+    out = table
+    for name in TEXT_COLUMNS:
+        i = out.schema.get_field_index(name)
+        out = out.set_column(
+            i, RECORD_SCHEMA.field(name), pa.nulls(table.num_rows, RECORD_SCHEMA.field(name).type)
+        )
+    i = out.schema.get_field_index("texts")
+    return out.set_column(i, RECORD_SCHEMA.field("texts"), pa.array([key] * table.num_rows, pa.string()))
+
+
 def write_shard(
     root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int
 ) -> Path | str:
-    """Write one shard's records atomically (see :mod:`orchestrator.results.store`); returns its path."""
-    table = table.cast(RECORD_SCHEMA)
+    """Write one shard's records atomically (see :mod:`orchestrator.results.store`); returns its path.
+
+    The texts go to the examples table once (:func:`split_texts`); the shard file holds keys and scores."""
     store = open_store(root)
+    table = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
     path = shard_path(store, benchmark, model, run_id, shard)
     store.write_atomic(
         _relative(store, path), lambda target: pq.write_table(table, target, compression="zstd")
@@ -170,9 +236,22 @@ def write_shard(
     return path
 
 
+def _with_fields(table: pa.Table) -> pa.Table:
+    """A records table of an older schema version with the newer (nullable) fields appended as null."""
+    for f in RECORD_SCHEMA:
+        if f.name not in table.column_names:
+            if not f.nullable:
+                raise ValueError(f"record field {f.name!r} is required")
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
+    return table.select(RECORD_SCHEMA.names)
+
+
 def record_files(root: str | Path | Store) -> list[Path | str]:
-    """All committed record files (temp files never match)."""
-    return open_store(root).glob(RECORDS_DIR, "benchmark=*/model=*/run=*/shard-*.parquet")
+    """All committed record files a reader takes (per partition its compacted part files, else its shard files;
+    temp files never match). Units recorded as references have no file of their own (``catalog``)."""
+    from orchestrator.results.catalog import list_partitions
+
+    return sorted((f for p in list_partitions(open_store(root)).values() for f in p.files), key=str)
 
 
 def shard_rows(root: str | Path | Store, benchmark: str, model: str, run_id: str, shard: int) -> int | None:
@@ -181,13 +260,23 @@ def shard_rows(root: str | Path | Store, benchmark: str, model: str, run_id: str
     path = shard_path(store, benchmark, model, run_id, shard)
     rel = _relative(store, path)
     if not store.is_file(rel):
-        return None
+        return _ref_rows(store, rel[: -len(".parquet")] + ".ref.json")
     try:
         if store.local is not None:
             return pq.ParquetFile(path).metadata.num_rows
         with store.fs.open_input_file(str(path)) as fh:
             return pq.ParquetFile(fh).metadata.num_rows
     except Exception:  # unreadable: the caller scores it again (the rewrite is atomic)
+        return None
+
+
+def _ref_rows(store: Store, rel: str) -> int | None:
+    """Rows of a unit recorded as a reference (``shard-<n>.ref.json``), or None."""
+    if not store.is_file(rel):
+        return None
+    try:
+        return int(json.loads(store.read_bytes(rel).decode("utf-8"))["rows"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -213,15 +302,16 @@ def write_manifest(root: str | Path | Store, manifest: dict[str, Any]) -> Path |
 
 
 def read_manifests(root: str | Path | Store) -> list[dict[str, Any]]:
-    """Every committed run manifest (temp files and damaged files are skipped)."""
+    """Every committed run manifest; temp files are never read, and each damaged one (not UTF-8 JSON, not an
+    object, fields of the wrong type) is skipped with a warning naming it and the run it drops
+    (:mod:`orchestrator.results.integrity`)."""
+    from orchestrator.results.integrity import load_manifest
+
     store = open_store(root)
     out = []
     for path in store.glob(RUNS_DIR, "*.json"):
-        try:
-            data = json.loads(store.read_bytes(_relative(store, path)).decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            continue  # a foreign or damaged file must not hide the other runs
-        if isinstance(data, dict) and "run_id" in data:
+        data, _problem = load_manifest(store, path)
+        if data is not None:
             out.append(data)
     return out
 

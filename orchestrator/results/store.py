@@ -123,7 +123,7 @@ class Store:
 
     # ------------------------------------------------------------ writes
 
-    def write_atomic(self, rel: str, write: Callable[[Any], None]) -> Path | str:
+    def write_atomic(self, rel: str, write: Callable[[Any], object]) -> Path | str:
         """Write ``rel`` atomically; ``write(target)`` writes the content to a local path (local stores) or to a
         pyarrow output stream (other filesystems: an in-memory buffer, uploaded once complete). Returns the path."""
         if self.local is not None:
@@ -192,7 +192,7 @@ class Store:
             os.close(fd)  # releases the lock
 
 
-def _atomic_local(path: Path, write: Callable[[str], None]) -> None:
+def _atomic_local(path: Path, write: Callable[[str], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator._lazy import require
-from orchestrator.config import JobConfig
+from orchestrator.config import Resources
 from orchestrator.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,23 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         if num_gpus is not None:
             kwargs["num_gpus"] = num_gpus
     ray.init(**kwargs)
+    global _STARTED_LOCAL
+    _STARTED_LOCAL = not address
     return ray
+
+
+_STARTED_LOCAL = False  # whether init_ray started the local cluster it is connected to
+
+
+def started_local_cluster() -> bool:
+    """Whether :func:`init_ray` started (not joined) the Ray cluster this process is connected to."""
+    return _STARTED_LOCAL
+
+
+def forget_local_cluster() -> None:
+    """After :func:`orchestrator.runtime.shutdown.stop_local_cluster`: no cluster of ours is up."""
+    global _STARTED_LOCAL
+    _STARTED_LOCAL = False
 
 
 def in_ray_job() -> bool:
@@ -62,17 +78,40 @@ def in_ray_job() -> bool:
     return _JOB_ENV in os.environ
 
 
-def check_capacity(ray: Any, job: JobConfig) -> None:
-    """Fail fast when no node could ever host one scoring actor (it would wait forever)."""
+def local_gpu_count() -> int:
+    """GPUs this machine shows without starting Ray or importing torch (``CUDA_VISIBLE_DEVICES`` when set,
+    else the NVIDIA device files): the guess for ``gpus_per_actor: auto`` before any cluster is up."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    return len([p for p in Path("/dev").glob("nvidia[0-9]*") if p.name[len("nvidia") :].isdigit()])
+
+
+def guess_resources(resources: Resources) -> Resources:
+    """``resources`` resolved against this machine (before a cluster is up; see :func:`resolve_resources`)."""
+    if resources.resolved:
+        return resources
+    return resources.resolve(local_gpu_count(), float(os.cpu_count() or 1))
+
+
+def resolve_resources(ray: Any, resources: Resources) -> Resources:
+    """``auto`` actor sizes resolved against the connected cluster (GPU actors when it has GPUs, else CPU
+    actors holding the largest node's CPUs); fails fast when no node could ever host one actor."""
     total = ray.cluster_resources()
-    need_gpu = job.resources.gpus_per_actor
+    node_cpus = max(
+        (float(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
+        default=float(total.get("CPU", 0)),
+    )
+    resolved = resources.resolve(float(total.get("GPU", 0)), node_cpus)
+    need_gpu = resolved.gpus
     if need_gpu > 0 and total.get("GPU", 0) < need_gpu:
         raise ConfigError(
             f"resources.gpus_per_actor is {need_gpu:g} but the Ray cluster has {total.get('GPU', 0):g} GPUs; "
-            "set `resources: {gpus_per_actor: 0}` for CPU actors or connect to a GPU cluster with --address"
+            "leave it out (auto) or set `resources: {gpus_per_actor: 0}` for CPU actors, "
+            "or connect to a GPU cluster with --address"
         )
-    if total.get("CPU", 0) < job.resources.cpus_per_actor:
+    if total.get("CPU", 0) < resolved.cpus:
         raise ConfigError(
-            f"resources.cpus_per_actor is {job.resources.cpus_per_actor:g} but the Ray cluster has "
-            f"{total.get('CPU', 0):g} CPUs"
+            f"resources.cpus_per_actor is {resolved.cpus:g} but the Ray cluster has {total.get('CPU', 0):g} CPUs"
         )
+    return resolved

@@ -10,18 +10,35 @@ from __future__ import annotations
 
 import logging
 import platform
-import re
-from collections import deque
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator import __version__
 from orchestrator.config import JobConfig, ModelSpec
 from orchestrator.data import Examples, load_examples
-from orchestrator.errors import RaywardError
+from orchestrator.errors import (
+    ActorLostFailure,
+    IncompleteFailure,
+    LoadFailure,
+    ModelError,
+    ModelFailure,
+    PlacementFailure,
+    PreflightFailure,
+    RaywardError,
+    RowErrorFailure,
+    ScoringFailure,
+)
 from orchestrator.results.cache import ScoreCache
+from orchestrator.results.manifest import (
+    DatasetInfo,
+    ModelOutcome,
+    RunManifest,
+    RunStatus,
+    Schedule,
+    ScheduleEntry,
+)
 from orchestrator.results.records import (
     Stopwatch,
     new_run_id,
@@ -32,6 +49,7 @@ from orchestrator.results.records import (
     write_manifest,
     write_shard,
 )
+from orchestrator.results.reuse import write_cached_unit
 from orchestrator.results.store import LockHeld, Store, open_store
 from orchestrator.runtime import faults
 from orchestrator.runtime.planning import WorkUnit, plan_units
@@ -41,10 +59,11 @@ from orchestrator.runtime.resources import (
     remove_placement_group,
     torch_threads,
 )
+from orchestrator.runtime.state import ModelState, Phase
+from orchestrator.scoring._protocol import ModelInfo
+from orchestrator.scoring._registry import plugin_modules
 
 logger = logging.getLogger(__name__)
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 
 
 class Progress(Protocol):
@@ -69,55 +88,11 @@ class _NoProgress:
 
 
 @dataclass
-class Outcome:
-    """How one (model, benchmark) ended in a run."""
-
-    model: str
-    benchmark: str
-    kind: str
-    status: str = "pending"  # pending | ok | failed
-    error: str | None = None
-    n_records: int = 0
-    shards: list[int] = field(default_factory=list)
-    score_seconds: float = 0.0
-    load_seconds: float | None = None
-    fingerprint: str | None = None
-    num_parameters: int | None = None
-    revision: str | None = None
-    dtype: str | None = None
-    device: str | None = None
-    retries: dict[int, int] = field(default_factory=dict)
-    """Shard -> times it was redone after its actor was lost (only shards that needed it)."""
-    row_errors: int = 0
-    """Records with ``error`` set (rows that could not be formatted or tokenized)."""
-    oom_retries: int = 0
-    """Shard rescorings after an out-of-memory error (each halves the batch token budget)."""
-    batch_tokens: int | None = None
-    """The batch token budget the last shard was scored with."""
-
-    @property
-    def notes(self) -> str:
-        """Retries and row errors in words, for the run summary ("" when there were none)."""
-        parts = []
-        if self.retries:
-            shards = ", ".join(f"{s} ({n}x)" for s, n in sorted(self.retries.items()))
-            parts.append(f"redone after a lost actor: shard {shards}")
-        if self.oom_retries:
-            parts.append(f"{self.oom_retries} out-of-memory retries, batch_tokens now {self.batch_tokens}")
-        if self.row_errors:
-            parts.append(f"{self.row_errors} rows failed (records with error)")
-        return "; ".join(parts)
-
-    cached_records: int = 0  # records whose scores came from the score cache
-    cache_key: str | None = None  # the score cache's settings key looked up (None: not cacheable)
-
-
-@dataclass
 class RunResult:
     run_id: str
     results: Path | str
     """The results store as given (a local directory or a URI)."""
-    outcomes: list[Outcome]
+    outcomes: list[ModelOutcome]
     wall_seconds: float
 
     @property
@@ -125,7 +100,7 @@ class RunResult:
         return all(o.status == "ok" for o in self.outcomes)
 
     @property
-    def failed(self) -> list[Outcome]:
+    def failed(self) -> list[ModelOutcome]:
         return [o for o in self.outcomes if o.status != "ok"]
 
 
@@ -141,22 +116,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _preflight(spec: ModelSpec) -> str | None:
-    """A clear error for a model path that can be neither a local directory nor a hub id."""
-    path = Path(spec.path).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            return f"model {spec.name!r}: {spec.path!r} is a file; expected a model directory or hub id"
-        if not (path / "config.json").is_file():
-            return (
-                f"model {spec.name!r}: {spec.path!r} has no config.json; not a transformers model directory"
-            )
-        return None
-    if spec.path.startswith((".", "/", "~")) or not _HUB_ID.match(spec.path):
-        return f"model {spec.name!r}: model directory {spec.path!r} not found"
-    return None
-
-
 def _error_text(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException):
@@ -166,40 +125,40 @@ def _error_text(exc: BaseException) -> str:
 
 
 class _Manifest:
+    """The run's manifest (:class:`RunManifest`), rewritten atomically after every change of state."""
+
     def __init__(
         self, root: Store, job: JobConfig, job_path: str | None, run_id: str, examples: dict[str, Examples]
     ):
         self.root = root
-        self.data: dict[str, Any] = {
-            "run_id": run_id,
-            "job": job.name,
-            "job_path": job_path,
-            "status": "running",
-            "started_at": now_iso(),
-            "finished_at": None,
-            "wall_seconds": None,
-            "config": job.model_dump(mode="json"),
-            "versions": _versions(),
-            "datasets": [
-                {
-                    "benchmark": e.benchmark,
-                    "source": e.source,
-                    "split": e.split,
-                    "fingerprint": e.fingerprint,
-                    "n_examples": len(e),
-                }
+        self.doc = RunManifest(
+            run_id=run_id,
+            job=job.name,
+            job_path=job_path,
+            started_at=now_iso(),
+            config=job.model_dump(mode="json"),
+            versions=_versions(),
+            datasets=[
+                DatasetInfo(
+                    benchmark=e.benchmark,
+                    source=e.source,
+                    split=e.split,
+                    fingerprint=e.fingerprint,
+                    n_examples=len(e),
+                )
                 for e in examples.values()
             ],
-            "models": [],
-        }
+        )
 
-    def write(self, outcomes: list[Outcome], status: str | None = None, wall: float | None = None) -> None:
-        self.data["models"] = [asdict(o) for o in outcomes]
+    def write(
+        self, outcomes: list[ModelOutcome], status: RunStatus | None = None, wall: float | None = None
+    ) -> None:
+        self.doc.models = list(outcomes)
         if status:
-            self.data["status"] = status
-            self.data["finished_at"] = now_iso()
-            self.data["wall_seconds"] = wall
-        write_manifest(self.root, self.data)
+            self.doc.status = status
+            self.doc.finished_at = now_iso()
+            self.doc.wall_seconds = wall
+        write_manifest(self.root, self.doc.model_dump(mode="json"))
 
 
 def run_job(
@@ -213,6 +172,7 @@ def run_job(
     num_gpus: int | None = None,
     resume: bool | str = False,
     cache: bool = True,
+    on_change: str = "refuse",
 ) -> RunResult:
     """Run every (model, benchmark) of ``job`` on Ray and write records + manifest.
 
@@ -220,9 +180,12 @@ def run_job(
     units whose shard file was committed are kept, only the missing ones are scored.
     ``cache=False`` (``--no-cache``; or ``cache: false`` in the job) rescores everything, still refreshing
     the score cache (:mod:`orchestrator.results.cache`).
+    ``on_change``: when resuming a run whose dataset or model fingerprints differ from now
+    (:mod:`orchestrator.runtime.resume_check`), ``"refuse"`` raises a :class:`ConfigError` naming each change,
+    ``"new-run"`` starts a new run instead.
     """
     from orchestrator.errors import ConfigError
-    from orchestrator.runtime.cluster import check_capacity, in_ray_job, init_ray
+    from orchestrator.runtime.cluster import guess_resources, in_ray_job, init_ray, resolve_resources
 
     clock = Stopwatch()
     progress = progress or _NoProgress()
@@ -235,22 +198,57 @@ def run_job(
         )
     # Validate all data before anything is written: bad data costs nothing.
     examples = {b.record_name: load_examples(b) for b in job.benchmarks}
+    if root.local is not None:
+        from orchestrator.results.integrity import require_writable_store
+
+        require_writable_store(root)  # a file, read-only or full: a clear error before anything runs
     held = ExitStack()  # the run's lock (runs/.<run_id>.lock), held until the run's last manifest write
     previous = _lock_run(held, root, _resumable(root, job, resume)) if resume else None
+    refused: dict[str, Any] | None = None
+    if previous:
+        from orchestrator.runtime.resume_check import input_changes
+
+        changes = input_changes(previous, job, examples)
+        if changes and on_change != "new-run":
+            held.close()
+            raise ConfigError(
+                f"--resume: run {previous['run_id']} cannot be resumed, its inputs changed: "
+                + "; ".join(changes)
+                + ". Its records would mix with new ones. `--on-change new-run` starts a new run instead "
+                "(the interrupted run stays as it is)"
+            )
+        if changes:
+            logger.warning(
+                "--resume: run %s's inputs changed (%s); starting a new run",
+                previous["run_id"],
+                "; ".join(changes),
+            )
+            refused = {"run_id": previous["run_id"], "changes": changes}
+            held.close()
+            held = ExitStack()
+            previous = None
     run_id = previous["run_id"] if previous else _lock_run(held, root, None)
     outcomes = {
-        (m.name, b.record_name): Outcome(m.name, b.record_name, m.kind)
+        (m.name, b.record_name): ModelOutcome(model=m.name, benchmark=b.record_name, kind=m.kind)
         for m in job.models
         for b in job.benchmarks
     }
     manifest = _Manifest(root, job, job_path, run_id, examples)
-    scores = ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0, read=cache and job.cache)
-    manifest.data["score_cache"] = "read-write" if scores.read else "write-only"
+    from orchestrator.runtime.resume_check import run_inputs
+
+    manifest.doc.inputs = run_inputs(job, examples)
+    if refused is not None:
+        manifest.doc.instead_of_resuming = refused
+    # ``auto`` resources: guessed from this machine for the cache lookup, resolved on the cluster once up
+    sized = job.model_copy(update={"resources": guess_resources(job.resources)})
+    read_cache = cache and job.cache
+    scores = ScoreCache(root, examples, want_gpu=sized.resources.gpus > 0, read=read_cache)
+    manifest.doc.score_cache = "read-write" if scores.read else "write-only"
     sizes = {name: len(e) for name, e in examples.items()}
-    done: dict[tuple[str, str], set[int]] = {}
+    done: dict[tuple[str, str], dict[int, int]] = {}
     if previous:
-        manifest.data["started_at"] = previous.get("started_at")
-        manifest.data["resumed_at"] = [*previous.get("resumed_at", []), now_iso()]
+        manifest.doc.started_at = previous.get("started_at")
+        manifest.doc.resumed_at = [*previous.get("resumed_at", []), now_iso()]
         done = _committed_units(root, run_id, plan_units(job, sizes))
         for key, shards in done.items():
             outcomes[key].shards = sorted(shards)
@@ -268,14 +266,17 @@ def run_job(
     if not scores.covers(job.models, todo):
         try:
             ray = init_ray(address, num_cpus=num_cpus, num_gpus=num_gpus)
-            check_capacity(ray, job)
+            resolved = resolve_resources(ray, job.resources)
+            if (resolved.gpus > 0) != (sized.resources.gpus > 0):
+                scores = ScoreCache(root, examples, want_gpu=resolved.gpus > 0, read=read_cache)
+            sized = job.model_copy(update={"resources": resolved})
         except BaseException:
             held.close()
             raise
     manifest.write(list(outcomes.values()))
-    status = "failed"
+    status: RunStatus = "failed"
     try:
-        _Driver(ray, job, root, run_id, examples, outcomes, progress, manifest, done, scores=scores).run()
+        _Driver(ray, sized, root, run_id, examples, outcomes, progress, manifest, done, scores=scores).run()
         status = "ok" if all(o.status == "ok" for o in outcomes.values()) else "partial"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -283,7 +284,22 @@ def run_job(
     finally:
         manifest.write(list(outcomes.values()), status=status, wall=clock())
         held.close()
+    if status == "ok" and job.compact:
+        _compact(root, run_id)
     return RunResult(run_id, given, list(outcomes.values()), clock())
+
+
+def _compact(root: Store, run_id: str) -> None:
+    """Compact a finished run (never fails the run: an uncompacted run reads the same, only slower)."""
+    from orchestrator.results.compact import compact_run
+
+    try:
+        report = compact_run(root, run_id)
+        logger.info("compaction of run %s: %s", run_id, report.status)
+    except Exception as exc:
+        logger.warning(
+            "compaction of run %s failed (the run is complete; `rayward compact` retries): %s", run_id, exc
+        )
 
 
 def _lock_run(held: ExitStack, root: Store, candidates: list[dict[str, Any]] | None) -> Any:
@@ -316,58 +332,73 @@ class _Driver:
 
     Models start in longest-first order, only as many at once as the cluster's GPUs (CPUs
     for CPU actors) hold; the next starts as soon as a finished model frees its slots
-    (:mod:`orchestrator.runtime.scheduling`).
+    (:mod:`orchestrator.runtime.scheduling`). Each model's state is one :class:`ModelState`.
     """
 
     policy = "lpt"  # scheduling order: "lpt" (longest first) or "naive" (job-file order)
     worker_cls: Any = None  # the actor class (default: orchestrator.runtime.worker.ScoringWorker)
 
     def __init__(
-        self, ray, job, root, run_id, examples, outcomes, progress, manifest, done=None, scores=None
+        self,
+        ray: Any,
+        job: JobConfig,
+        root: Store,
+        run_id: str,
+        examples: dict[str, Examples],
+        outcomes: dict[tuple[str, str], ModelOutcome],
+        progress: Progress,
+        manifest: _Manifest,
+        done: dict[tuple[str, str], Any] | None = None,
+        scores: ScoreCache | None = None,
     ):
         self.ray = ray
-        self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus_per_actor > 0)
-        self.specs = {m.name: m for m in job.models}
+        self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus > 0)
         self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
         self.root = root
         self.run_id = run_id
         self.examples = examples
-        self.outcomes: dict[tuple[str, str], Outcome] = outcomes
+        self.outcomes = outcomes
         self.progress = progress
         self.manifest = manifest
-        self.queues: dict[str, deque[WorkUnit]] = {}
-        self.actors: dict[str, list[Any]] = {}
+        self.models: dict[str, ModelState] = {
+            m.name: ModelState(m, {b: o for (name, b), o in outcomes.items() if name == m.name})
+            for m in job.models
+        }
         self.pending: dict[Any, tuple[str, str, int, WorkUnit | None]] = {}
-        self.clocks: dict[tuple[str, str], Stopwatch] = {}
-        self.scheduler = None
-        self.running: dict[str, Any] = {}  # model -> its scheduling.Job while it holds slots
-        self.load_attempts: dict[tuple[str, int], int] = {}
-        self.actor_groups: dict[str, list[Any]] = {}  # model -> placement group (or None) per actor index
+        self.scheduler: Any = None
+        self.schedule: Schedule | None = None
+        self.sched_clock = Stopwatch()
+        self.actor_cls: Any = None
+        self.refs: dict[str, Any] = {}
+        self.prefetcher: Any = None
 
     def run(self) -> None:
         units = plan_units(self.job, {name: len(e) for name, e in self.examples.items()})
-        for m in self.job.models:
-            self.queues[m.name] = deque(
+        for state in self.models.values():
+            m = state.spec
+            state.queue.extend(
                 u
                 for u in units
                 if u.model == m.name and u.shard not in self.done.get((u.model, u.benchmark), ())
             )
             for b in self.job.benchmarks:
                 self.progress.start(m.name, b.record_name, len(self.examples[b.record_name]))
-                already = self.outcomes[(m.name, b.record_name)].n_records
+                already = state.outcomes[b.record_name].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
-        for spec in self.job.models:  # cached units first: a run whose every score is cached needs no Ray
-            if self.queues[spec.name] and _preflight(spec) is None:
-                for unit, table in self.cache.cached_units(spec, self.queues[spec.name], run_id=self.run_id):
-                    self.queues[spec.name].remove(unit)
+        for (
+            state
+        ) in self.models.values():  # cached units first: a run whose every score is cached needs no Ray
+            if state.queue and state.spec.preflight() is None:
+                for unit, table in self.cache.cached_units(state.spec, state.queue, run_id=self.run_id):
+                    state.queue.remove(unit)
                     self._write(unit, table)
-                if not self.queues[spec.name]:  # no actor, no model load
-                    self._from_cache(spec)
+                if not state.queue:  # no actor, no model load
+                    self._from_cache(state)
         if self.ray is None:  # run_job found every unit cached or committed
-            for spec in self.job.models:
-                self._finish_model(spec.name)
+            for state in self.models.values():
+                self._finish_model(state)
             return
         ray = self.ray
         from orchestrator.runtime.worker import ScoringWorker
@@ -375,41 +406,42 @@ class _Driver:
         self.actor_cls = ray.remote(self.worker_cls or ScoringWorker)
         self.refs = {name: ray.put(e.table) for name, e in self.examples.items()}
         runnable = []
-        for spec in self.job.models:
-            if not self.queues[spec.name]:  # everything committed by the run being resumed
-                self._finish_model(spec.name)
+        for state in self.models.values():
+            if state.phase.finished:
                 continue
-            error = _preflight(spec)
+            if not state.queue:  # everything committed by the run being resumed, or cached
+                self._finish_model(state)
+                continue
+            error = state.spec.preflight()
             if error:
-                self._fail_model(spec.name, error)
+                self._fail_model(state, PreflightFailure(error))
                 continue
-            runnable.append(spec)
+            runnable.append(state)
         self._schedule(runnable)
 
         while self.pending:
             done, _ = ray.wait(list(self.pending), num_returns=1)
             ref = done[0]
             what, model, index, unit = self.pending.pop(ref)
-            if model not in self.actors:  # model already failed; drop late results
+            state = self.models[model]
+            if state.phase.finished:  # model already failed; drop late results
                 continue
             try:
                 value = ray.get(ref)
             except Exception as exc:  # RayTaskError / RayActorError carry the worker's exception
                 if faults.is_actor_loss(exc):
-                    self._actor_lost(model, index, unit, exc)
+                    self._actor_lost(state, index, unit, exc)
                     continue
-                error = _error_text(exc)
-                self._fail_model(
-                    model, error if error.startswith(f"model {model!r}") else f"model {model!r}: {error}"
-                )
+                self._fail_model(state, _failure(model, what, exc))
                 continue
             if what == "load":
-                self._loaded(model, value)
+                self._loaded(state, value)
             else:
+                assert unit is not None
                 self._write(unit, value)
-            self._submit_next(model, index)
+            self._submit_next(state, index)
 
-    def _schedule(self, specs: list[ModelSpec]) -> None:
+    def _schedule(self, states: list[ModelState]) -> None:
         """Cost every runnable model, queue them longest first, start what fits."""
         from orchestrator.runtime.scheduling import (
             SlotScheduler,
@@ -421,7 +453,7 @@ class _Driver:
         )
 
         res = self.job.resources
-        resource = "GPU" if res.gpus_per_actor > 0 else "CPU"
+        resource = "GPU" if res.gpus > 0 else "CPU"
         capacity = float(self.ray.cluster_resources().get(resource, 0))
         cum: dict[str, list[int]] = {}
         for name, e in self.examples.items():
@@ -430,83 +462,77 @@ class _Driver:
                 acc.append(acc[-1] + t)
             cum[name] = acc
         self.prefetcher = WeightPrefetcher()
-        self.schedule: dict[str, dict[str, Any]] = {}
         jobs = []
         node_gpus = max((n["Resources"].get("GPU", 0) for n in self.ray.nodes() if n.get("Alive")), default=0)
-        for index, spec in enumerate(specs):
-            if res.gpus_per_actor > 0 and spec.tensor_parallel_size > node_gpus:
+        for index, state in enumerate(states):
+            spec = state.spec
+            if res.gpus > 0 and spec.tensor_parallel_size > node_gpus:
                 self._fail_model(
-                    spec.name,
-                    f"model {spec.name!r}: tensor_parallel_size {spec.tensor_parallel_size} needs "
-                    f"that many GPUs on one node; the largest node has {node_gpus:g}",
+                    state,
+                    PlacementFailure(
+                        f"model {spec.name!r}: tensor_parallel_size {spec.tensor_parallel_size} needs "
+                        f"that many GPUs on one node; the largest node has {node_gpus:g}"
+                    ),
                 )
                 continue
             params, source = estimate_parameters(spec)
-            tokens = sum(cum[u.benchmark][u.stop] - cum[u.benchmark][u.start] for u in self.queues[spec.name])
+            tokens = sum(cum[u.benchmark][u.stop] - cum[u.benchmark][u.start] for u in state.queue)
             try:
                 job = model_job(spec, res, float(params) * tokens, capacity, index)
             except ValueError as exc:
-                self._fail_model(spec.name, str(exc))
+                self._fail_model(state, PlacementFailure(str(exc)))
                 continue
             jobs.append(job)
-            self.schedule[spec.name] = {
-                "model": spec.name,
-                "num_parameters": params,
-                "parameters_from": source,
-                "tokens": tokens,
-                "cost": float(params) * tokens,
-                "duration": job.duration,
-                "slots": job.width,
-                "replicas": max(1, round(job.width / replica_width(res, spec))),
-                "order": None,
-                "start_seq": None,
-                "started_at": None,
-                "finished_at": None,
-                "started_s": None,
-                "loaded_s": None,
-                "finished_s": None,
-                "placement_groups": [],
-                "prefetched_bytes": None,
-            }
+            state.entry = ScheduleEntry(
+                model=spec.name,
+                num_parameters=params,
+                parameters_from=source,
+                tokens=tokens,
+                cost=float(params) * tokens,
+                duration=job.duration,
+                slots=job.width,
+                replicas=max(1, round(job.width / replica_width(res, spec))),
+            )
         self.scheduler = SlotScheduler(jobs, capacity, policy=self.policy)
         self.sched_clock = Stopwatch()
         for order, job in enumerate(self.scheduler.waiting):
-            self.schedule[job.name]["order"] = order
-        self.manifest.data["schedule"] = {
-            "policy": self.policy,
-            "resource": resource,
-            "capacity": capacity,
-            "models": list(self.schedule.values()),
-        }
+            entry = self.models[job.name].entry
+            assert entry is not None
+            entry.order = order
+        entries = [s.entry for s in self.models.values() if s.entry is not None]
+        self.schedule = Schedule(policy=self.policy, resource=resource, capacity=capacity, models=entries)
+        self.manifest.doc.schedule = self.schedule
         self._start_ready()
 
     def _start_ready(self) -> None:
         if self.scheduler is None:
             return
         for job in self.scheduler.take():
-            self._start_model(self.specs[job.name], job)
+            self._start_model(self.models[job.name], job)
 
-    def _start_model(self, spec: ModelSpec, job: Any) -> None:
+    def _start_model(self, state: ModelState, job: Any) -> None:
         res = self.job.resources
-        entry = self.schedule[spec.name]
-        groups = [create_placement_group(res, spec) for _ in range(entry["replicas"])]
-        actors = [self._new_actor(spec, group) for group in groups]
-        self.actor_groups[spec.name] = groups
-        self.running[spec.name] = job
-        self.actors[spec.name] = actors
-        entry["start_seq"] = sum(1 for e in self.schedule.values() if e["start_seq"] is not None)
-        entry["started_at"] = _now_ms()
-        entry["started_s"] = round(self.sched_clock(), 3)
-        entry["placement_groups"] = [g.id.hex() for g in groups if g is not None]
-        entry["prefetched_bytes"] = self.prefetcher.bytes_read.get(spec.name)
-        logger.info("starting model %s (%g slots, order %s)", spec.name, job.width, entry["order"])
-        for i, actor in enumerate(actors):
-            self.pending[actor.load.remote()] = ("load", spec.name, i, None)
+        entry = state.entry
+        assert entry is not None
+        state.groups = [create_placement_group(res, state.spec) for _ in range(entry.replicas)]
+        state.actors = [self._new_actor(state.spec, group) for group in state.groups]
+        state.job = job
+        state.phase = Phase.LOADING
+        entry.start_seq = sum(
+            1 for s in self.models.values() if s.entry is not None and s.entry.start_seq is not None
+        )
+        entry.started_at = _now_ms()
+        entry.started_s = round(self.sched_clock(), 3)
+        entry.placement_groups = [g.id.hex() for g in state.groups if g is not None]
+        entry.prefetched_bytes = self.prefetcher.bytes_read.get(state.name)
+        logger.info("starting model %s (%g slots, order %s)", state.name, job.width, entry.order)
+        for i, actor in enumerate(state.actors):
+            self.pending[actor.load.remote()] = ("load", state.name, i, None)
 
     def _prefetch_next(self) -> None:
         """A model has its last unit in flight: read the next waiting model's weights into the page cache."""
         for job in self.scheduler.waiting if self.scheduler is not None else []:
-            if self.prefetcher.prefetch(job.name, self.specs[job.name].path):
+            if self.prefetcher.prefetch(job.name, self.models[job.name].spec.path):
                 return
 
     def _new_actor(self, spec: ModelSpec, group: Any = None) -> Any:
@@ -515,29 +541,28 @@ class _Driver:
         res = self.job.resources
         opts = {**actor_options(res, spec, placement_group=group), **faults.actor_env()}
         return self.actor_cls.options(**opts).remote(
-            spec.model_dump(mode="json"), res.gpus_per_actor > 0, torch_threads(res)
+            spec.model_dump(mode="json"), res.gpus > 0, torch_threads(res), plugin_modules()
         )
 
-    def _loaded(self, model: str, info: dict[str, Any]) -> None:
-        entry = getattr(self, "schedule", {}).get(model)
-        if entry is not None and entry.get("loaded_s") is None:
-            entry["loaded_s"] = round(self.sched_clock(), 3)
-        for (m, _b), o in self.outcomes.items():
-            if m == model and o.load_seconds is None:
-                o.load_seconds = round(info["load_seconds"], 3)
-                o.fingerprint = info["fingerprint"]
-                o.num_parameters = info["num_parameters"]
-                o.revision = info["revision"]
-                o.dtype = info["dtype"]
-                o.device = info["device"]
+    def _loaded(self, state: ModelState, info: ModelInfo) -> None:
+        if state.entry is not None and state.entry.loaded_s is None:
+            state.entry.loaded_s = round(self.sched_clock(), 3)
+        state.phase = Phase.SCORING
+        for o in state.outcomes.values():
+            if o.load_seconds is None:
+                o.load_seconds = round(info.load_seconds, 3)
+                o.fingerprint = info.fingerprint
+                o.num_parameters = info.num_parameters
+                o.revision = info.revision
+                o.dtype = info.dtype
+                o.device = info.device
 
-    def _submit_next(self, model: str, index: int) -> None:
-        queue = self.queues[model]
-        if queue:
-            unit = queue.popleft()
-            self.clocks.setdefault((model, unit.benchmark), Stopwatch())
-            actor = self.actors[model][index]
-            outcome = self.outcomes[(model, unit.benchmark)]
+    def _submit_next(self, state: ModelState, index: int) -> None:
+        if state.queue:
+            unit = state.queue.popleft()
+            state.clocks.setdefault(unit.benchmark, Stopwatch())
+            actor = state.actors[index]
+            outcome = state.outcomes[unit.benchmark]
             row_errors = (
                 outcome.row_errors,
                 len(self.examples[unit.benchmark]),
@@ -552,25 +577,28 @@ class _Driver:
                 shard=unit.shard,
                 row_errors=row_errors,
             )
-            self.pending[ref] = ("score", model, index, unit)
-            if not queue:
+            self.pending[ref] = ("score", state.name, index, unit)
+            if not state.queue:
                 self._prefetch_next()
             return
-        if not any(p[1] == model for p in self.pending.values()):
-            self._finish_model(model)
+        if not any(p[1] == state.name for p in self.pending.values()):
+            self._finish_model(state)
 
-    def _write(self, unit: WorkUnit, table) -> None:
+    def _write(self, unit: WorkUnit, table: Any) -> None:
         from orchestrator.runtime.worker import shard_stats
 
-        write_shard(
+        cached = table.num_rows - table.column("cached_from").null_count
+        # a unit served whole by the cache is recorded as a reference to the earlier records it repeats
+        write = write_cached_unit if cached == table.num_rows else write_shard
+        write(
             self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard
         )
-        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        state = self.models[unit.model]
+        outcome = state.outcomes[unit.benchmark]
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
-        cached = table.num_rows - table.column("cached_from").null_count
         outcome.cached_records += cached
         if cached < table.num_rows:  # newly scored rows join the score cache
-            self.cache.add(self.specs[unit.model], unit, table, asdict(outcome))
+            self.cache.add(state.spec, unit, table, outcome.model_dump())
         outcome.n_records += table.num_rows
         outcome.shards.append(unit.shard)
         stats = shard_stats(table)
@@ -579,11 +607,11 @@ class _Driver:
         self.progress.advance(unit.model, unit.benchmark, table.num_rows)
         errors = table.column("error")
         if errors.null_count < table.num_rows:
-            self._row_errors(unit, table, table.num_rows - errors.null_count)
+            self._row_errors(state, unit, table, table.num_rows - errors.null_count)
 
-    def _row_errors(self, unit: WorkUnit, table, n_errors: int) -> None:
+    def _row_errors(self, state: ModelState, unit: WorkUnit, table: Any, n_errors: int) -> None:
         """Count a committed shard's error records; fail the model once they exceed ``max_error_rate``."""
-        outcome = self.outcomes[(unit.model, unit.benchmark)]
+        outcome = state.outcomes[unit.benchmark]
         outcome.row_errors += n_errors
         n_rows, rate = len(self.examples[unit.benchmark]), self.job.failures.max_error_rate
         if outcome.row_errors > faults.row_error_allowance(rate, n_rows):
@@ -592,26 +620,29 @@ class _Driver:
                 for r in table.select(["subset", "row_index", "error"]).to_pylist()
                 if r["error"] is not None
             )
-            self._fail_model(
-                unit.model,
-                faults.row_error_message(unit.model, unit.benchmark, outcome.row_errors, n_rows, rate, row),
+            message = faults.row_error_message(
+                unit.model, unit.benchmark, outcome.row_errors, n_rows, rate, row
             )
+            self._fail_model(state, RowErrorFailure(message))
 
-    def _actor_lost(self, model: str, index: int, unit: WorkUnit | None, exc: BaseException) -> None:
+    def _actor_lost(self, state: ModelState, index: int, unit: WorkUnit | None, exc: BaseException) -> None:
         """Replace a dead actor (it reloads the model) and requeue the unit it held, a bounded number of times."""
         limit = self.job.failures.unit_retries
+        model = state.name
         if unit is not None:
-            outcome = self.outcomes[(model, unit.benchmark)]
+            outcome = state.outcomes[unit.benchmark]
             attempts = outcome.retries[unit.shard] = outcome.retries.get(unit.shard, 0) + 1
             what = f"unit {unit.unit_id}"
         else:
-            attempts = self.load_attempts[(model, index)] = self.load_attempts.get((model, index), 0) + 1
+            attempts = state.load_attempts[index] = state.load_attempts.get(index, 0) + 1
             what = f"actor {index} while loading"
         if attempts > limit:
             self._fail_model(
-                model,
-                f"model {model!r}: {what}: actor lost {attempts} times "
-                f"(failures.unit_retries is {limit}): {_error_text(exc)}",
+                state,
+                ActorLostFailure(
+                    f"model {model!r}: {what}: actor lost {attempts} times "
+                    f"(failures.unit_retries is {limit}): {_error_text(exc)}"
+                ),
             )
             return
         logger.warning(
@@ -623,67 +654,86 @@ class _Driver:
             limit,
         )
         try:
-            self.ray.kill(self.actors[model][index], no_restart=True)
+            self.ray.kill(state.actors[index], no_restart=True)
         except Exception:  # already gone
             pass
         if unit is not None:
-            self.queues[model].appendleft(unit)
-        spec = next(m for m in self.job.models if m.name == model)
-        groups = self.actor_groups.get(model)
-        group = groups[index] if groups else None
-        actor = self.actors[model][index] = self._new_actor(spec, group)
+            state.queue.appendleft(unit)
+        group = state.groups[index] if state.groups else None
+        actor = state.actors[index] = self._new_actor(state.spec, group)
         self.pending[actor.load.remote()] = ("load", model, index, None)
 
-    def _from_cache(self, spec: ModelSpec) -> None:
+    def _from_cache(self, state: ModelState) -> None:
         """Finish a model none of whose units needed scoring; the manifest gets the model's info from the cache."""
-        info = self.cache.model_info(spec) or {}
-        for (m, _b), o in self.outcomes.items():
-            if m == spec.name:
-                o.cache_key = self.cache.lookup_keys.get(spec.name)
-                for name in ("fingerprint", "revision", "dtype", "device", "num_parameters"):
-                    if getattr(o, name) is None:
-                        setattr(o, name, info.get(name))
-        self._finish_model(spec.name)
+        info = self.cache.model_info(state.spec) or {}
+        for o in state.outcomes.values():
+            o.cache_key = self.cache.lookup_keys.get(state.name)
+            for name in ("fingerprint", "revision", "dtype", "device", "num_parameters"):
+                if getattr(o, name) is None:
+                    setattr(o, name, info.get(name))
+        self._finish_model(state)
 
-    def _finish_model(self, model: str) -> None:
-        for (m, b), o in self.outcomes.items():
-            if m == model and o.status == "pending":
-                o.status = "ok" if o.n_records == len(self.examples[b]) else "failed"
-                if o.status == "failed":
-                    o.error = f"only {o.n_records} of {len(self.examples[b])} records were written"
+    def _finish_model(self, state: ModelState) -> None:
+        failed = False
+        for b, o in state.outcomes.items():
+            if o.status == "pending":
+                if o.n_records == len(self.examples[b]):
+                    o.status = "ok"
+                else:
+                    failure = IncompleteFailure(
+                        f"only {o.n_records} of {len(self.examples[b])} records were written"
+                    )
+                    o.status, o.error, o.failure = "failed", str(failure), failure.kind
+                    failed = True
                 o.shards.sort()
-                clock = self.clocks.get((m, b))
+                clock = state.clocks.get(b)
                 o.score_seconds = clock() if clock else 0.0
-                self.progress.finish(m, b, o.status)
-        self._release(model)
+                self.progress.finish(state.name, b, o.status)
+        state.phase = Phase.FAILED if failed else Phase.DONE
+        self._release(state)
         self.manifest.write(list(self.outcomes.values()))
 
-    def _fail_model(self, model: str, error: str) -> None:
-        logger.error("%s", error)
-        for (m, b), o in self.outcomes.items():
-            if m == model and o.status == "pending":
-                o.status = "failed"
-                o.error = error
-                self.progress.finish(m, b, "failed")
-        self.queues[model].clear()
-        self._release(model)
+    def _fail_model(self, state: ModelState, failure: ModelFailure) -> None:
+        logger.error("%s", failure)
+        for b, o in state.outcomes.items():
+            if o.status == "pending":
+                o.status, o.error, o.failure = "failed", str(failure), failure.kind
+                self.progress.finish(state.name, b, "failed")
+        state.phase = Phase.FAILED
+        state.queue.clear()
+        self._release(state)
         self.manifest.write(list(self.outcomes.values()))
 
-    def _release(self, model: str) -> None:
-        for actor in self.actors.pop(model, []):
+    def _release(self, state: ModelState) -> None:
+        for actor in state.actors:
             try:
                 self.ray.kill(actor)
             except Exception:  # already dead
                 pass
-        for group in self.actor_groups.pop(model, []):
+        state.actors = []
+        for group in state.groups:
             if group is not None:
                 remove_placement_group(group)
-        job = self.running.pop(model, None)
+        state.groups = []
+        job, state.job = state.job, None
         if job is not None:
-            self.schedule[model]["finished_at"] = _now_ms()
-            self.schedule[model]["finished_s"] = round(self.sched_clock(), 3)
+            assert state.entry is not None
+            state.entry.finished_at = _now_ms()
+            state.entry.finished_s = round(self.sched_clock(), 3)
             self.scheduler.release(job)
             self._start_ready()
+
+
+def _failure(model: str, what: str, exc: BaseException) -> ModelFailure:
+    """The typed failure of a model whose actor call raised: the worker's own :class:`ModelFailure` when it
+    raised one, else a load or scoring failure (by the call that failed) naming the model."""
+    cause = getattr(exc, "cause", None)
+    cause = cause if isinstance(cause, BaseException) else exc
+    if isinstance(cause, ModelFailure):
+        return cause
+    text = _error_text(cause)
+    message = text if isinstance(cause, ModelError) else f"model {model!r}: {text}"
+    return LoadFailure(message) if what == "load" else ScoringFailure(message)
 
 
 def _now_ms() -> str:
@@ -711,7 +761,7 @@ def _resumable(root: Store, job: JobConfig, resume: bool | str) -> list[dict[str
             raise ConfigError(f"--resume: no incomplete run of job {job.name!r} in {root}")
         previous = max(incomplete, key=lambda m: m["run_id"])
     try:  # compared with defaults filled in, so fields added since that run do not count as changes
-        before = JobConfig.model_validate(previous.get("config")).model_dump(mode="json")
+        before: Any = JobConfig.model_validate(previous.get("config")).model_dump(mode="json")
     except Exception:
         before = previous.get("config")
     if before != job.model_dump(mode="json"):
@@ -742,12 +792,14 @@ def _committed_errors(
     """Error records in the committed shards of one (model, benchmark) of ``run_id``."""
     import pyarrow.parquet as pq
 
-    from orchestrator.results.records import shard_path
+    from orchestrator.results.records import _relative, shard_path
 
     root = open_store(root)
     total = 0
     for shard in shards:
         path = shard_path(root, benchmark, model, run_id, shard)
+        if not root.is_file(_relative(root, path)):  # a cache-served unit recorded as a reference: no errors
+            continue
         if root.local is not None:
             column = pq.read_table(path, columns=["error"]).column("error")
         else:
@@ -764,4 +816,4 @@ def run_job_file(path: str | Path, **kwargs: Any) -> RunResult:
     return run_job(from_yaml(path), job_path=str(path), **kwargs)
 
 
-__all__ = ["run_job", "run_job_file", "RunResult", "Outcome", "Progress", "RaywardError"]
+__all__ = ["run_job", "run_job_file", "RunResult", "ModelOutcome", "Progress", "RaywardError"]

@@ -5,7 +5,8 @@
   per unit; results are committed by the driver alone, so a redone unit never yields duplicate records.
 * **Out of memory** in a forward pass (``torch.OutOfMemoryError`` = ``torch.cuda.OutOfMemoryError``): the actor
   halves its batch token budget and rescores the shard, down to batches of one sequence. A scorer takes part by
-  exposing a settable ``batch_tokens`` and setting ``batch_rows`` (the failing batch's size) on the error, as
+  being :class:`~orchestrator.scoring.Rebatchable` (a settable ``batch_tokens``) and raising
+  :class:`~orchestrator.scoring.BatchOutOfMemory` with the failing batch's size, as
   :class:`orchestrator.scoring.classifier.ClassifierScorer` does; without ``batch_tokens`` an OOM fails the model.
 * **Row errors** (a row that cannot be formatted or tokenized): the row becomes a record with ``error`` set and
   null scores; above ``failures.max_error_rate`` of a benchmark's rows the model fails.
@@ -41,10 +42,13 @@ def is_actor_loss(exc: BaseException) -> bool:
 
 
 def is_oom(exc: BaseException) -> bool:
-    """True for torch's out-of-memory error (CUDA or other accelerators)."""
+    """True for an out-of-memory error: a scorer's :class:`~orchestrator.scoring.BatchOutOfMemory` or torch's own
+    (CUDA or other accelerators)."""
     import torch
 
-    return isinstance(exc, torch.OutOfMemoryError)
+    from orchestrator.scoring._protocol import BatchOutOfMemory
+
+    return isinstance(exc, (BatchOutOfMemory, torch.OutOfMemoryError))
 
 
 def row_error_allowance(max_error_rate: float, n_rows: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from orchestrator.config import ModelSpec, Resources
@@ -13,10 +14,10 @@ def replica_bundles(resources: Resources, spec: ModelSpec | None) -> list[dict[s
     ``tensor_parallel_size`` bundles of one GPU each (as vLLM's Ray executor requires);
     the first also holds the actor's CPUs. Used with the ``STRICT_PACK`` strategy: one node.
     """
-    if spec is None or resources.gpus_per_actor <= 0 or spec.tensor_parallel_size <= 1:
+    if spec is None or resources.gpus <= 0 or spec.tensor_parallel_size <= 1:
         return None
     bundles: list[dict[str, float]] = [{"GPU": 1.0} for _ in range(spec.tensor_parallel_size)]
-    bundles[0]["CPU"] = float(resources.cpus_per_actor)
+    bundles[0]["CPU"] = float(resources.cpus)
     return bundles
 
 
@@ -53,8 +54,8 @@ def actor_options(
     group's GPU bundles and inherit the group), a transformers actor holds the first GPU.
     """
     opts: dict[str, Any] = {
-        "num_gpus": resources.gpus_per_actor,
-        "num_cpus": resources.cpus_per_actor,
+        "num_gpus": resources.gpus,
+        "num_cpus": resources.cpus,
         "max_restarts": max_restarts,
         "max_concurrency": 1,
     }
@@ -67,18 +68,19 @@ def actor_options(
             placement_group_bundle_index=0,
             placement_group_capture_child_tasks=True,
         )
-    elif spec is not None and resources.gpus_per_actor > 0:
-        opts["num_gpus"] = max(resources.gpus_per_actor, spec.tensor_parallel_size)
+    elif spec is not None and resources.gpus > 0:
+        opts["num_gpus"] = max(resources.gpus, spec.tensor_parallel_size)
     return opts
 
 
 def torch_threads(resources: Resources) -> int:
-    """Intra-op threads a CPU scoring actor should use."""
+    """Intra-op threads a CPU scoring actor should use: ``torch_threads`` when set, else the CPUs it holds,
+    at most this node's cores (a local cluster has more CPU slots than cores)."""
     if resources.torch_threads is not None:
         return resources.torch_threads
-    return max(1, int(resources.cpus_per_actor))
+    return max(1, min(int(resources.cpus), os.cpu_count() or 1))
 
 
 def actor_device(resources: Resources) -> str:
     """``cuda`` when actors hold GPUs, else ``cpu``."""
-    return "cuda" if resources.gpus_per_actor > 0 else "cpu"
+    return "cuda" if resources.gpus > 0 else "cpu"

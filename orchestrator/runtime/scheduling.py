@@ -92,7 +92,8 @@ def config_parameters(config: dict[str, Any]) -> int | None:
     embeddings (vocab x hidden) + layers x (attention + gated MLP), with grouped-query
     attention's smaller key/value projections; an untied LM head adds vocab x hidden.
     """
-    cfg = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    text_config = config.get("text_config")
+    cfg: dict[str, Any] = text_config if isinstance(text_config, dict) else config
     hidden = cfg.get("hidden_size") or cfg.get("d_model") or cfg.get("n_embd")
     layers = cfg.get("num_hidden_layers") or cfg.get("n_layer") or cfg.get("num_layers")
     vocab = cfg.get("vocab_size")
@@ -187,9 +188,9 @@ class Job:
 
 def replica_width(resources: Resources, spec: ModelSpec) -> float:
     """Slots one replica holds: GPUs ``max(gpus_per_actor, tensor_parallel_size)``, or CPUs for CPU actors."""
-    if resources.gpus_per_actor > 0:
-        return float(max(resources.gpus_per_actor, spec.tensor_parallel_size))
-    return float(resources.cpus_per_actor)
+    if resources.gpus > 0:
+        return float(max(resources.gpus, spec.tensor_parallel_size))
+    return resources.cpus
 
 
 def model_job(spec: ModelSpec, resources: Resources, cost: float, capacity: float, index: int = 0) -> Job:
@@ -200,13 +201,13 @@ def model_job(spec: ModelSpec, resources: Resources, cost: float, capacity: floa
     """
     per = replica_width(resources, spec)
     if per > capacity + _EPS:
-        unit = "GPUs" if resources.gpus_per_actor > 0 else "CPUs"
+        unit = "GPUs" if resources.gpus > 0 else "CPUs"
         raise ValueError(
             f"model {spec.name!r}: one replica needs {per:g} {unit} "
             f"(gpus_per_actor/tensor_parallel_size) but the cluster has {capacity:g}"
         )
     replicas = max(1, min(resources.actors_per_model, int((capacity + _EPS) // per)))
-    parallel = replicas * (spec.tensor_parallel_size if resources.gpus_per_actor > 0 else 1)
+    parallel = replicas * (spec.tensor_parallel_size if resources.gpus > 0 else 1)
     return Job(spec.name, cost / parallel, per * replicas, index)
 
 

@@ -9,15 +9,16 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
 from typing import Any
 
 import pyarrow as pa
 
-from orchestrator.config import ModelSpec
-from orchestrator.errors import ModelError
+from orchestrator.config import model_spec
+from orchestrator.errors import ModelError, OutOfMemoryFailure, RowErrorFailure
 from orchestrator.results.records import SCHEMA_VERSION, make_table
 from orchestrator.runtime import faults
+from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo, Rebatchable, Scorer
+from orchestrator.scoring.finite import as_error_rows, non_finite_rows
 
 logger = logging.getLogger(__name__)
 
@@ -32,22 +33,32 @@ def _prompt_text(value: Any) -> str:
 class ScoringWorker:
     """Holds one loaded scorer; ``score`` returns a records table for a slice of examples."""
 
-    def __init__(self, spec: dict[str, Any], want_gpu: bool, threads: int):
-        self.spec = ModelSpec.model_validate(spec)
+    def __init__(self, spec: dict[str, Any], want_gpu: bool, threads: int, plugins: list[str] | None = None):
+        from orchestrator.scoring._registry import import_plugins
+
+        import_plugins(plugins or [])  # kinds and scorers registered outside the package, as in the driver
+        self.spec = model_spec(spec)
         self.want_gpu = want_gpu
         self.threads = threads
-        self.scorer = None
+        self.scorer: Scorer | None = None
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> ModelInfo:
         from orchestrator._lazy import require
         from orchestrator.scoring import make_scorer
-        from orchestrator.scoring.classifier import pick_device
+        from orchestrator.scoring._hf import pick_device
 
         torch = require("torch")
         torch.set_num_threads(self.threads)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
-        self.scorer = make_scorer(self.spec, device=pick_device(self.want_gpu))
-        return asdict(self.scorer.info)
+        scorer = make_scorer(self.spec, device=pick_device(self.want_gpu))
+        if not isinstance(scorer, Scorer):
+            raise ModelError(
+                f"model {self.spec.name!r}: the {self.spec.kind}/{self.spec.backend} scorer "
+                f"{type(scorer).__name__} lacks part of the Scorer contract (info, backend, device, "
+                "pair_columns, list_columns)"
+            )
+        self.scorer = scorer
+        return scorer.info
 
     def score(
         self,
@@ -64,6 +75,7 @@ class ScoringWorker:
         rows, ``max_error_rate``): rows that fail alone become error records until the allowance runs out."""
         if self.scorer is None:
             self.load()
+        assert self.scorer is not None
         part = examples.slice(start, stop - start)
         prompts = part.column("prompt").to_pylist()
         chosen = part.column("chosen").to_pylist()
@@ -86,7 +98,7 @@ class ScoringWorker:
                     "row_index": part.column("row_index")[i].as_py(),
                     "error": error,
                 }
-                raise ModelError(
+                raise RowErrorFailure(
                     faults.row_error_message(
                         self.spec.name, benchmark, so_far + len(failed), n_rows, rate, first, at_least=True
                     )
@@ -96,6 +108,22 @@ class ScoringWorker:
                     raise
                 self._halve_batch_tokens(exc)
                 oom_retries += 1
+        bad = non_finite_rows(cols, part.num_rows)  # NaN/inf scores: error records, never comparisons
+        if bad:
+            cols, errors = as_error_rows(cols, errors, bad, part.num_rows)
+            failed = sorted([*failed, *bad.items()])
+            if len(failed) > allowed:
+                i, error = failed[0]
+                first = {
+                    "subset": part.column("subset")[i].as_py(),
+                    "row_index": part.column("row_index")[i].as_py(),
+                    "error": error,
+                }
+                raise RowErrorFailure(
+                    faults.row_error_message(
+                        self.spec.name, benchmark, so_far + len(failed), n_rows, rate, first, at_least=True
+                    )
+                )
         if failed:
             logger.warning(
                 "%d of %d rows failed in shard %d of %s", len(failed), part.num_rows, shard, benchmark
@@ -117,32 +145,39 @@ class ScoringWorker:
                 "shard": [shard] * n,
                 "scorer": [self.scorer.backend] * n,
                 "source_id": part.column("source_id"),
+                **(
+                    {"chosen_position": part.column("chosen_position")}
+                    if "chosen_position" in part.column_names
+                    else {}
+                ),
                 **cols,
                 **({"error": errors} if errors is not None else {}),
             }
         )
-        stats = {"oom_retries": oom_retries, "batch_tokens": getattr(self.scorer, "batch_tokens", None)}
+        budget = self.scorer.batch_tokens if isinstance(self.scorer, Rebatchable) else None
+        stats = {"oom_retries": oom_retries, "batch_tokens": budget}
         return table.replace_schema_metadata(
             {**table.schema.metadata, SHARD_STATS_KEY: json.dumps(stats).encode()}
         )
 
     def _halve_batch_tokens(self, exc: BaseException) -> None:
         """After an out-of-memory error: halve the scorer's batch token budget, or give up at one sequence."""
-        budget = getattr(self.scorer, "batch_tokens", None)
-        rows = getattr(exc, "batch_rows", None)
-        if budget is None or budget <= 1 or rows == 1:
-            raise ModelError(
+        scorer = self.scorer
+        budget = scorer.batch_tokens if isinstance(scorer, Rebatchable) else None
+        rows = exc.rows if isinstance(exc, BatchOutOfMemory) else None
+        if not isinstance(scorer, Rebatchable) or budget is None or budget <= 1 or rows == 1:
+            raise OutOfMemoryFailure(
                 f"model {self.spec.name!r}: out of memory with one sequence per batch (batch_tokens {budget}): "
                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
             ) from None
-        self.scorer.batch_tokens = max(1, budget // 2)
+        scorer.batch_tokens = max(1, budget // 2)
         logger.warning(
             "model %s: out of memory; batch_tokens %d -> %d, rescoring the shard",
             self.spec.name,
             budget,
-            self.scorer.batch_tokens,
+            scorer.batch_tokens,
         )
-        if self.scorer.device.startswith("cuda"):
+        if self.scorer is not None and self.scorer.device.startswith("cuda"):
             from orchestrator._lazy import require
 
             require("torch").cuda.empty_cache()

@@ -1,35 +1,30 @@
-"""Scoring backends. Nothing here imports Ray; torch/transformers load lazily."""
+"""Scoring: Ray-free scorers for every model kind and backend, behind one contract (:class:`Scorer`) and
+one registry (:func:`register_scorer`, :func:`make_scorer`). torch/transformers/vllm load lazily."""
 
+from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo, Rebatchable, ScoredColumns, Scorer
+from orchestrator.scoring._registry import (
+    make_scorer,
+    plugin_modules,
+    register_scorer,
+    registered_scorers,
+    scorer_factory,
+)
 from orchestrator.scoring.batching import token_budget_batches
 from orchestrator.scoring.formatting import encode, format_conversations, to_messages
 
-__all__ = ["token_budget_batches", "encode", "format_conversations", "to_messages", "make_scorer"]
-
-
-def make_scorer(spec, device: str = "cpu"):
-    """The scorer for a model spec's ``kind`` and ``backend``."""
-    if spec.kind == "classifier" and spec.backend == "vllm":
-        from orchestrator.scoring.vllm_classifier import VllmClassifierScorer
-
-        return VllmClassifierScorer(spec, device=device)
-    if spec.kind == "classifier":
-        from orchestrator.scoring.classifier import ClassifierScorer
-
-        return ClassifierScorer(spec, device=device)
-    if spec.kind == "judge":
-        if spec.backend == "vllm":
-            from orchestrator.scoring.judge_vllm import VllmJudgeScorer
-
-            return VllmJudgeScorer(spec, device=device)
-        from orchestrator.scoring.judge import JudgeScorer
-
-        return JudgeScorer(spec, device=device)
-    if spec.kind == "dpo" and spec.backend == "vllm":
-        from orchestrator.scoring.dpo_vllm import VLLMDPOScorer
-
-        return VLLMDPOScorer(spec, device=device)
-    if spec.kind == "dpo":
-        from orchestrator.scoring.dpo import DPOScorer
-
-        return DPOScorer(spec, device=device)
-    raise ValueError(f"no scorer for kind {spec.kind!r}")
+__all__ = [
+    "BatchOutOfMemory",
+    "ModelInfo",
+    "Rebatchable",
+    "ScoredColumns",
+    "Scorer",
+    "encode",
+    "format_conversations",
+    "make_scorer",
+    "plugin_modules",
+    "register_scorer",
+    "registered_scorers",
+    "scorer_factory",
+    "to_messages",
+    "token_budget_batches",
+]

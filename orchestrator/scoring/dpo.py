@@ -20,15 +20,10 @@ from typing import Any
 import numpy as np
 
 from orchestrator._lazy import require
-from orchestrator.config import ModelSpec
+from orchestrator.config import DPOSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import (
-    ModelInfo,
-    load_pretrained,
-    load_tokenizer,
-    model_fingerprint,
-    resolve_dtype,
-)
+from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -54,7 +49,7 @@ def reduce_logps(per_token: np.ndarray, mode: str) -> float:
 class DPOColumns:
     """Record columns of implicit rewards from per-token log-prob functions (shared by every backend)."""
 
-    def __init__(self, spec: ModelSpec, tokenizer, policy: LogpFn, reference: LogpFn | None):
+    def __init__(self, spec: DPOSpec, tokenizer, policy: LogpFn, reference: LogpFn | None):
         self.spec = spec
         self.tokenizer = tokenizer
         self.policy = policy
@@ -72,7 +67,7 @@ class DPOColumns:
         else:
             ref_logp = np.full(len(seqs), np.nan)
             score = self.spec.beta * np.asarray(
-                [reduce_logps(x, self.spec.ref_free_norm) for x in pol], dtype=np.float64
+                [reduce_logps(x, self.spec.ref_free_norm or "sum") for x in pol], dtype=np.float64
             )
         return {
             "score": score,
@@ -127,7 +122,7 @@ class DPOColumns:
             return parts["score"], parts["tokens"]
 
         out = list_columns(score, prompts, chosen, rejected)
-        keys = {
+        keys: dict[str, list[Any]] = {
             k: []
             for k in (
                 "logp_chosen",
@@ -157,7 +152,7 @@ class DPOColumns:
         return {**out, **keys, **self._common(len(prompts))}
 
 
-def load_causal_lm(spec: ModelSpec, path: str, device: str, dtype_name: str):
+def load_causal_lm(spec: DPOSpec, path: str, device: str, dtype_name: str):
     """A causal LM in ``dtype_name`` on ``device`` (see :func:`~orchestrator.scoring.classifier.load_pretrained`)."""
     return load_pretrained("AutoModelForCausalLM", spec, device, dtype_name, path=path, what="causal LM ")
 
@@ -172,7 +167,7 @@ class DPOScorer:
 
     backend = "transformers"
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: DPOSpec, device: str = "cpu"):
         torch = require("torch")
         if spec.kind != "dpo":
             raise ModelError(f"model {spec.name!r}: DPOScorer needs kind dpo, not {spec.kind!r}")

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from orchestrator._lazy import require
-from orchestrator.config import ModelSpec
+from orchestrator.config import DPOSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import ModelInfo, load_tokenizer, model_fingerprint
+from orchestrator.scoring._hf import load_tokenizer, model_fingerprint
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.dpo import DPOColumns, LogpFn
 from orchestrator.scoring.dpo_tokens import DPOSequence
 from orchestrator.scoring.vllm_engine import count_parameters, engine_dtype, get_engine, on_cpu
@@ -34,7 +35,7 @@ _GPU_MEMORY_SHARE = 0.9
 """Device memory the engines of one scorer may take together (split between policy and reference)."""
 
 
-def _engine(spec: ModelSpec, path: str, *, engines: int):
+def _engine(spec: DPOSpec, path: str, *, engines: int):
     """The shared engine of one causal LM of a dpo spec: the policy's tokenizer for both models (as the
     reference), room for the sequence plus the one generated token, the memory share split between engines."""
     model = spec.model_copy(
@@ -58,12 +59,13 @@ class VLLMDPOScorer:
 
     backend = "vllm"
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: DPOSpec, device: str = "cpu"):
         require("vllm")
         if spec.kind != "dpo":
             raise ModelError(f"model {spec.name!r}: VLLMDPOScorer needs kind dpo, not {spec.kind!r}")
         cpu = on_cpu()
         self.spec = spec
+        self.device = "cpu" if cpu else device
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         paths = [spec.path] + ([spec.reference] if spec.reference else [])

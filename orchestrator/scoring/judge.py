@@ -168,13 +168,8 @@ class JudgeScorer(JudgeBase):
     backend = "transformers"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
-        from orchestrator.scoring.classifier import (
-            ModelInfo,
-            load_pretrained,
-            load_tokenizer,
-            model_fingerprint,
-            resolve_dtype,
-        )
+        from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
+        from orchestrator.scoring._protocol import ModelInfo
 
         start = time.perf_counter()
         self._setup(spec, load_tokenizer(spec))

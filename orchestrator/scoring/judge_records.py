@@ -167,6 +167,8 @@ def _outputs(
     for req, text in zip(requests, texts, strict=True):
         if mode == "rubric":
             parsed = parse_score(text)
+        elif req.order is None:
+            raise ValueError(f"pairwise judge request for example {req.example} ({req.target}) has no order")
         else:
             parsed = chosen_wins(parse_pair(text), req.order)
         per_example[req.example].append(
@@ -226,17 +228,14 @@ def rubric_list_columns(
     for outs, k_c, k_r in zip(_outputs(requests, texts, len(n_chosen), "rubric"), n_chosen, n_rejected):
         sc = [_mean([o["parsed"] for o in outs if o["target"] == f"chosen:{j}"]) for j in range(k_c)]
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
+        ok_c = [x for x in sc if x is not None]
         ok_r = [x for x in sr if x is not None]
         cols["scores_chosen"].append(sc)
         cols["scores_rejected"].append(sr)
         cols["score_chosen"].append(sc[0] if sc else None)
         cols["score_rejected"].append(max(ok_r) if ok_r else None)
-        cols["correct"].append(
-            bool(sc)
-            and all(x is not None for x in sc)
-            and all(x is not None for x in sr)
-            and (not sr or min(sc) > max(sr))
-        )
+        every_parsed = bool(sc) and len(ok_c) == len(sc) and len(ok_r) == len(sr)
+        cols["correct"].append(every_parsed and (not ok_r or min(ok_c) > max(ok_r)))
         cols["judge_outputs"].append(outs)
         cols["parse_failures"].append(sum(o["parsed"] is None for o in outs))
         cols["position_consistent"].append(None)

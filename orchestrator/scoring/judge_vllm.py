@@ -41,14 +41,11 @@ class VllmJudgeScorer(JudgeBase):
         """``engine``: an already started ``vllm.LLM`` of the same model to reuse (e.g. one judge in two modes)."""
         vllm = require("vllm")
         transformers = require("transformers")
-        from orchestrator.scoring.classifier import (
-            ModelInfo,
-            load_tokenizer,
-            model_fingerprint,
-            resolve_dtype,
-        )
+        from orchestrator.scoring._hf import load_tokenizer, model_fingerprint, resolve_dtype
+        from orchestrator.scoring._protocol import ModelInfo
 
         start = time.perf_counter()
+        self.device = device
         self._setup(spec, load_tokenizer(spec))
         dtype_name = resolve_dtype(spec, device)
         max_len = spec.max_length + self.settings.max_new_tokens

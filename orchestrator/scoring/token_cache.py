@@ -27,6 +27,7 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ class TokenCache:
         self.directory = Path(directory).expanduser() if directory is not None else None
         self.memory_entries = memory_entries
         self._memory: OrderedDict[str, Encoded] = OrderedDict()
-        self._fingerprints: dict[int, tuple[object, int, str]] = {}
+        self._fingerprints: dict[int, tuple[Any, int, str]] = {}  # id -> (tokenizer, size, fingerprint)
         self.hits = 0
         self.misses = 0
 

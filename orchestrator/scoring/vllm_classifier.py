@@ -32,7 +32,8 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring.classifier import ClassifierScorer, load_tokenizer
+from orchestrator.scoring._hf import load_tokenizer
+from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.formatting import Encoded
 from orchestrator.scoring.token_cache import TokenCache, resolve_cache_dir
 from orchestrator.scoring.vllm_engine import engine_model_info, get_engine, require_vllm

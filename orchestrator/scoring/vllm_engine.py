@@ -181,7 +181,8 @@ def _local_dir(spec: ModelSpec) -> str:
 
 def engine_model_info(spec: ModelSpec, engine, *, load_seconds: float | None = None, **extra: Any):
     """The manifest's :class:`ModelInfo` for a model scored through a vLLM engine."""
-    from orchestrator.scoring.classifier import ModelInfo, model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
+    from orchestrator.scoring._protocol import ModelInfo
 
     model_config = engine.llm_engine.model_config
     return ModelInfo(

@@ -61,6 +61,9 @@ def test_sql_and_leaderboard_on_empty_store(tmp_path):
 
 
 def test_run_with_broken_model_exits_1_and_keeps_good_records(tmp_path, filtered_path, tiny_models):
+    # a directory that is no model (a local path that does not exist at all is a job-file error, exit 2:
+    # tests/test_bad_inputs.py)
+    (tmp_path / "nowhere").mkdir()
     job = write_job(
         tmp_path / "j.yaml",
         "mixed",
@@ -70,7 +73,7 @@ def test_run_with_broken_model_exits_1_and_keeps_good_records(tmp_path, filtered
     )
     out = _rayward("run", str(job), "--results", str(tmp_path / "r"))
     assert out.returncode == 1, out.stderr[-2000:]
-    assert "broken" in out.stderr and "not found" in out.stderr
+    assert "broken" in out.stderr and "no config.json" in out.stderr
     rows = json.loads(_rayward("leaderboard", "--results", str(tmp_path / "r"), "--format", "json").stdout)
     assert [r["model"] for r in rows] == ["good"]
     n = json.loads(

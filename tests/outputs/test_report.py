@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from orchestrator.outputs.report import CHART_IDS, render_report, write_report
+from orchestrator.outputs.report_benchmarks import BENCHMARK_CHART_IDS
 from tests._synth import bools, write_run
 from tests.conftest import REPO
 
@@ -65,7 +66,7 @@ def test_report_is_self_contained(report_html):
 
 def test_report_empty_store(tmp_path):
     text = render_report(tmp_path, n_boot=10)
-    assert text.count('class="empty"') == len(CHART_IDS)
+    assert text.count('class="empty"') == len(CHART_IDS) + len(BENCHMARK_CHART_IDS)
 
 
 def _chromium(url, tmp_path):

@@ -71,7 +71,8 @@ def _rows():
 
 def test_bootstrap_matches_brute_force(tmp_path):
     weights = _weights_from_store(tmp_path)
-    ci = bootstrap_scores(_rows(), weights, n_boot=300, seed=7)
+    # the resampling itself, draw by draw, on a few rows: the minimum-units refusal is off (min_units=1)
+    ci = bootstrap_scores(_rows(), weights, n_boot=300, seed=7, min_units=1)
     sections, overall = _brute_force(_rows(), weights, n_boot=300, seed=7)
     assert [ci.overall.low, ci.overall.high] == pytest.approx(overall, abs=1e-12)
     for name, (low, high) in sections.items():
@@ -84,14 +85,14 @@ def test_bootstrap_matches_brute_force(tmp_path):
 
 def test_bootstrap_is_seeded_and_sane(tmp_path):
     weights = _weights_from_store(tmp_path)
-    a = bootstrap_scores(_rows(), weights, n_boot=500, seed=1)
-    assert a == bootstrap_scores(_rows(), weights, n_boot=500, seed=1)
-    assert a != bootstrap_scores(_rows(), weights, n_boot=500, seed=2)
+    a = bootstrap_scores(_rows(), weights, n_boot=500, seed=1, min_units=1)
+    assert a == bootstrap_scores(_rows(), weights, n_boot=500, seed=1, min_units=1)
+    assert a != bootstrap_scores(_rows(), weights, n_boot=500, seed=2, min_units=1)
     for iv in [*a.subsets.values(), *a.sections.values(), a.overall]:
         assert 0 <= iv.low <= iv.high <= 1
     # a subset that is all right has a zero-width interval
     rows = [{"subset": "hep-go", "prompt": str(i), "correct": True} for i in range(5)]
-    ci = bootstrap_scores(rows, weights, n_boot=50)
+    ci = bootstrap_scores(rows, weights, n_boot=50, min_units=1)
     assert (ci.subsets["hep-go"].low, ci.subsets["hep-go"].high) == (1.0, 1.0)
 
 

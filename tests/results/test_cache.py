@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.config import JobConfig, model_spec
 from orchestrator.results.cache import (
     CACHE_DIR,
     SPEED_ONLY_FIELDS,
@@ -44,8 +44,17 @@ def _job(filtered_path, results, models: dict[str, dict], **extra) -> JobConfig:
 
 
 def _records(results: Path, run_id: str, model: str) -> pa.Table:
-    files = sorted((results / "records").glob(f"benchmark=*/model={model}/run={run_id}/shard-*.parquet"))
-    return pq.read_table(files, partitioning=None).sort_by("row_index")
+    """One run's records of one model as readers see them (compacted files and reused units included)."""
+    from orchestrator.query.db import connect
+
+    con = connect(results)
+    try:
+        return con.sql(
+            "SELECT * EXCLUDE (texts) FROM records WHERE run_id = $r AND model = $m ORDER BY row_index",
+            params={"r": run_id, "m": model},
+        ).to_arrow_table()
+    finally:
+        con.close()
 
 
 def _by_model(res):
@@ -218,7 +227,7 @@ def test_fully_cached_run_needs_no_ray(ray_cluster, filtered_path, tiny_models, 
 
 
 def test_key_parts(tmp_path, tiny_models):
-    spec = ModelSpec(name="a", path=str(tiny_models["tiny-rm"]))
+    spec = model_spec(name="a", path=str(tiny_models["tiny-rm"]))
     identity = "sha256:x"
 
     def key(s, device="cpu", dtype="float32", ident=identity):
@@ -251,7 +260,9 @@ def test_key_parts(tmp_path, tiny_models):
     assert key(spec) != key(spec, device="cuda:1", dtype="bfloat16") != key(spec, device="cuda:0")
     assert key(spec) != key(spec, ident="sha256:y")
 
-    class Extended(ModelSpec):  # a field another helper adds later is part of the key by default
+    from orchestrator.config import ClassifierSpec
+
+    class Extended(ClassifierSpec):  # a field added later is part of the key by default
         judge_seed: int = 0
 
     ext = Extended(name="a", path=spec.path)
@@ -282,7 +293,7 @@ def test_example_keys_follow_the_exact_input(filtered_path):
 
 
 def test_model_fingerprint_is_cheap_and_content_based(tmp_path):
-    from orchestrator.scoring.classifier import model_fingerprint
+    from orchestrator.scoring._hf import model_fingerprint
     from orchestrator.tiny import build_tiny_model
 
     model = build_tiny_model(tmp_path / "m", seed="one")
@@ -343,7 +354,7 @@ def _writer(root: str, model: str, worker: int, rounds: int) -> None:
     from orchestrator.runtime.planning import WorkUnit
 
     cache = ScoreCache(root, _examples(200), want_gpu=False, read=False)  # read=False: add every row
-    spec = ModelSpec(name="m", path=model)
+    spec = model_spec(name="m", path=model)
     for i in range(rounds):
         start = ((worker * 7 + i) * 10) % 200
         unit = WorkUnit("b", "m", i, start, start + 10)
@@ -366,7 +377,7 @@ def test_concurrent_writers_and_a_reader_never_see_damage(tmp_path, tiny_models,
     ]
     for p in procs:
         p.start()
-    spec = ModelSpec(name="m", path=str(tiny_models["tiny-rm"]))
+    spec = model_spec(name="m", path=str(tiny_models["tiny-rm"]))
     seen = 0
     with caplog.at_level(logging.WARNING, logger="orchestrator.results.cache"):
         while any(p.is_alive() for p in procs):  # read while they write: only whole files are ever visible
@@ -394,7 +405,7 @@ def test_cached_units_builds_records_for_the_run(tmp_path, tiny_models):
     from orchestrator.runtime.planning import WorkUnit
 
     root = tmp_path / "results"
-    spec = ModelSpec(name="m", path=str(tiny_models["tiny-rm"]))
+    spec = model_spec(name="m", path=str(tiny_models["tiny-rm"]))
     examples = _examples(30)
     examples["b"].table = (
         examples["b"]

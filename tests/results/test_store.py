@@ -229,9 +229,10 @@ def test_driver_writes_a_run_to_a_non_local_store(tmp_path, filtered_path, tiny_
     result = run_job(job, results=uri)
     assert result.ok and result.results == uri
     store = open_store(uri)
-    assert len(record_files(store)) == 3  # 23 rows in shards of 10
+    assert len(record_files(store)) == 1  # 23 rows in shards of 10, compacted into one file after the run
     (manifest,) = read_manifests(store)
     assert manifest["status"] == "ok" and manifest["run_id"] == result.run_id
+    assert manifest["models"][0]["shards"] == [0, 1, 2] and manifest["compacted"]
     (row,) = leaderboard(uri)
     assert row["model"] == "m" and row["run_id"] == result.run_id
     assert connect(uri).sql("SELECT count(DISTINCT example_id) FROM records").fetchall() == [(23,)]

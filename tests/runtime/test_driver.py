@@ -81,11 +81,11 @@ def test_good_and_broken_models(ray_cluster, filtered_path, tiny_models, tmp_pat
     ).to_pylist()
     assert len(rows) == n and len({r["row_index"] for r in rows}) == n
     # scores equal a direct in-process scorer on the same rows
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     src = pq.read_table(filtered_path).take([r["row_index"] for r in rows]).to_pydict()
-    direct = ClassifierScorer(ModelSpec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
+    direct = ClassifierScorer(model_spec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
         src["prompt"], src["chosen"], src["rejected"]
     )
     np.testing.assert_allclose([r["score_chosen"] for r in rows], direct.score_chosen, atol=1e-5)

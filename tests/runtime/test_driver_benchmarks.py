@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.config import JobConfig, model_spec
 from orchestrator.query.db import connect, leaderboard, run_query
 from orchestrator.runtime.driver import run_job
 from orchestrator.scoring.classifier import ClassifierScorer
@@ -67,7 +67,7 @@ def _job(tmp_path, benchmarks, tiny):
 
 
 def _direct_scores(tiny, prompts, completions):
-    scorer = ClassifierScorer(ModelSpec(name="x", path=str(tiny)))
+    scorer = ClassifierScorer(model_spec(name="x", path=str(tiny)))
     return scorer.score_texts(format_conversations(scorer.tokenizer, prompts, completions))[0]
 
 

@@ -222,7 +222,7 @@ def test_failures_config_is_strict_and_resume_counts_committed_errors(tmp_path, 
 def test_worker_turns_failing_rows_into_error_records(tmp_path, tiny_models):
     import numpy as np
 
-    from orchestrator.config import BenchmarkSpec, ModelSpec
+    from orchestrator.config import BenchmarkSpec, model_spec
     from orchestrator.data import load_examples
     from orchestrator.errors import ModelError
     from orchestrator.runtime.worker import ScoringWorker
@@ -245,7 +245,7 @@ def test_worker_turns_failing_rows_into_error_records(tmp_path, tiny_models):
     # the other rows are scored as they would be without the bad ones
     good = [r for r in rows if r["error"] is None]
     src = examples.take([r["row_index"] for r in good]).to_pydict()
-    direct = ClassifierScorer(ModelSpec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
+    direct = ClassifierScorer(model_spec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
         src["prompt"], src["chosen"], src["rejected"]
     )
     np.testing.assert_allclose([r["score_chosen"] for r in good], direct.score_chosen, rtol=0, atol=1e-5)

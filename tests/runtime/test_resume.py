@@ -32,6 +32,7 @@ def test_kill_driver_then_resume(tmp_path, filtered_path, tiny_models):
         limit=LIMIT,
         shard_size=SHARD,
     )
+    job.write_text(job.read_text() + "compact: false\n")  # the shard files below are compared byte for byte
     results = tmp_path / "results"
     from collections import Counter
 
@@ -78,11 +79,11 @@ def test_kill_driver_then_resume(tmp_path, filtered_path, tiny_models):
     assert set(table["run_id"]) == {manifest["run_id"]}
 
     # scores identical to an uninterrupted computation of the same rows
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
     from orchestrator.scoring.classifier import ClassifierScorer
 
     src = pq.read_table(filtered_path).take(table["row_index"]).to_pydict()
-    direct = ClassifierScorer(ModelSpec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
+    direct = ClassifierScorer(model_spec(name="x", path=str(tiny_models["tiny-rm"]))).score_pairs(
         src["prompt"], src["chosen"], src["rejected"]
     )
     np.testing.assert_allclose(table["score_chosen"], direct.score_chosen, atol=1e-5)

@@ -7,7 +7,7 @@ import time
 import pyarrow as pa
 import pytest
 
-from orchestrator.config import JobConfig, ModelSpec, Resources
+from orchestrator.config import JobConfig, Resources, model_spec
 from orchestrator.query.db import connect, run_query
 from orchestrator.results.records import read_manifests
 from orchestrator.runtime.driver import run_job
@@ -40,12 +40,12 @@ def _true_parameters(path):
 def test_parameters_from_safetensors_config_hint_and_default(tiny_models, tmp_path):
     path = tiny_models["tiny-rm"]
     true = _true_parameters(path)
-    assert estimate_parameters(ModelSpec(name="a", path=str(path))) == (true, "safetensors")
+    assert estimate_parameters(model_spec(name="a", path=str(path))) == (true, "safetensors")
     # config.json only (no weights): the Llama-layout estimate is within 1% of the truth
     config_only = tmp_path / "config-only"
     config_only.mkdir()
     shutil.copy(path / "config.json", config_only / "config.json")
-    estimate, source = estimate_parameters(ModelSpec(name="b", path=str(config_only)))
+    estimate, source = estimate_parameters(model_spec(name="b", path=str(config_only)))
     assert source == "config" and abs(estimate - true) / true < 0.01
     # a causal LM with an untied head counts the head too
     causal = json.loads((tiny_models["tiny-lm"] / "config.json").read_text())
@@ -67,8 +67,11 @@ def test_parameters_from_safetensors_config_hint_and_default(tiny_models, tmp_pa
     }
     assert 6.6e9 < config_parameters(llama7b) < 6.8e9
     assert config_parameters({"hidden_size": 8}) is None
-    assert estimate_parameters(ModelSpec(name="c", path=str(path), num_parameters=123)) == (123, "hint")
-    assert estimate_parameters(ModelSpec(name="d", path="org/some-hub-rm")) == (DEFAULT_PARAMETERS, "default")
+    assert estimate_parameters(model_spec(name="c", path=str(path), num_parameters=123)) == (123, "hint")
+    assert estimate_parameters(model_spec(name="d", path="org/some-hub-rm")) == (
+        DEFAULT_PARAMETERS,
+        "default",
+    )
 
 
 def test_row_tokens_count_every_scored_text():
@@ -95,19 +98,21 @@ def test_row_tokens_count_every_scored_text():
 
 def test_model_job_width_duration_and_capacity():
     gpu = Resources(gpus_per_actor=1)
-    tp2 = ModelSpec(name="tp2", path="x", tensor_parallel_size=2)
+    tp2 = model_spec(name="tp2", path="x", tensor_parallel_size=2)
     assert model_job(tp2, gpu, cost=100.0, capacity=8) == Job("tp2", 50.0, 2.0, 0)
     # replicas split the work; capped to what fits the cluster
     three = Resources(gpus_per_actor=1, actors_per_model=3)
     assert model_job(tp2, three, cost=120.0, capacity=4) == Job("tp2", 30.0, 4.0, 0)
-    assert model_job(ModelSpec(name="m", path="x"), three, cost=120.0, capacity=8) == Job("m", 40.0, 3.0, 0)
+    assert model_job(model_spec(name="m", path="x"), three, cost=120.0, capacity=8) == Job("m", 40.0, 3.0, 0)
     # CPU actors hold CPU slots
     assert (
-        model_job(ModelSpec(name="c", path="x"), Resources(gpus_per_actor=0, cpus_per_actor=2), 10.0, 8).width
+        model_job(
+            model_spec(name="c", path="x"), Resources(gpus_per_actor=0, cpus_per_actor=2), 10.0, 8
+        ).width
         == 2.0
     )
     with pytest.raises(ValueError, match="model 'tp4': one replica needs 4 GPUs .* the cluster has 2"):
-        model_job(ModelSpec(name="tp4", path="x", tensor_parallel_size=4), gpu, 1.0, capacity=2)
+        model_job(model_spec(name="tp4", path="x", tensor_parallel_size=4), gpu, 1.0, capacity=2)
 
 
 # ---------------------------------------------------------------- policy and simulator
@@ -168,11 +173,11 @@ def test_slot_scheduler_backfills_and_releases():
 
 def test_placement_bundles_and_options():
     gpu = Resources(gpus_per_actor=1, cpus_per_actor=2)
-    tp2 = ModelSpec(name="a", path="x", tensor_parallel_size=2)
+    tp2 = model_spec(name="a", path="x", tensor_parallel_size=2)
     assert replica_bundles(gpu, tp2) == [{"GPU": 1.0, "CPU": 2.0}, {"GPU": 1.0}]
-    assert replica_bundles(gpu, ModelSpec(name="b", path="x")) is None
+    assert replica_bundles(gpu, model_spec(name="b", path="x")) is None
     assert replica_bundles(Resources(gpus_per_actor=0), tp2) is None  # CPU actors: no GPUs to place
-    assert actor_options(gpu, ModelSpec(name="c", path="x", tensor_parallel_size=3))["num_gpus"] == 3
+    assert actor_options(gpu, model_spec(name="c", path="x", tensor_parallel_size=3))["num_gpus"] == 3
     assert actor_options(gpu)["num_gpus"] == 1
 
 

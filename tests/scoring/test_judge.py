@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.config import JobConfig, model_spec
 from orchestrator.errors import ConfigError
 from orchestrator.results.records import make_table
 from orchestrator.scoring.judge_prompts import load_template
@@ -33,10 +33,10 @@ def _job(model: dict) -> dict:
 @pytest.mark.parametrize(
     "model, message",
     [
-        ({"mode": "rubric"}, "models[0]: mode: only for kind judge, not 'classifier'"),
+        ({"mode": "rubric"}, "models[0].mode: only for kind judge, not 'classifier'"),
         (
             {"kind": "dpo", "reference": "ref", "temperature": 0.5},
-            "models[0]: temperature: only for kind judge, not 'dpo'",
+            "models[0].temperature: only for kind judge, not 'dpo'",
         ),
         ({"kind": "judge", "order": "both"}, "models[0]: order: only for mode pairwise"),
         ({"kind": "judge", "mode": "pairwise", "samples": 3}, "models[0]: samples: only for mode rubric"),
@@ -59,7 +59,7 @@ def test_judge_keys_are_validated_with_their_path(model, message):
 
 
 def test_judge_defaults():
-    s = JudgeSettings.from_spec(ModelSpec(name="m", path="p", kind="judge"))
+    s = JudgeSettings.from_spec(model_spec(name="m", path="p", kind="judge"))
     assert (s.mode, s.samples, s.temperature, s.top_p, s.seed, s.max_new_tokens, s.order) == (
         "rubric",
         1,
@@ -69,9 +69,9 @@ def test_judge_defaults():
         512,
         None,
     )
-    s = JudgeSettings.from_spec(ModelSpec(name="m", path="p", kind="judge", mode="pairwise"))
+    s = JudgeSettings.from_spec(model_spec(name="m", path="p", kind="judge", mode="pairwise"))
     assert s.order == "random" and s.greedy
-    spec = ModelSpec(name="m", path="p", kind="judge", samples=3, temperature=0.7, top_p=0.9, seed=5)
+    spec = model_spec(name="m", path="p", kind="judge", samples=3, temperature=0.7, top_p=0.9, seed=5)
     assert JudgeSettings.from_spec(spec).samples == 3
 
 
@@ -238,7 +238,7 @@ def _scorer(tiny_models, **judge):
     from orchestrator.scoring import make_scorer
 
     return make_scorer(
-        ModelSpec(
+        model_spec(
             name="tiny-judge", path=str(tiny_models["tiny-judge"]), kind="judge", max_new_tokens=12, **judge
         )
     )

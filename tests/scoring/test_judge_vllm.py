@@ -32,9 +32,9 @@ def judge_path(tmp_path_factory):
 
 
 def _spec(path, backend, **judge):
-    from orchestrator.config import ModelSpec
+    from orchestrator.config import model_spec
 
-    return ModelSpec(
+    return model_spec(
         name="tiny-judge",
         path=str(path),
         kind="judge",

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from orchestrator.config import JobConfig, ModelSpec
+from orchestrator.config import JobConfig, model_spec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.dpo import DPOScorer
@@ -35,7 +35,7 @@ def _variant(src: Path, dest: Path, edit=None, config=None) -> Path:
 
 def _classifier_error(path: Path, name: str = "m") -> str:
     with pytest.raises(ModelError) as err:
-        ClassifierScorer(ModelSpec(name=name, path=str(path)))
+        ClassifierScorer(model_spec(name=name, path=str(path)))
     return str(err.value)
 
 
@@ -105,7 +105,7 @@ def test_causal_lm_as_classifier(tiny_models):
 
 
 def test_classifier_as_reference_free_dpo(tiny_models):
-    spec = ModelSpec(name="cls-as-dpo", path=str(tiny_models["tiny-rm"]), kind="dpo", ref_free_norm="sum")
+    spec = model_spec(name="cls-as-dpo", path=str(tiny_models["tiny-rm"]), kind="dpo", ref_free_norm="sum")
     with pytest.raises(ModelError) as err:
         DPOScorer(spec)
     msg = str(err.value)
@@ -124,11 +124,11 @@ def test_tied_embeddings_are_not_missing(tiny_models, tmp_path):
         edit=lambda t: {k: v for k, v in t.items() if k != "lm_head.weight"},
         config=lambda c: c.update(tie_word_embeddings=True),
     )
-    scorer = DPOScorer(ModelSpec(name="tied", path=str(path), kind="dpo", ref_free_norm="avg"))
+    scorer = DPOScorer(model_spec(name="tied", path=str(path), kind="dpo", ref_free_norm="avg"))
     model = scorer.model
     assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
     # the untouched checkpoints load as before
-    assert ClassifierScorer(ModelSpec(name="ok", path=str(tiny_models["tiny-rm"]))).info.num_parameters > 0
+    assert ClassifierScorer(model_spec(name="ok", path=str(tiny_models["tiny-rm"]))).info.num_parameters > 0
 
 
 def test_report_of_a_clean_load_passes():

@@ -1,7 +1,7 @@
 """Default-path exactness beyond Llama: tiny Gemma-2 and Qwen2 classifiers against the reference, per example.
 
 The fixtures are rewardbench 0.1.4's ``scripts/run_rm.py`` (transformers 4.51, float32) on the same replicas over
-the first 8 rows of every v1 subset (``benchmarks/reference/run_reference_replicas.sh``).
+the first 8 rows of every v1 subset (``perf/reference/run_reference_replicas.sh``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.scoring.classifier import ClassifierScorer, load_tokenizer
 from orchestrator.scoring.tokenizer_file import pipeline_differences
 from orchestrator.tiny_replicas import build_tiny_replica
@@ -38,7 +38,7 @@ def test_replica_matches_reference_per_example(replicas, filtered_path, arch):
     assert len(ref["row_index"]) == summary["rows"] == 184
     src = pq.read_table(filtered_path).take(ref["row_index"]).to_pydict()
     assert src["id"] == ref["id"] and src["subset"] == ref["subset"]
-    scorer = ClassifierScorer(ModelSpec(name=name, path=str(replicas[arch])))
+    scorer = ClassifierScorer(model_spec(name=name, path=str(replicas[arch])))
     got = scorer.score_pairs(src["prompt"], src["chosen"], src["rejected"])
     assert got.correct.astype(int).tolist() == ref["result"]
     np.testing.assert_allclose(got.score_chosen, ref["score_chosen"], atol=1e-4, rtol=0)
@@ -52,9 +52,9 @@ def test_tokenizer_runs_the_checkpoint_file(replicas):
     path = replicas["qwen2"]
     auto = AutoTokenizer.from_pretrained(str(path))
     assert {"normalizer", "pre_tokenizer"} <= set(pipeline_differences(auto, path / "tokenizer.json"))
-    ours = load_tokenizer(ModelSpec(name="q", path=str(path)))
+    ours = load_tokenizer(model_spec(name="q", path=str(path)))
     assert pipeline_differences(ours, path / "tokenizer.json") == []
     assert ours.truncation_side == "left"
     # a tokenizer that already runs its file is kept as loaded
-    gemma = load_tokenizer(ModelSpec(name="g", path=str(replicas["gemma2"])))
+    gemma = load_tokenizer(model_spec(name="g", path=str(replicas["gemma2"])))
     assert type(gemma) is type(AutoTokenizer.from_pretrained(str(replicas["gemma2"])))

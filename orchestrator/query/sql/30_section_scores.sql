@@ -1,5 +1,7 @@
 -- Section score = weighted mean of its subsets' accuracies (weights joined as data); subsets without a section
 -- (kept but unscored, e.g. anthropic_harmless) are left out. A custom benchmark's subset is its own section, weight 1.
+-- A rule with a sections_view gives its subsets' sections itself (rule_sections: RM-Bench's domains and Easy /
+-- Normal / Hard, from its style matrix).
 CREATE OR REPLACE VIEW section_scores AS
 SELECT
     a.model,
@@ -12,5 +14,8 @@ SELECT
     bool_and(a.complete) AS complete
 FROM subset_accuracy a
 LEFT JOIN benchmark_subsets s USING (benchmark, subset)
-WHERE s.subset IS NULL OR s.section IS NOT NULL
-GROUP BY a.model, a.benchmark, coalesce(s.section, a.subset);
+WHERE (s.subset IS NULL OR s.section IS NOT NULL)
+  AND coalesce(s.rule, '') NOT IN (SELECT rule FROM scoring_rules WHERE sections_view <> '')
+GROUP BY a.model, a.benchmark, coalesce(s.section, a.subset)
+UNION ALL BY NAME
+SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM rule_sections;

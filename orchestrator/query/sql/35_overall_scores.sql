@@ -1,8 +1,8 @@
 -- Which scored subsets of each (model, benchmark) row are missing or partial. A subset of an optional section
 -- (v1 Prior Sets) only counts when the model has some records of that section.
 CREATE OR REPLACE VIEW subset_coverage AS
-WITH mb AS (
-    SELECT DISTINCT model, benchmark FROM latest_records
+WITH mb AS (  -- the (model, benchmark) pairs with latest records (each has some subset's accuracy)
+    SELECT DISTINCT model, benchmark FROM subset_accuracy
 ), present AS (
     SELECT DISTINCT a.model, a.benchmark, s.section
     FROM subset_accuracy a JOIN benchmark_subsets s USING (benchmark, subset)

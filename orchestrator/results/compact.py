@@ -1,0 +1,300 @@
+"""Compaction and garbage collection of finished runs (``rayward compact``, ``rayward gc``).
+
+**Compaction** of a finished run (manifest status ``ok``; a run that may still be resumed is left as it is) holds
+the run's lock (a driver resuming it, or another compaction, makes it skip the run) and, per partition,
+
+1. merges its shard files into one ``part-<id>.parquet`` (written atomically), then deletes the shard files;
+2. records in the manifest, per model entry, ``subsets`` ({subset: records}: readers take the latest run per subset
+   from it instead of scanning records) and folds the partition's unit references into ``reused_shards``; the
+   manifest is rewritten atomically *before* the reference files are deleted.
+
+A reader lists the partition before it reads the manifest and prefers a part file over shard files, so at every
+moment it finds each unit exactly once (:mod:`orchestrator.results.catalog`).
+
+**gc** (``--keep-last N``) removes, per (benchmark, model), the records of runs older than its newest ``N`` runs,
+except a run that is the latest for some subset (what the leaderboard shows), a run whose records a kept run
+reuses, and a run whose lock a driver holds. The manifest loses those model entries first (a manifest left with
+no entry is deleted), then the records go.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from orchestrator.results.catalog import PART_PREFIX, list_partitions, partition_files, read_ref
+from orchestrator.results.records import (
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    _relative,
+    _with_fields,
+    encode_part,
+    read_manifests,
+    run_lock_name,
+    write_manifest,
+)
+from orchestrator.results.store import LockHeld, Store, open_store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CompactReport:
+    """What compaction did to one run."""
+
+    run_id: str
+    status: str
+    """``compacted``, ``skipped: <why>``."""
+    merged_files: int = 0
+    part_files: int = 0
+    refs_folded: int = 0
+
+
+@dataclass
+class GcReport:
+    removed_runs: list[str] = field(default_factory=list)
+    """Runs whose manifest went (every model entry removed)."""
+    removed_partitions: int = 0
+    removed_bytes: int = 0
+    kept_latest: int = 0
+    kept_referenced: int = 0
+    skipped_locked: list[str] = field(default_factory=list)
+
+
+def _read(store: Store, path: Path | str, columns: list[str] | None = None) -> pa.Table:
+    if store.local is not None:
+        return pq.read_table(path, columns=columns)
+    with store.fs.open_input_file(str(path)) as fh:
+        return pq.read_table(fh, columns=columns)
+
+
+def _delete(store: Store, path: Path | str) -> int:
+    try:
+        if store.local is not None:
+            size = Path(path).stat().st_size
+            Path(path).unlink()
+            return size
+        info = store.fs.get_file_info(str(path))
+        store.fs.delete_file(str(path))
+        return info.size or 0
+    except FileNotFoundError:
+        return 0
+
+
+def _rmdir(store: Store, path: Path | str) -> None:
+    if store.local is not None:
+        try:
+            Path(path).rmdir()
+        except OSError:
+            pass  # not empty (a concurrent writer) or already gone
+
+
+def _write_part(table: pa.Table, target: Any) -> None:
+    pq.write_table(table, target, compression="zstd", row_group_size=1 << 20)
+
+
+def _schema_names(store: Store, path: Path | str) -> list[str]:
+    if store.local is not None:
+        return pq.read_schema(path).names
+    with store.fs.open_input_file(str(path)) as fh:
+        return pq.ParquetFile(fh).schema_arrow.names
+
+
+def _subset_counts(store: Store, files: list[Path | str], shards: set[int] | None = None) -> Counter:
+    counts: Counter = Counter()
+    for path in files:
+        table = _read(store, path, ["subset", "shard"])
+        if shards is not None:
+            table = table.filter(pc.is_in(table.column("shard"), pa.array(sorted(shards), pa.int32())))
+        for subset, n in Counter(table.column("subset").to_pylist()).items():
+            counts[subset] += n
+    return counts
+
+
+def compact_run(results: str | Path | Store, run_id: str) -> CompactReport:
+    """Compact one finished run (see the module docstring)."""
+    store = open_store(results)
+    manifest = next((m for m in read_manifests(store) if m.get("run_id") == run_id), None)
+    if manifest is None:
+        return CompactReport(run_id, "skipped: no manifest")
+    if manifest.get("status") != "ok":
+        return CompactReport(run_id, f"skipped: status {manifest.get('status')!r} (may be resumed)")
+    try:
+        with store.lock(run_lock_name(run_id)):
+            return _compact_locked(store, run_id)
+    except LockHeld:
+        return CompactReport(run_id, "skipped: a driver holds the run's lock")
+
+
+def _compact_locked(store: Store, run_id: str) -> CompactReport:
+    report = CompactReport(run_id, "compacted")
+    manifest = next((m for m in read_manifests(store) if m.get("run_id") == run_id), None)
+    if manifest is None:
+        return CompactReport(run_id, "skipped: no manifest")
+    partitions = {k: p for k, p in list_partitions(store).items() if k[2] == run_id}
+    to_delete_shards: list[Path | str] = []
+    for _key, p in sorted(partitions.items()):
+        shard_files = [f for f in p.files if str(f).rsplit("/", 1)[-1].startswith("shard-")]
+        if len(shard_files) > 1:
+            tables = [_with_fields(_read(store, f)).cast(RECORD_SCHEMA) for f in shard_files]
+            merged = pa.concat_tables(tables).sort_by([("shard", "ascending"), ("row_index", "ascending")])
+            rel = _relative(store, p.path) + f"/{PART_PREFIX}{secrets.token_hex(6)}.parquet"
+            store.write_atomic(rel, functools.partial(_write_part, merged))
+            report.merged_files += len(shard_files)
+            report.part_files += 1
+            to_delete_shards += shard_files
+        to_delete_shards += p.superseded
+    for path in to_delete_shards:  # the part file holds them now
+        _delete(store, path)
+    # subsets per model entry and the unit references, into the manifest
+    partitions = {k: p for k, p in list_partitions(store).items() if k[2] == run_id}
+    reused = {(r["benchmark"], r["model"], int(r["shard"])): r for r in manifest.get("reused_shards") or []}
+    ref_files: list[Path | str] = []
+    counts: dict[tuple[str, str], Counter] = {}
+    for (benchmark, model, _), p in partitions.items():
+        c = _subset_counts(store, p.files)
+        by_target: dict[str, set[int]] = {}
+        for path in p.ref_files:
+            ref = read_ref(store, path)
+            if ref is None:
+                continue
+            reused[(ref.benchmark, ref.model, ref.shard)] = {
+                k: v for k, v in ref.as_dict().items() if k != "run_id"
+            }
+            by_target.setdefault(ref.from_run, set()).add(ref.shard)
+            ref_files.append(path)
+        for key in reused:
+            if key[:2] == (benchmark, model):
+                by_target.setdefault(reused[key]["from_run"], set()).add(key[2])
+        for target, shards in by_target.items():
+            files, _ = partition_files(store, benchmark, model, target)
+            c += _subset_counts(store, files, shards)
+        counts[(benchmark, model)] = c
+    for entry in manifest.get("models", []):
+        found = counts.get((entry.get("benchmark"), entry.get("model")))
+        if found is not None:
+            entry["subsets"] = dict(sorted(found.items()))
+    manifest["reused_shards"] = [
+        {"benchmark": b, "model": m, "shard": s, "from_run": r["from_run"], "rows": r["rows"]}
+        for (b, m, s), r in sorted(reused.items())
+    ]
+    manifest["compacted"] = True
+    if all(_schema_names(store, f) == RECORD_SCHEMA.names for p in partitions.values() for f in p.files):
+        manifest["record_schema_version"] = SCHEMA_VERSION  # readers may use DuckDB's reader without unions
+    write_manifest(store, manifest)
+    for path in ref_files:  # the manifest holds them now
+        _delete(store, path)
+    report.refs_folded = len(ref_files)
+    return report
+
+
+def compact_store(results: str | Path | Store, run_ids: list[str] | None = None) -> list[CompactReport]:
+    """Compact the given runs (default: every finished run not compacted yet)."""
+    store = open_store(results)
+    if run_ids is None:
+        run_ids = sorted(
+            m["run_id"] for m in read_manifests(store) if m.get("status") == "ok" and not m.get("compacted")
+        )
+    return [compact_run(store, r) for r in run_ids]
+
+
+def gc_store(results: str | Path | Store, keep_last: int, *, dry_run: bool = False) -> GcReport:
+    """Remove old runs' records (see the module docstring); ``dry_run`` only reports what would go."""
+    from orchestrator.results.catalog import read_catalog
+
+    if keep_last < 1:
+        raise ValueError("--keep-last must be at least 1")
+    store = open_store(results)
+    latest = _latest_runs(store)
+    catalog = read_catalog(store)
+    report = GcReport()
+    by_model: dict[tuple[str, str], list[str]] = {}
+    for benchmark, model, run_id in catalog.partitions:
+        by_model.setdefault((benchmark, model), []).append(run_id)
+    for m in catalog.manifests:  # runs with a manifest entry but no records count too
+        for e in m.get("models", []):
+            key = (e.get("benchmark"), e.get("model"))
+            if None not in key and m["run_id"] not in by_model.setdefault(key, []):
+                by_model[key].append(m["run_id"])
+    old: set[tuple[str, str, str]] = set()
+    for (benchmark, model), runs in by_model.items():
+        for run_id in sorted(runs, reverse=True)[keep_last:]:
+            old.add((benchmark, model, run_id))
+    for k in sorted(old):
+        if k in latest:
+            report.kept_latest += 1
+    old -= latest
+    # a reference of any run not removed keeps its target (references never chain)
+    targets = {
+        (r.benchmark, r.model, r.from_run)
+        for r in catalog.refs
+        if (r.benchmark, r.model, r.run_id) not in old
+    }
+    report.kept_referenced = len(old & targets)
+    old -= targets
+    by_run: dict[str, list[tuple[str, str]]] = {}
+    for benchmark, model, run_id in old:
+        by_run.setdefault(run_id, []).append((benchmark, model))
+    manifests = {m["run_id"]: m for m in catalog.manifests}
+    for run_id, pairs in sorted(by_run.items()):
+        try:
+            with store.lock(run_lock_name(run_id)):
+                if dry_run:
+                    report.removed_partitions += sum(
+                        1 for b, m in pairs if (b, m, run_id) in catalog.partitions
+                    )
+                    continue
+                manifest = manifests.get(run_id)
+                if manifest is not None:
+                    gone = set(pairs)
+                    manifest["models"] = [
+                        e
+                        for e in manifest.get("models", [])
+                        if (e.get("benchmark"), e.get("model")) not in gone
+                    ]
+                    manifest["reused_shards"] = [
+                        r
+                        for r in manifest.get("reused_shards") or []
+                        if (r.get("benchmark"), r.get("model")) not in gone
+                    ]
+                    if manifest["models"]:
+                        manifest.setdefault("gc_removed", []).extend(f"{b}/{m}" for b, m in sorted(gone))
+                        write_manifest(store, manifest)
+                    else:
+                        _delete(store, store.path(f"runs/{encode_part(run_id)}.json"))
+                        report.removed_runs.append(run_id)
+                for benchmark, model in pairs:
+                    p = catalog.partitions.get((benchmark, model, run_id))
+                    if p is None:
+                        continue
+                    for path in [*p.files, *p.superseded, *p.ref_files]:
+                        report.removed_bytes += _delete(store, path)
+                    _rmdir(store, p.path)
+                    report.removed_partitions += 1
+        except LockHeld:
+            report.skipped_locked.append(run_id)
+    return report
+
+
+def _latest_runs(store: Store) -> set[tuple[str, str, str]]:
+    """(benchmark, model, run) of every run that is the latest for some subset (as the leaderboard reads it)."""
+    from orchestrator.query.db import connect
+
+    con = connect(store)
+    try:
+        rows = con.execute("SELECT DISTINCT benchmark, model, run_id FROM latest_subset_runs").fetchall()
+    finally:
+        con.close()
+    return {tuple(r) for r in rows}
+
+
+__all__ = ["compact_run", "compact_store", "gc_store", "CompactReport", "GcReport"]

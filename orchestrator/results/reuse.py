@@ -1,0 +1,142 @@
+"""Cache-served units recorded as references to the earlier records they repeat, not as copies.
+
+A unit whose every score came from the score cache is, in the usual nightly case, the same records as the unit
+(same benchmark, model and shard) of an earlier run, but for ``run_id`` and ``cached_from``. Then
+:func:`write_cached_unit` writes ``shard-<n>.ref.json`` (a few hundred bytes) into the run's partition instead of
+a shard file: "the records of this unit are those of run ``from_run``". Readers expand it (``raw_records``): the
+earlier rows with this run's id and ``cached_from`` = the run whose scores they are. Anything that would make the
+reference differ from the records the cache produced (another shard boundary, a renamed model, a schema change,
+other scores after a ``--no-cache`` refresh) writes the records as a shard file instead, so a reference is only
+ever written where it reproduces exactly those records.
+
+A reference always points at stored records (never at another reference), so ``rayward gc`` keeps a run as long as
+a kept run's references point at it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from orchestrator.results.catalog import REF_SUFFIX, list_run_dirs, read_ref
+from orchestrator.results.records import (
+    RECORD_SCHEMA,
+    TEXT_COLUMNS,
+    _relative,
+    _with_fields,
+    partition_dir,
+    split_texts,
+    texts_key,
+    write_shard,
+)
+from orchestrator.results.store import Store, open_store
+
+logger = logging.getLogger(__name__)
+
+_IGNORED = ("run_id", "cached_from", "texts", *TEXT_COLUMNS)
+
+
+def ref_name(shard: int) -> str:
+    return f"shard-{shard:05d}{REF_SUFFIX}"
+
+
+def _read_table(store: Store, path: Path | str) -> pa.Table:
+    if store.local is not None:
+        return pq.read_table(path)
+    with store.fs.open_input_file(str(path)) as fh:
+        return pq.read_table(fh)
+
+
+def stored_unit(
+    store: Store, benchmark: str, model: str, run_id: str, shard: int
+) -> tuple[str, pa.Table] | None:
+    """``(run, records)`` of one stored unit of ``run_id`` (following a reference to the run holding the rows), or
+    None when the run has no such unit."""
+    from orchestrator.results.catalog import partition_files
+
+    files, refs = partition_files(store, benchmark, model, run_id)
+    ref = refs.get(shard)
+    if ref is not None:
+        found = read_ref(store, ref)
+        if found is None or found.from_run == run_id:
+            return None
+        files, _ = partition_files(store, benchmark, model, found.from_run)
+        run_id = found.from_run
+    for path in files:
+        name = str(path).rsplit("/", 1)[-1]
+        if name.startswith("shard-") and name != f"shard-{shard:05d}.parquet":
+            continue
+        try:
+            table = _read_table(store, path)
+        except Exception as exc:  # unreadable: no reference to it
+            logger.warning("cannot read %s (%s)", path, exc)
+            return None
+        table = table.filter(pc.equal(table.column("shard"), shard))
+        if table.num_rows:
+            return run_id, _with_fields(table).cast(RECORD_SCHEMA)
+    return None
+
+
+def _same(new: pa.Table, old: pa.Table, old_run: str) -> bool:
+    """Whether ``old`` (records of ``old_run``) read through a reference gives exactly ``new``."""
+    if new.num_rows != old.num_rows:
+        return False
+    origin = pc.coalesce(old.column("cached_from"), pa.scalar(old_run, pa.string()))
+    if origin.to_pylist() != new.column("cached_from").to_pylist():
+        return False
+    new_texts = new.column("texts").to_pylist()
+    old_texts = old.column("texts").to_pylist()
+    if old.column("texts").null_count == old.num_rows:  # texts in the records (schema version < 4)
+        old_texts = [texts_key(old.select(["row_index", *TEXT_COLUMNS]))] * old.num_rows
+    if new_texts != old_texts:
+        return False
+    keep = [n for n in RECORD_SCHEMA.names if n not in _IGNORED]
+    return new.select(keep).equals(old.select(keep))
+
+
+def _write_bytes(target: Any, data: bytes) -> None:
+    if isinstance(target, str):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)
+
+
+def write_cached_unit(
+    root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int
+) -> Path | str:
+    """Record a cache-served unit: a reference to the same unit of the model's newest earlier run when that gives
+    exactly these records, else a shard file (:func:`write_shard`). Returns the path written."""
+    store = open_store(root)
+    new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
+    for previous in list_run_dirs(store, benchmark, model):
+        if previous >= run_id:
+            continue
+        found = stored_unit(store, benchmark, model, previous, shard)
+        if found is None:
+            continue
+        from_run, old = found
+        if not _same(new, old, from_run):
+            break  # the newest earlier unit differs: the scores changed since, store them
+        ref = {
+            "run_id": run_id,
+            "benchmark": benchmark,
+            "model": model,
+            "shard": shard,
+            "from_run": from_run,
+            "rows": new.num_rows,
+        }
+        data = json.dumps(ref, sort_keys=True).encode()
+        rel = _relative(store, partition_dir(store, benchmark, model, run_id)) + "/" + ref_name(shard)
+
+        return store.write_atomic(rel, functools.partial(_write_bytes, data=data))
+    return write_shard(store, new, benchmark=benchmark, model=model, run_id=run_id, shard=shard)
+
+
+__all__ = ["write_cached_unit", "stored_unit", "ref_name"]
