@@ -11,7 +11,10 @@ from typing import Any
 from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
+from orchestrator.scoring import named_templates
 from orchestrator.scoring.formatting import resolve_chat_template
+from orchestrator.scoring.load_check import load_with_report
+from orchestrator.scoring.tokenizer_file import match_tokenizer_file
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,6 @@ def load_pretrained(
         # safetensors straight to the device in the target dtype (no CPU copy first)
         kwargs["device_map"] = device
     loader = getattr(transformers, auto_class)
-    from orchestrator.scoring.load_check import load_with_report
 
     def load():
         # any missing, unexpected or mis-shaped weight fails the model (never a random head)
@@ -155,13 +157,20 @@ def load_tokenizer(spec: ModelSpec):
         )
     except Exception as exc:
         raise ModelError(f"model {spec.name!r}: cannot load tokenizer from {source!r}: {exc}") from None
+    # the reference's transformers 4.x runs tokenizer.json verbatim; 5.x may rebuild it per model family
+    tokenizer = match_tokenizer_file(tokenizer, source, spec.revision, spec.trust_remote_code)
     tokenizer.truncation_side = spec.truncation_side
+    own_template = getattr(tokenizer, "chat_template", None) is not None
     template = resolve_chat_template(spec.chat_template)
+    if template is None and not own_template:
+        # the reference's run_rm.py: fastchat's `tulu` when the tokenizer has none and none is named
+        template = resolve_chat_template(named_templates.DEFAULT)
+        logger.info(
+            "model %s: tokenizer has no chat template; using %r as the reference does", spec.name, "tulu"
+        )
     if template is not None:
         tokenizer.chat_template = template
-    if getattr(tokenizer, "chat_template", None) is None:
-        raise ModelError(
-            f"model {spec.name!r}: tokenizer at {source!r} has no chat template and the job sets none; "
-            f"add `chat_template:` to this model's entry"
-        )
+    if not own_template:
+        # ... which then sets add_eos_token = True (effective on some tokenizer classes only)
+        named_templates.apply_reference_eos(tokenizer, source)
     return tokenizer

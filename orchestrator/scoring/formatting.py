@@ -38,13 +38,24 @@ def to_messages(prompt: Any, completion: str, where: str = "") -> list[dict[str,
 
 
 def resolve_chat_template(template: str | None) -> str | None:
-    """A job's ``chat_template``: inline Jinja, or a path to a template file."""
+    """A job's ``chat_template``: a reference template name (:data:`~orchestrator.scoring.named_templates.NAMES`,
+    e.g. ``tulu``), inline Jinja, or a path to a template file."""
     if template is None:
         return None
+    from orchestrator.scoring.named_templates import named_template
+
+    named = named_template(template)
+    if named is not None:
+        return named
     if "{" not in template:
         path = Path(template).expanduser()
         if not path.is_file():
-            raise ModelError(f"chat_template {template!r}: not a Jinja template and no such file")
+            from orchestrator.scoring.named_templates import NAMES
+
+            raise ModelError(
+                f"chat_template {template!r}: not a template name ({', '.join(NAMES)}), "
+                "not a Jinja template and no such file"
+            )
         return path.read_text(encoding="utf-8")
     return template
 

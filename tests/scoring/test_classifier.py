@@ -76,8 +76,16 @@ def test_chat_template_from_file_and_missing(tiny_models, tmp_path):
     path = tmp_path / "notemplate"
     shutil.copytree(tiny_models["tiny-rm"], path)
     (path / "chat_template.jinja").unlink()
-    with pytest.raises(ModelError, match="no chat template"):
-        ClassifierScorer(model_spec(name="m", path=str(path)))
+    # no template of its own and none named: the reference's fastchat `tulu`
+    default = ClassifierScorer(model_spec(name="m", path=str(path)))
+    assert (
+        default.tokenizer.chat_template
+        == ClassifierScorer(
+            model_spec(name="m", path=str(path), chat_template="tulu")
+        ).tokenizer.chat_template
+    )
+    with pytest.raises(ModelError, match="not a template name"):
+        ClassifierScorer(model_spec(name="m", path=str(path), chat_template="no-such-template"))
     template = tmp_path / "t.jinja"
     template.write_text("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}")
     scorer = ClassifierScorer(model_spec(name="m", path=str(path), chat_template=str(template)))
