@@ -12,7 +12,7 @@ def api_only(spec: Any) -> bool:
     """A model that only calls endpoints (``backend: openai``, or an ensemble of such judges): no GPU, no torch."""
     if spec.backend == "openai":
         return True
-    members = getattr(spec, "member_specs", None)
+    members = getattr(spec, "member_specs", None) or []
     return spec.backend == "ensemble" and bool(members) and all(m.get("backend") == "openai" for m in members)
 
 

@@ -165,15 +165,17 @@ class JudgeBase:
                 "(several completions per prompt) needs `mode: rubric` or `mode: four-way`"
             )
         if s.mode == "four-way":
-            ties = [x == TIES_SUBSET for x in (subsets or [""] * len(prompts))]
+            tie_rows = [x == TIES_SUBSET for x in (subsets or [""] * len(prompts))]
+            if self.ratings_template is None:
+                raise ModelError(f"model {self.spec.name!r}: mode four-way has no ratings template for Ties")
             try:
                 requests = plan_four_way(
-                    s, self.template, self.ratings_template, prompts, chosen, rejected, ties
+                    s, self.template, self.ratings_template, prompts, chosen, rejected, tie_rows
                 )
             except ValueError as exc:
                 raise ModelError(f"model {self.spec.name!r}: {exc}") from None
             texts, marks = self.generate_marked(requests)
-            cols = four_way_columns(requests, texts, n_c, n_r, ties, s, marks)
+            cols = four_way_columns(requests, texts, n_c, n_r, tie_rows, s, marks)
         else:
             items = [
                 [(f"chosen:{j}", t) for j, t in enumerate(c)]

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.config import ModelSpec
+from orchestrator.config import JudgeSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.judge import TIES_SUBSET
 from orchestrator.scoring.judge_records import (
@@ -67,7 +67,7 @@ class EnsembleJudge:
     backend = "ensemble"
     wants_subsets = True
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: JudgeSpec, device: str = "cpu"):
         from orchestrator.config import model_spec
         from orchestrator.scoring import make_scorer
         from orchestrator.scoring._hf import pick_device
@@ -76,7 +76,7 @@ class EnsembleJudge:
         start = time.perf_counter()
         if not spec.member_specs:
             raise ModelError(f"model {spec.name!r}: an ensemble needs its members' settings (set by the job)")
-        members = [model_spec(m) for m in spec.member_specs]
+        members: list[Any] = [model_spec(m) for m in spec.member_specs]
         if (
             device == "api"
         ):  # in-process members need a real device even when the first member is an API judge

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.config import ApiSettings, ModelSpec
+from orchestrator.config import ApiSettings, JudgeSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring.judge import JudgeBase
 from orchestrator.scoring.judge_records import Request
@@ -289,7 +289,7 @@ class OpenAIJudgeScorer(JudgeBase):
     backend = "openai"
     device = "api"
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu"):
+    def __init__(self, spec: JudgeSpec, device: str = "cpu"):
         from orchestrator.scoring._protocol import ModelInfo
 
         start = time.perf_counter()
@@ -386,8 +386,9 @@ class OpenAIJudgeScorer(JudgeBase):
                 self.output_cache.put(k, {"text": result["text"], "usage": result["usage"]})
         self.client.usage.cached_outputs += sum(keys.count(k) for k in cached)
         for k in keys:
-            if isinstance(found[k], BaseException):
-                raise found[k]  # RequestFailed: the worker isolates the row (an error record)
+            failure = found[k]
+            if isinstance(failure, BaseException):
+                raise failure  # RequestFailed: the worker isolates the row (an error record)
         logger.info(
             "judged %d requests (%d sent, %d cached) in %.2fs",
             len(requests),

@@ -348,10 +348,11 @@ def rubric_list_columns(
         sr = [_mean([o["parsed"] for o in outs if o["target"] == f"rejected:{j}"]) for j in range(k_r)]
         credit = None
         if rated:
-            sc = [RATING_FAILED if x is None else x for x in sc]
-            sr = [RATING_FAILED if x is None else x for x in sr]
+            rated_c = [RATING_FAILED if x is None else x for x in sc]
+            rated_r = [RATING_FAILED if x is None else x for x in sr]
+            sc, sr = list(rated_c), list(rated_r)
             if not (ties and ties[i]):
-                credit = ratings_list_credit(sc + sr)
+                credit = ratings_list_credit(rated_c + rated_r)
         ok_c = [x for x in sc if x is not None]
         ok_r = [x for x in sr if x is not None]
         cols["scores_chosen"].append(sc)

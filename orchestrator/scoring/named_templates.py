@@ -51,7 +51,8 @@ def named_template(name: str) -> str | None:
         return None
     return (
         resources.files("orchestrator")
-        .joinpath("chat_templates", f"{name}.jinja")
+        .joinpath("chat_templates")
+        .joinpath(f"{name}.jinja")
         .read_text(encoding="utf-8")
     )
 
@@ -74,7 +75,7 @@ def reference_tokenizer_class(source: str) -> tuple[str | None, dict]:
     if isinstance(name, str):
         return name.removesuffix("Fast"), config
     model_type = _read_json(local / "config.json").get("model_type")
-    return _MODEL_TYPE_CLASSES.get(model_type), config
+    return (_MODEL_TYPE_CLASSES.get(model_type) if isinstance(model_type, str) else None), config
 
 
 def apply_reference_eos(tokenizer, source: str) -> bool:

@@ -72,6 +72,9 @@ def match_tokenizer_file(tokenizer, source: str, revision: str | None, trust_rem
         ", ".join(diffs),
         generic.__name__,
     )
-    replacement = generic.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision is not None:
+        kwargs["revision"] = revision
+    replacement = generic.from_pretrained(source, **kwargs)
     replacement.truncation_side = tokenizer.truncation_side
     return replacement
