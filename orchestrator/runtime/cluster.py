@@ -53,13 +53,24 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         kwargs["object_store_memory"] = _OBJECT_STORE_BYTES
         if num_gpus is not None:
             kwargs["num_gpus"] = num_gpus
+    from orchestrator.runtime.shutdown import descendants
+
+    before = set(descendants())
     ray.init(**kwargs)
-    global _STARTED_LOCAL
+    global _STARTED_LOCAL, _PRE_EXISTING
     _STARTED_LOCAL = not address
+    _PRE_EXISTING = before
     return ray
 
 
 _STARTED_LOCAL = False  # whether init_ray started the local cluster it is connected to
+_PRE_EXISTING: set[int] = set()  # this process's children from before that cluster (never the cluster's)
+
+
+def cluster_processes(current: list[int]) -> list[int]:
+    """Of this process's live descendants ``current``, those that came with the local cluster it started (what
+    :func:`orchestrator.runtime.shutdown.stop_local_cluster` may kill): other children are not Ray's."""
+    return [pid for pid in current if pid not in _PRE_EXISTING]
 
 
 def started_local_cluster() -> bool:

@@ -63,7 +63,7 @@ def stop_local_cluster(ray: Any | None = None, *, grace_s: float = 10.0) -> list
     """Shut down the Ray cluster this process started, with Ctrl-C ignored meanwhile; SIGKILL what is left.
 
     Returns the pids that had to be killed. A no-op when this process did not start a local cluster."""
-    from orchestrator.runtime.cluster import started_local_cluster
+    from orchestrator.runtime.cluster import cluster_processes, started_local_cluster
 
     if not started_local_cluster():
         return []
@@ -71,7 +71,7 @@ def stop_local_cluster(ray: Any | None = None, *, grace_s: float = 10.0) -> list
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        pids = descendants()
+        pids = cluster_processes(descendants())
         if ray is not None and ray.is_initialized():
             try:
                 ray.shutdown()

@@ -44,9 +44,12 @@ def test_descendants_sees_a_grandchild():
         while time.time() < deadline and len(descendants()) < 2:
             time.sleep(0.05)
         assert child.pid in descendants() and len(descendants()) >= 2
-    finally:
-        for pid in descendants():
-            os.kill(pid, signal.SIGKILL)
+    finally:  # only the child's own tree: the session's Ray cluster is a descendant of this process too
+        for pid in [*descendants(child.pid), child.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         child.wait()
 
 
