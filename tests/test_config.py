@@ -12,7 +12,7 @@ benchmarks:
     source: data.parquet
 models:
   - name: a
-    path: models/a
+    path: org/model-a
 """
 
 
@@ -60,7 +60,7 @@ models:
 
 def test_unknown_benchmark_and_kind(tmp_path):
     text = GOOD.replace("name: reward-bench", "name: reward-bench-9").replace(
-        "path: models/a", "path: m\n    kind: magic"
+        "path: org/model-a", "path: m\n    kind: magic"
     )
     with pytest.raises(ConfigError) as err:
         from_yaml(_write(tmp_path, text))

@@ -49,6 +49,10 @@ LOCKED_SETTINGS: tuple[tuple[str, Any], ...] = (
 """The settings :func:`lock_down` applies, in order."""
 
 
+def _lock_statements() -> tuple[str, ...]:
+    return tuple("SET " + name + " = " + _sql_literal(value) for name, value in LOCKED_SETTINGS)
+
+
 class QueryTimeout(QueryError):
     """A query ran past its time limit and was interrupted."""
 
@@ -78,13 +82,17 @@ def _sql_literal(value: Any) -> str:
     return repr(value)
 
 
+_LOCK_STATEMENTS = _lock_statements()
+"""The ``SET`` statements of :data:`LOCKED_SETTINGS`, made once from those constants (no value from outside)."""
+
+
 def lock_down(con: Any) -> Any:
     """Apply :data:`LOCKED_SETTINGS` to ``con`` and check they hold; returns ``con``.
 
     Call it after every view, table and Arrow dataset is in place: afterwards the connection reads only what
     was registered and writes nothing outside its own in-memory database."""
-    for name, value in LOCKED_SETTINGS:
-        con.execute(f"SET {name} = {_sql_literal(value)}")
+    for statement in _LOCK_STATEMENTS:
+        con.execute(statement)
     got = dict(
         con.execute(
             "SELECT name, value FROM duckdb_settings() WHERE name IN "

@@ -71,23 +71,27 @@ _NO_RULE_SECTIONS = (
 
 
 def _define_rules(con: Any) -> None:
-    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions of their points / sections."""
-    points, sections = [], []
+    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions of their points / sections
+    (built with DuckDB's relational API: the rule views' names never become SQL text)."""
+    points, sections = con.sql(_NO_RULE_POINTS), con.sql(_NO_RULE_SECTIONS)
     for rule in rules().values():
         if not rule.points_view:
             continue  # a built-in rule: computed in the numbered view files
         con.execute((SQL_DIR / rule.sql).read_text(encoding="utf-8"))
-        points.append(f"SELECT * FROM {rule.points_view}")
+        points = points.union(_columns_of(con.view(rule.points_view), points.columns, rule.points_view))
         if rule.sections_view:
-            sections.append(
-                f"SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM {rule.sections_view}"
-            )
-    con.execute(
-        "CREATE OR REPLACE VIEW rule_points AS " + " UNION ALL BY NAME ".join([_NO_RULE_POINTS, *points])
-    )
-    con.execute(
-        "CREATE OR REPLACE VIEW rule_sections AS " + " UNION ALL ".join([_NO_RULE_SECTIONS, *sections])
-    )
+            view = con.view(rule.sections_view)
+            sections = sections.union(_columns_of(view, sections.columns, rule.sections_view))
+    points.create_view("rule_points", replace=True)
+    sections.create_view("rule_sections", replace=True)
+
+
+def _columns_of(relation: Any, columns: list[str], name: str) -> Any:
+    """``relation`` projected on ``columns`` in that order (a positional union then matches by name)."""
+    missing = [c for c in columns if c not in relation.columns]
+    if missing:
+        raise QueryError(f"rule view {name} lacks the columns {missing}")
+    return relation.select(*[f'"{c}"' for c in columns])
 
 
 def connect(results: str | Path | Store) -> Any:
