@@ -8,6 +8,7 @@ REFVENV=${REFVENV:-/work/refvenv}
 REFWORK=${REFWORK:-/work/refwork}
 DATA=${DATA:-$REPO/../shared/data/reward-bench/filtered.parquet}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 cat > "$OUT/minimal.yaml" <<JOB
 name: minimal
