@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator._safetensors import read_header
 from orchestrator.config import ModelSpec, Resources
 
 logger = logging.getLogger(__name__)
@@ -73,15 +74,11 @@ def safetensors_parameters(model_dir: str | Path) -> int | None:
     total = 0
     for path in files:
         try:
-            with open(path, "rb") as fh:
-                (size,) = struct.unpack("<Q", fh.read(8))
-                if size > 100 * 1024 * 1024:
-                    return None
-                header = json.loads(fh.read(size))
+            header = read_header(path)
         except (OSError, ValueError, struct.error):
             return None
         total += sum(
-            _shape_numel(t["shape"]) for k, t in header.items() if k != "__metadata__" and "shape" in t
+            _shape_numel(t["shape"]) for t in header.values() if isinstance(t, dict) and "shape" in t
         )
     return total or None
 

@@ -10,6 +10,7 @@ import json
 import struct
 from pathlib import Path
 
+from orchestrator._safetensors import read_header
 from orchestrator.errors import ModelError
 
 
@@ -21,29 +22,13 @@ def _safetensors_files(local: Path) -> list[Path]:
     return sorted(local.glob("*.safetensors"))
 
 
-_MAX_HEADER = 100 * 1024 * 1024
-
-
-def _header(file: Path) -> dict:
-    """The tensor entries of a safetensors file's header; ValueError when the file is not one."""
-    with file.open("rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
-        if size > min(_MAX_HEADER, file.stat().st_size - 8):
-            raise ValueError(f"{file}: not a safetensors file (header length {size})")
-        header = json.loads(fh.read(size))
-    if not isinstance(header, dict):
-        raise ValueError(f"{file}: not a safetensors file (header is not a mapping)")
-    header.pop("__metadata__", None)
-    return header
-
-
 def tensor_names(local: Path) -> list[str]:
     """Every tensor name in a local checkpoint's safetensors files (empty when there are none). A file whose header
     does not read adds no names: the loader then reports it (``cannot load ...``), naming the model."""
     names: list[str] = []
     for file in _safetensors_files(local):
         try:
-            names.extend(_header(file))
+            names.extend(read_header(file))
         except (OSError, ValueError, struct.error, UnicodeDecodeError):
             continue
     return names
