@@ -80,15 +80,15 @@ def list_columns(
         sr = [float(x) for x in scores[at : at + len(r)]]
         tr = tokens[at : at + len(r)]
         at += len(r)
-        out["chosen"].append(c[0])
+        out["chosen"].append(c[0] if c else None)
         out["rejected"].append(r[0] if r else None)
         out["texts_chosen"].append(list(c))
         out["texts_rejected"].append(list(r))
         out["scores_chosen"].append(sc)
         out["scores_rejected"].append(sr)
-        out["score_chosen"].append(sc[0])
+        out["score_chosen"].append(sc[0] if sc else None)
         out["score_rejected"].append(max(sr) if sr else None)
-        out["correct"].append(bool(min(sc) > max(sr)) if sr else False)
-        out["tokens_chosen"].append(int(tc[0]))
+        out["correct"].append(bool(min(sc) > max(sr)) if sc and sr else False)
+        out["tokens_chosen"].append(int(tc[0]) if c else None)
         out["tokens_rejected"].append(int(tr[0]) if r else None)
     return out
