@@ -1,5 +1,6 @@
-"""Report sections beyond one benchmark's leaderboard: the cross-benchmark summary (scores, ranks, Kendall tau)
-and RM-Bench's difficulty matrix (chosen style x rejected style, mean over domains)."""
+"""Report sections beyond one benchmark's leaderboard: the cross-benchmark summary (scores, ranks, Kendall tau),
+RM-Bench's difficulty matrix (chosen style x rejected style, mean over domains) and PPE's best-of-K curves (the
+expected correctness of the reward model's pick among K responses, K = 1..32, mean over the correctness sets)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from orchestrator._lazy import require
 
-BENCHMARK_CHART_IDS = ("chart-rm-bench-matrix",)
+BENCHMARK_CHART_IDS = ("chart-rm-bench-matrix", "chart-ppe-best-of-k")
 STYLES = ("concise", "detailed-plain", "detailed-markdown")
 
 
@@ -89,3 +90,30 @@ def style_matrix_chart(rows: list[dict[str, Any]], figure_html: Any, empty: Any)
         height=max(320, 90 * len(y) // 3 + 160),
     )
     return figure_html(fig, "chart-rm-bench-matrix")
+
+
+def best_of_k_chart(rows: list[dict[str, Any]], figure_html: Any, empty: Any) -> str:
+    """One line per model: K on the x axis, the expected correctness of the best of K on the y axis."""
+    go = require("plotly.graph_objects", "plotly")
+    if not rows:
+        return empty("chart-ppe-best-of-k", "PPE correctness")
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    fig = go.Figure(
+        [
+            go.Scatter(
+                name=m,
+                x=[r["k"] for r in rows if r["model"] == m],
+                y=[r["accuracy"] for r in rows if r["model"] == m],
+                mode="lines+markers",
+                hovertemplate=f"{html.escape(m)}<br>K %{{x}}<br>%{{y:.1%}}<extra></extra>",
+            )
+            for m in models
+        ]
+    )
+    fig.update_layout(
+        title="PPE best-of-K: expected correctness of the reward model's pick among K responses "
+        "(mean over the correctness sets)",
+        xaxis={"title": "K (responses drawn)", "dtick": 4},
+        yaxis={"title": "correct", "tickformat": ".0%"},
+    )
+    return figure_html(fig, "chart-ppe-best-of-k")

@@ -129,3 +129,60 @@ def test_default_source_is_the_hub(name, hub_id):
         DataError, match=rf"{hub_id}: cannot load hub dataset .*Point `source` at a local copy"
     ):
         load_examples(BenchmarkSpec(name=name))
+
+
+def test_ppe_job(ray_cluster, tiny_models, tmp_path, monkeypatch):
+    """jobs/ppe.yaml: ppe-human from its hub-id default (read offline from a directory named like the hub id),
+    ppe-correctness from a `source:` override; every response scored once, as a direct scorer scores it, and both
+    leaderboards recomputed from the records by PPE's formulas."""
+    fixture = REPO / "tests/fixtures/benchmarks/ppe"
+    data = yaml.safe_load((REPO / "jobs/ppe.yaml").read_text())
+    data["benchmarks"][0]["limit"] = 12
+    data["benchmarks"][1].update(source=str(fixture / "correctness"), limit=3)
+    data["models"][0]["path"] = str(tiny_models["tiny-rm"])
+    data["results"] = str(tmp_path / "results")
+    data["resources"]["shard_size"] = 16
+    monkeypatch.chdir(fixture / "human")
+    res = run_job(JobConfig.from_dict(data))
+    assert res.ok, res.failed
+    results = tmp_path / "results"
+    human = _records(results, "ppe-human", "tiny-rm")
+    assert len(human) == 12 and sum(r["chosen_position"] is None for r in human) == 6
+    decided = [r["score_chosen"] > r["score_rejected"] for r in human if r["chosen_position"] is not None]
+    [hrow] = leaderboard(results, "ppe-human")
+    assert hrow["Human Preference"] == pytest.approx(np.mean(decided))
+    recs = _records(results, "ppe-correctness", "tiny-rm")
+    assert len(recs) == 15
+    ex = load_examples(BenchmarkSpec(name="ppe-correctness", source=str(fixture / "correctness"), limit=3))
+    rows = ex.table.to_pylist()
+    direct = _direct(
+        tiny_models["tiny-rm"],
+        [r["prompt"] for r in rows for _ in range(len(r["chosen"]) + len(r["rejected"]))],
+        [t for r in rows for t in r["chosen"] + r["rejected"]],
+    )
+    got = {(r["subset"], r["source_id"]): r["scores_chosen"] + r["scores_rejected"] for r in recs}
+    flat = [s for r in rows for s in got[(r["subset"], r["source_id"])]]
+    np.testing.assert_allclose(flat, direct, atol=1e-5)
+    [crow] = leaderboard(results, "ppe-correctness")
+    for subset, section in (("math", "MATH"), ("gpqa", "GPQA"), ("mbpp-plus", "MBPP-Plus")):
+        mine = [r for r in recs if r["subset"] == subset]
+        wins = sum(c > x for r in mine for c in r["scores_chosen"] for x in r["scores_rejected"])
+        pairs = sum(len(r["scores_chosen"]) * len(r["scores_rejected"]) for r in mine)
+        assert crow[section] == (pytest.approx(wins / pairs) if pairs else None)
+        # best of 1 is the share of correct responses; best of 32 picks a top-scored one
+        con = connect(results)
+        k1, k32 = (
+            run_query(
+                con,
+                f"SELECT accuracy FROM ppe_best_of_k_curve WHERE subset = '{subset}' AND model = 'tiny-rm' AND k = {k}",
+            ).to_pylist()[0]["accuracy"]
+            for k in (1, 32)
+        )
+        assert k1 == pytest.approx(np.mean([len(r["scores_chosen"]) / 32 for r in mine]))
+        top = []
+        for r in mine:
+            s = r["scores_chosen"] + r["scores_rejected"]
+            best = [i for i, v in enumerate(s) if v == max(s)]
+            top.append(sum(i < len(r["scores_chosen"]) for i in best) / len(best))
+        assert k32 == pytest.approx(np.mean(top))
+    assert crow["complete"] is False
