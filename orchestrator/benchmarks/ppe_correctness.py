@@ -40,7 +40,13 @@ HUB_IDS = {
     "mbpp-plus": "lmarena-ai/PPE-MBPP-Plus-Best-of-K",
 }
 #: how a file or folder name names a set (letters and digits only, lower case), most specific first
-_NAME_KEYS = (("mmlupro", "mmlu-pro"), ("mbpp", "mbpp-plus"), ("gpqa", "gpqa"), ("ifeval", "ifeval"), ("math", "math"))
+_NAME_KEYS = (
+    ("mmlupro", "mmlu-pro"),
+    ("mbpp", "mbpp-plus"),
+    ("gpqa", "gpqa"),
+    ("ifeval", "ifeval"),
+    ("math", "math"),
+)
 
 
 def subset_of_name(name: str) -> str | None:
@@ -73,15 +79,23 @@ def shape(row: dict[str, Any], subset: str, at: str) -> dict[str, Any]:
     model = text(row, "model_name", at)
     prompt = text(row, "prompt", at)
     scores = row.get("scores")
-    if not isinstance(scores, list) or not scores or not all(isinstance(s, bool) or s in (0, 1) for s in scores):
+    if (
+        not isinstance(scores, list)
+        or not scores
+        or not all(isinstance(s, bool) or s in (0, 1) for s in scores)
+    ):
         raise DataError(f"{at}: 'scores' must be a non-empty list of correctness labels (true/false)")
     labels = [bool(s) for s in scores]
     responses = [text(row, f"response_{i + 1}", at) for i in range(len(labels))]
     if f"response_{len(labels) + 1}" in row:
-        raise DataError(f"{at}: 'response_{len(labels) + 1}' has no correctness label ('scores' has {len(labels)})")
+        raise DataError(
+            f"{at}: 'response_{len(labels) + 1}' has no correctness label ('scores' has {len(labels)})"
+        )
     mean = row.get("mean_score")
     if mean is not None and abs(float(mean) - sum(labels) / len(labels)) > 1e-9:
-        raise DataError(f"{at}: 'mean_score' {mean} is not the mean of 'scores' ({sum(labels)}/{len(labels)})")
+        raise DataError(
+            f"{at}: 'mean_score' {mean} is not the mean of 'scores' ({sum(labels)}/{len(labels)})"
+        )
     for key in ("conflict_pairs", "sampled_conflict_pairs"):
         _pairs(row, key, labels, at)
     return {
@@ -117,12 +131,17 @@ def load(source: str, split: str, revision: str | None) -> tuple[pa.Table, str]:
             if subset is None:
                 raise DataError(f"{one}: not a PPE correctness set (known: {', '.join(HUB_IDS.values())})")
             raw, fingerprint = hub_rows(one, split, revision)
-            rows += [shape(r, subset, f"{one}: row {i} (question_id {r.get('question_id')!r})") for i, r in enumerate(raw)]
+            rows += [
+                shape(r, subset, f"{one}: row {i} (question_id {r.get('question_id')!r})")
+                for i, r in enumerate(raw)
+            ]
         else:
             root = Path(one).expanduser()
             found, fingerprint = local_rows(data_files(root, "PPE correctness"))
             for f, i, r in found:
-                rows.append(shape(r, _local_subset(f, root), f"{f}: row {i} (question_id {r.get('question_id')!r})"))
+                rows.append(
+                    shape(r, _local_subset(f, root), f"{f}: row {i} (question_id {r.get('question_id')!r})")
+                )
         prints.append(fingerprint)
     return example_table(rows, source), prints[0] if len(prints) == 1 else "multi:" + "+".join(prints)
 
@@ -131,7 +150,9 @@ def load(source: str, split: str, revision: str | None) -> tuple[pa.Table, str]:
 def check(table: pa.Table, spec: Any, bench: Any, where: str) -> pa.Table:
     """Best-of-K lists (a list may be empty; each row has at least one response)."""
     _check_schema(table, bench.required_columns, bench.text_columns, where, lists="yes")
-    for row, (c, r) in enumerate(zip(table.column("chosen").to_pylist(), table.column("rejected").to_pylist())):
+    for row, (c, r) in enumerate(
+        zip(table.column("chosen").to_pylist(), table.column("rejected").to_pylist())
+    ):
         if not c and not r:
             raise DataError(f"{where}: row {row}: no responses")
     return table

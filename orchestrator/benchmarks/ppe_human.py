@@ -55,7 +55,9 @@ def load(source: str, split: str, revision: str | None) -> tuple[pa.Table, str]:
     """The battles as the example table (subset ``human-preference``) and the source's fingerprint."""
     if not looks_local(source):
         raw, fingerprint = hub_rows(source, split, revision)
-        rows = [shape(r, f"{source}: row {i} (question_id {r.get('question_id')!r})") for i, r in enumerate(raw)]
+        rows = [
+            shape(r, f"{source}: row {i} (question_id {r.get('question_id')!r})") for i, r in enumerate(raw)
+        ]
         return example_table(rows, source), fingerprint
     files = data_files(Path(source).expanduser(), "PPE human preference")
     found, fingerprint = local_rows(files)

@@ -38,7 +38,9 @@ def pick_probabilities(scores: np.ndarray, k: int) -> np.ndarray:
     return out / comb(n, k)
 
 
-def monte_carlo(scores: np.ndarray, labels: np.ndarray, k: int, draws: int, rng: np.random.Generator) -> float:
+def monte_carlo(
+    scores: np.ndarray, labels: np.ndarray, k: int, draws: int, rng: np.random.Generator
+) -> float:
     hits = 0.0
     for _ in range(draws):
         idx = rng.permutation(len(scores))[:k]
@@ -48,14 +50,22 @@ def monte_carlo(scores: np.ndarray, labels: np.ndarray, k: int, draws: int, rng:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "tests/fixtures/reference/ppe_crosscheck.json"))
+    parser.add_argument(
+        "--out",
+        default=str(Path(__file__).resolve().parents[2] / "tests/fixtures/reference/ppe_crosscheck.json"),
+    )
     parser.add_argument("--draws", type=int, default=4000)
     args = parser.parse_args()
     rng = np.random.default_rng(16)
     out: dict = {"seed": 16, "draws": args.draws, "correctness": {}, "human": {}}
     for path in sorted((FIXTURE / "correctness").rglob("*.jsonl")):
-        subset = {"MMLU-Pro": "mmlu-pro", "MATH": "math", "GPQA": "gpqa", "IFEval": "ifeval",
-                  "MBPP-Plus": "mbpp-plus"}[path.parts[-3].removeprefix("PPE-").removesuffix("-Best-of-K")]
+        subset = {
+            "MMLU-Pro": "mmlu-pro",
+            "MATH": "math",
+            "GPQA": "gpqa",
+            "IFEval": "ifeval",
+            "MBPP-Plus": "mbpp-plus",
+        }[path.parts[-3].removeprefix("PPE-").removesuffix("-Best-of-K")]
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
         all_scores = scores_for(len(rows), 32, rng)
         records, curve_rows, mc_rows, flat_s, flat_y = [], [], [], [], []
@@ -63,8 +73,12 @@ def main() -> None:
         for row, sc in zip(rows, all_scores):
             y = np.array(row["scores"], dtype=float)
             s = np.array(sc)
-            records.append({"scores_chosen": [v for v, ok in zip(sc, row["scores"]) if ok],
-                            "scores_rejected": [v for v, ok in zip(sc, row["scores"]) if not ok]})
+            records.append(
+                {
+                    "scores_chosen": [v for v, ok in zip(sc, row["scores"]) if ok],
+                    "scores_rejected": [v for v, ok in zip(sc, row["scores"]) if not ok],
+                }
+            )
             grid = s[y == 1][:, None] > s[y == 0][None, :]
             wins += int(grid.sum())
             pairs += int(grid.size)
@@ -89,9 +103,12 @@ def main() -> None:
     decided = [(a, b, r["winner"]) for a, b, r in zip(s1, s2, rows) if r["winner"] in ("model_a", "model_b")]
     right = [(a > b) if w == "model_a" else (b > a) for a, b, w in decided]
     out["human"] = {
-        "scores_1": [float(x) for x in s1], "scores_2": [float(x) for x in s2],
+        "scores_1": [float(x) for x in s1],
+        "scores_2": [float(x) for x in s2],
         "winners": [r["winner"] for r in rows],
-        "accuracy": float(np.mean(right)), "n_decided": len(decided), "n_rows": len(rows),
+        "accuracy": float(np.mean(right)),
+        "n_decided": len(decided),
+        "n_rows": len(rows),
     }
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
 

@@ -40,7 +40,11 @@ def test_human_loader_keeps_the_winner_and_marks_ties():
         elif x["winner"] == "model_b":
             assert (r["chosen"], r["rejected"], r["chosen_position"]) == (x["response_2"], x["response_1"], 1)
         else:  # tie, tie (bothbad): the battle's order, no position
-            assert (r["chosen"], r["rejected"], r["chosen_position"]) == (x["response_1"], x["response_2"], None)
+            assert (r["chosen"], r["rejected"], r["chosen_position"]) == (
+                x["response_1"],
+                x["response_2"],
+                None,
+            )
     assert {"用一句话解释量子纠缠。", "ما هي عاصمة أستراليا؟"} <= {r["prompt"] for r in t}
     assert sum(r["chosen_position"] is None for r in t) == 10
 
@@ -49,9 +53,16 @@ def test_correctness_loader_splits_by_correctness():
     t = load_examples(BenchmarkSpec(name="ppe-correctness", source=str(CORRECTNESS))).table.to_pylist()
     assert len(t) == 20
     by_id = {(r["subset"], r["source_id"]): r for r in t}
-    for name, subset in (("MMLU-Pro", "mmlu-pro"), ("MATH", "math"), ("GPQA", "gpqa"), ("IFEval", "ifeval"),
-                         ("MBPP-Plus", "mbpp-plus")):
-        for x in _fixture_rows(CORRECTNESS / f"lmarena-ai/PPE-{name}-Best-of-K/data/train-00000-of-00001.jsonl"):
+    for name, subset in (
+        ("MMLU-Pro", "mmlu-pro"),
+        ("MATH", "math"),
+        ("GPQA", "gpqa"),
+        ("IFEval", "ifeval"),
+        ("MBPP-Plus", "mbpp-plus"),
+    ):
+        for x in _fixture_rows(
+            CORRECTNESS / f"lmarena-ai/PPE-{name}-Best-of-K/data/train-00000-of-00001.jsonl"
+        ):
             r = by_id[(subset, f"{x['question_id']}/{x['model_name']}")]
             texts = [x[f"response_{i + 1}"] for i in range(32)]
             assert r["chosen"] == [s for s, ok in zip(texts, x["scores"]) if ok]
@@ -71,7 +82,11 @@ def test_hub_id_defaults_load_offline_from_a_directory_named_like_the_hub(monkey
     t = load_examples(BenchmarkSpec(name="ppe-correctness")).table
     assert t.num_rows == 20 and len(set(t.column("subset").to_pylist())) == 5
     assert expected_counts("ppe-correctness") == {
-        "mmlu-pro": 512, "math": 512, "gpqa": 512, "ifeval": 512, "mbpp-plus": 507
+        "mmlu-pro": 512,
+        "math": 512,
+        "gpqa": 512,
+        "ifeval": 512,
+        "mbpp-plus": 507,
     }
     assert expected_counts("ppe-human") == {"human-preference": 16038}
 
@@ -88,13 +103,20 @@ def _one_row_file(tmp_path, source, edit, name="PPE-MATH-Best-of-K.jsonl"):
     [
         (lambda r: r.update(mean_score=0.99), r"'mean_score' 0.99 is not the mean of 'scores'"),
         (lambda r: r.pop("response_7"), r"'response_7' must be text"),
-        (lambda r: r.update(sampled_conflict_pairs=[[0, 0]]), r"sampled_conflict_pairs\[0\] = \[0, 0\] pairs two"),
+        (
+            lambda r: r.update(sampled_conflict_pairs=[[0, 0]]),
+            r"sampled_conflict_pairs\[0\] = \[0, 0\] pairs two",
+        ),
         (lambda r: r.update(scores=[]), r"'scores' must be a non-empty list"),
     ],
 )
 def test_bad_correctness_rows_are_named(tmp_path, edit, message):
-    path = _one_row_file(tmp_path, CORRECTNESS / "lmarena-ai/PPE-MATH-Best-of-K/data/train-00000-of-00001.jsonl", edit)
-    with pytest.raises(DataError, match=rf"PPE-MATH-Best-of-K.jsonl: row 0 \(question_id 'math-0'\): {message}"):
+    path = _one_row_file(
+        tmp_path, CORRECTNESS / "lmarena-ai/PPE-MATH-Best-of-K/data/train-00000-of-00001.jsonl", edit
+    )
+    with pytest.raises(
+        DataError, match=rf"PPE-MATH-Best-of-K.jsonl: row 0 \(question_id 'math-0'\): {message}"
+    ):
         load_examples(BenchmarkSpec(name="ppe-correctness", source=str(path)))
 
 
@@ -102,7 +124,9 @@ def test_bad_human_rows_and_unknown_sets_are_named(tmp_path):
     row = _fixture_rows(next(HUMAN.rglob("*.jsonl")))[0]
     row["winner"] = "both"
     (tmp_path / "h.jsonl").write_text(json.dumps(row) + "\n")
-    with pytest.raises(DataError, match=r"h.jsonl: row 0 \(question_id 'q0000'\): winner 'both' must be one of"):
+    with pytest.raises(
+        DataError, match=r"h.jsonl: row 0 \(question_id 'q0000'\): winner 'both' must be one of"
+    ):
         load_examples(BenchmarkSpec(name="ppe-human", source=str(tmp_path / "h.jsonl")))
     (tmp_path / "x.jsonl").write_text("{}\n")
     with pytest.raises(DataError, match="x.jsonl: which PPE correctness set is it?"):
@@ -113,11 +137,36 @@ def test_bad_human_rows_and_unknown_sets_are_named(tmp_path):
 
 def test_human_preference_by_hand(tmp_path):
     rows = [
-        {"subset": "human-preference", "score_chosen": 2.0, "score_rejected": 1.0, "chosen_position": 0},  # right
-        {"subset": "human-preference", "score_chosen": 1.0, "score_rejected": 1.0, "chosen_position": 1},  # tie: wrong
-        {"subset": "human-preference", "score_chosen": 0.5, "score_rejected": 3.0, "chosen_position": 1},  # wrong
-        {"subset": "human-preference", "score_chosen": 0.0, "score_rejected": 9.0, "chosen_position": None},  # tie
-        {"subset": "human-preference", "score_chosen": 4.0, "score_rejected": 1.0, "chosen_position": 0},  # right
+        {
+            "subset": "human-preference",
+            "score_chosen": 2.0,
+            "score_rejected": 1.0,
+            "chosen_position": 0,
+        },  # right
+        {
+            "subset": "human-preference",
+            "score_chosen": 1.0,
+            "score_rejected": 1.0,
+            "chosen_position": 1,
+        },  # tie: wrong
+        {
+            "subset": "human-preference",
+            "score_chosen": 0.5,
+            "score_rejected": 3.0,
+            "chosen_position": 1,
+        },  # wrong
+        {
+            "subset": "human-preference",
+            "score_chosen": 0.0,
+            "score_rejected": 9.0,
+            "chosen_position": None,
+        },  # tie
+        {
+            "subset": "human-preference",
+            "score_chosen": 4.0,
+            "score_rejected": 1.0,
+            "chosen_position": 0,
+        },  # right
     ]
     write_records(tmp_path, "run-1", "ppe-human", "m", rows)
     [row] = leaderboard(tmp_path, "ppe-human")
@@ -148,7 +197,10 @@ def test_best_of_k_by_hand(tmp_path):
     ]
     write_records(tmp_path, "run-1", "ppe-correctness", "m", rows)
     con = connect(tmp_path)
-    curve = {(r["subset"], r["k"]): r["accuracy"] for r in run_query(con, "SELECT * FROM ppe_best_of_k_curve").to_pylist()}
+    curve = {
+        (r["subset"], r["k"]): r["accuracy"]
+        for r in run_query(con, "SELECT * FROM ppe_best_of_k_curve").to_pylist()
+    }
     scores = {r["subset"]: r for r in run_query(con, "SELECT * FROM ppe_correctness_scores").to_pylist()}
     # by hand, math row 1 (correct 3, 1; incorrect 2, 1, 3): K=1: 2/5; K=5: the top is 3 (one correct, one not): 1/2;
     # K=2 of 10 draws: {3c,1c} 1, {3c,2} 1, {3c,1i} 1, {3c,3i} 1/2, {1c,2} 0, {1c,1i} 1/2, {1c,3i} 0, {2,1i} 0,
@@ -171,7 +223,9 @@ def test_best_of_k_by_hand(tmp_path):
     math_curve = [float(_brute_force([3, 1], [2, 1, 3], k) / 2) for k in range(1, 6)]
     assert scores["math"]["best_of_k_max"] == pytest.approx(max(math_curve))
     assert scores["math"]["best_of_k_end"] == pytest.approx(0.25)
-    assert scores["gpqa"]["best_of_k_max"] == pytest.approx(0.75) and scores["gpqa"]["best_of_k_end"] == pytest.approx(0.75)
+    assert scores["gpqa"]["best_of_k_max"] == pytest.approx(0.75) and scores["gpqa"][
+        "best_of_k_end"
+    ] == pytest.approx(0.75)
     # ROC AUC pooled over the subset (a tie counts 1/2): math: correct {3, 1} vs incorrect {2, 1, 3, 1, 2, 0, 0, 5}:
     # 3 beats 2,1,1,2,0,0 and ties 3 -> 6.5; 1 beats 0,0 and ties 1,1 -> 3 => 9.5 / 16
     assert scores["math"]["roc_auc"] == pytest.approx(9.5 / 16)
@@ -191,7 +245,9 @@ def test_crosscheck_against_numpy_and_sklearn(tmp_path):
     write_records(tmp_path, "run-1", "ppe-correctness", "m", rows)
     con = connect(tmp_path)
     got = {r["subset"]: r for r in run_query(con, "SELECT * FROM ppe_correctness_scores").to_pylist()}
-    curve = run_query(con, "SELECT subset, k, accuracy FROM ppe_best_of_k_curve ORDER BY subset, k").to_pylist()
+    curve = run_query(
+        con, "SELECT subset, k, accuracy FROM ppe_best_of_k_curve ORDER BY subset, k"
+    ).to_pylist()
     for subset, want in ref["correctness"].items():
         g = got[subset]
         assert g["n_pairs"] == want["n_pairs"]
@@ -209,8 +265,14 @@ def test_crosscheck_against_numpy_and_sklearn(tmp_path):
     for a, b, w in zip(h["scores_1"], h["scores_2"], h["winners"]):
         pos = {"model_a": 0, "model_b": 1}.get(w)
         chosen, rejected = (b, a) if pos == 1 else (a, b)
-        recs.append({"subset": "human-preference", "score_chosen": chosen, "score_rejected": rejected,
-                     "chosen_position": pos})
+        recs.append(
+            {
+                "subset": "human-preference",
+                "score_chosen": chosen,
+                "score_rejected": rejected,
+                "chosen_position": pos,
+            }
+        )
     write_records(tmp_path / "h", "run-1", "ppe-human", "m", recs)
     [row] = leaderboard(tmp_path / "h", "ppe-human")
     assert row["Human Preference"] == pytest.approx(h["accuracy"], abs=1e-12)
