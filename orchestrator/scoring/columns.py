@@ -48,7 +48,9 @@ def list_columns(
     ``scores_chosen``/``scores_rejected`` hold every completion's raw score in the source's order;
     ``score_chosen`` = the first chosen completion's score (the one the reference's best-of-N rule ranks),
     ``score_rejected`` = the best rejected score, ``correct`` = every chosen completion scores strictly above
-    every rejected one; ``chosen``/``rejected``/``tokens_*`` describe the first completion of each list.
+    every rejected one; ``chosen``/``rejected``/``tokens_*`` describe the first completion of each list. Either list may
+    be empty (PPE's correctness rows where every response is wrong, or right): its first-completion fields are null
+    and ``correct`` is false.
     """
     flat_prompts, flat_texts = [], []
     for p, c, r in zip(prompts, chosen, rejected):

@@ -194,6 +194,9 @@ def test_best_of_k_by_hand(tmp_path):
         # gpqa: an all-correct row and a mixed row, N = 3 each
         {"subset": "gpqa", "scores_chosen": [0.0, 0.0, 1.0], "scores_rejected": []},
         {"subset": "gpqa", "scores_chosen": [2.0], "scores_rejected": [1.0, 2.0]},
+        # ifeval: a scored row (one pair, won) and one that failed to score (2 x 1 pairs by its texts, all wrong)
+        {"subset": "ifeval", "scores_chosen": [1.0], "scores_rejected": [0.0]},
+        {"subset": "ifeval", "texts_chosen": ["a", "b"], "texts_rejected": ["c"], "error": "scorer crashed"},
     ]
     write_records(tmp_path, "run-1", "ppe-correctness", "m", rows)
     con = connect(tmp_path)
@@ -231,11 +234,15 @@ def test_best_of_k_by_hand(tmp_path):
     assert scores["math"]["roc_auc"] == pytest.approx(9.5 / 16)
     # gpqa: correct {0, 0, 1, 2} vs incorrect {1, 2}: 0,0 -> 0; 1 ties 1 -> .5; 2 beats 1, ties 2 -> 1.5 => 2 / 8
     assert scores["gpqa"]["roc_auc"] == pytest.approx(2 / 8)
+    assert scores["ifeval"]["n_pairs"] == 3 and scores["ifeval"]["accuracy"] == pytest.approx(1 / 3)
+    assert curve[("ifeval", 1)] == pytest.approx(0.25) and curve[("ifeval", 2)] == pytest.approx(0.5)
+    assert scores["ifeval"]["roc_auc"] == 1.0  # the failed row is left out
     [row] = leaderboard(tmp_path, "ppe-correctness")
     assert row["MATH"] == pytest.approx(1 / 3) and row["GPQA"] == 0.5 and row["MMLU-Pro"] is None
-    assert row["score"] == pytest.approx((1 / 3 + 0.5) / 2)  # the sets present, weight 1 each
-    assert row["Best-of-K End"] == pytest.approx((0.25 + 0.75) / 2)
-    assert row["ROC AUC"] == pytest.approx((9.5 / 16 + 2 / 8) / 2)
+    assert row["IFEval"] == pytest.approx(1 / 3)
+    assert row["score"] == pytest.approx((1 / 3 + 0.5 + 1 / 3) / 3)  # the sets present, weight 1 each
+    assert row["Best-of-K End"] == pytest.approx((0.25 + 0.75 + 0.5) / 3)
+    assert row["ROC AUC"] == pytest.approx((9.5 / 16 + 2 / 8 + 1) / 3)
     assert row["complete"] is False
 
 

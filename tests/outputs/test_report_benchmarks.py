@@ -32,6 +32,7 @@ def test_summary_and_matrix_in_the_page(report_html):
     )  # Kendall tau-b judgebench vs rmb (tests/query/test_summary.py computes it by hand)
     assert "chosen concise" in text and "rejected detailed-markdown" in text
     assert 'id="chart-ppe-best-of-k"' in text and "PPE best-of-K" in text
+    assert "<th>ppe-correctness</th>" in text  # the summary (`rayward leaderboard --all`) has PPE's overall
 
 
 def test_best_of_k_curves_by_hand(report_html):

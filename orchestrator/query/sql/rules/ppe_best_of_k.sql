@@ -1,7 +1,8 @@
 -- PPE's correctness metrics (Frick et al., arXiv 2410.14872), for subsets with rule 'ppe-best-of-k'. Each record is
 -- one (prompt, answering model) row: scores_chosen = the scores of its verifiably correct responses,
 -- scores_rejected = those of its incorrect ones (either may be empty). A record that failed to score (no score
--- lists) counts as a row with no right pair and a wrong pick at every K, and is left out of the ROC AUC.
+-- lists) counts as a row whose conflict pairs (from its texts) are all wrong and whose pick is wrong at every K,
+-- and is left out of the ROC AUC.
 
 -- One row per (record, response): its score and its correctness label (1 correct, 0 incorrect).
 CREATE OR REPLACE VIEW ppe_responses AS
@@ -19,8 +20,9 @@ WHERE s.rule = 'ppe-best-of-k' AND l.scores_chosen IS NOT NULL AND l.scores_reje
 -- pairs (ppe_correctness_scores).
 CREATE OR REPLACE VIEW ppe_best_of_k_points AS
 SELECT l.*, s.rule,
-       len(l.scores_chosen) * len(l.scores_rejected) AS n_pairs,
-       CASE WHEN l.scores_chosen IS NULL OR l.scores_rejected IS NULL THEN NULL
+       coalesce(len(l.scores_chosen), len(l.texts_chosen)) * coalesce(len(l.scores_rejected), len(l.texts_rejected))
+           AS n_pairs,
+       CASE WHEN l.scores_chosen IS NULL OR l.scores_rejected IS NULL THEN 0
             ELSE list_sum(list_transform(l.scores_chosen,
                      lambda c: len(list_filter(l.scores_rejected, lambda r: c > r)))) END AS wins,
        CASE WHEN l.scores_chosen IS NULL OR l.scores_rejected IS NULL THEN 0.0
