@@ -57,7 +57,15 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=4000)
     args = parser.parse_args()
     rng = np.random.default_rng(16)
-    out: dict = {"seed": 16, "draws": args.draws, "correctness": {}, "human": {}}
+    import sklearn
+
+    out: dict = {
+        "seed": 16,
+        "draws": args.draws,
+        "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
+        "correctness": {},
+        "human": {},
+    }
     for path in sorted((FIXTURE / "correctness").rglob("*.jsonl")):
         subset = {
             "MMLU-Pro": "mmlu-pro",
