@@ -186,7 +186,7 @@ class JudgeBase:
             texts, marks = self.generate_marked(requests)
             ties = [x == TIES_SUBSET for x in subsets] if subsets is not None else None
             cols = rubric_list_columns(requests, texts, n_c, n_r, s, marks, ties=ties)
-        first_c = [c[0] for c in chosen]
+        first_c = [c[0] if c else None for c in chosen]
         first_r = [r[0] if r else None for r in rejected]
         return {
             "chosen": first_c,

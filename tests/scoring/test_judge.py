@@ -344,3 +344,11 @@ def test_best_of_n_rubric_and_pairwise_refusal(tiny_models):
     )
     with pytest.raises(ModelError, match="needs `mode: rubric`"):
         _scorer(tiny_models, mode="pairwise").list_columns(["q"], [["a", "b"]], [["c"]])
+
+
+def test_rubric_rates_a_row_with_no_chosen_completion(tiny_models):
+    """PPE correctness rows may have no correct response: a rubric judge still rates every completion."""
+    cols = _scorer(tiny_models, mode="rubric").list_columns(["q", "p"], [[], ["a"]], [["c", "d"], ["e"]])
+    assert cols["chosen"] == [None, "a"] and cols["texts_chosen"] == [[], ["a"]]
+    assert [o["target"] for o in cols["judge_outputs"][0]] == ["rejected:0", "rejected:1"]
+    assert cols["scores_chosen"][0] == [] and len(cols["scores_rejected"][0]) == 2
