@@ -6,6 +6,9 @@ checkout of the benchmark's repository (for-ai/m-rewardbench, also Cohere-Labs-C
     python perf/reference/m_reward_bench.py --repo CHECKOUT \\
         --fixture tests/fixtures/benchmarks/m-reward-bench --out tests/fixtures/benchmarks/m_reward_bench.json
 
+(``perf/reference/m_reward_bench.sh`` is the recipe: the venv, the checkout's ``analysis/`` at the commit read,
+the run.)
+
 What runs of theirs, unchanged, imported from the checkout:
 
 * ``analysis/_plot_leaderboard.py`` ``get_leaderboard``: per language a model's score and, with ``category``, its
@@ -74,6 +77,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, required=True, help="checkout of the M-RewardBench repository")
     parser.add_argument("--fixture", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--commit", help="the checkout's commit (default: git rev-parse HEAD in --repo)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(args.repo.resolve()))
@@ -155,7 +159,7 @@ def main() -> None:
             {
                 "made_by": "perf/reference/m_reward_bench.py",
                 "repository": "for-ai/m-rewardbench",
-                "commit": commit.stdout.strip() or None,
+                "commit": args.commit or commit.stdout.strip() or None,
                 "functions": [
                     "analysis/_plot_leaderboard.py get_leaderboard",
                     "analysis/plot_utils.py get_scores",

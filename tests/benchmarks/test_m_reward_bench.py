@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.benchmarks import sections_of, subsets_of
+from orchestrator.benchmarks import sections_of, subsets_of, table_rows
 from orchestrator.benchmarks.m_reward_bench import LANGUAGES, SUBSETS
 from orchestrator.config import BenchmarkSpec
 from orchestrator.data import load_examples
@@ -29,11 +29,18 @@ LANGS = ("arb_Arab", "deu_Latn", "kor_Hang")
 def test_tables_declare_every_language_and_subset():
     assert sections_of("m-reward-bench") == LANGUAGES and len(LANGUAGES) == 23
     assert subsets_of("m-reward-bench") == tuple(f"{lang}/{s}" for lang in LANGUAGES for s in SUBSETS)
-    # the v1 subsets are RewardBench's scored ones, which give each its section (Chat, ...)
-    assert set(SUBSETS) == {s for s in subsets_of("reward-bench") if not s[0].isupper()} - {
-        "anthropic_helpful", "anthropic_hhh", "shp", "summarize", "anthropic_harmless", "mtbench_gpt4",
-        "mtbench_human",
-    }  # fmt: skip
+    # the v1 subsets are RewardBench's four sections' subsets, whose section each takes here
+    v1 = {r["subset"]: r["section"] for r in table_rows("subsets") if r["benchmark"] == "reward-bench"}
+    assert set(SUBSETS) == {s for s, sec in v1.items() if sec in ("Chat", "Chat Hard", "Safety", "Reasoning")}
+    weights = {
+        r["subset"]: float(r["weight"]) for r in table_rows("subsets") if r["benchmark"] == "m-reward-bench"
+    }
+    # M-RewardBench's EXAMPLE_COUNTS: 296 Chat, 407 Chat Hard, 736 Safety; math-prm weighs as much as code
+    per_section: dict[str, float] = {}
+    for s in SUBSETS:
+        per_section[v1[s]] = per_section.get(v1[s], 0) + weights[f"kor_Hang/{s}"]
+    assert per_section == {"Chat": 296, "Chat Hard": 407, "Safety": 736, "Reasoning": 1966}
+    assert weights["kor_Hang/math-prm"] == 983 == sum(weights[f"kor_Hang/{s}"] for s in SUBSETS if "hep" in s)
 
 
 def test_loads_the_fixture_as_published():
