@@ -429,7 +429,8 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     if module is not None:
         if spec.subset_from_split:
             raise DataError(f"benchmarks[{bench.name}].subset_from_split: {bench.name} has its own loader")
-        table, fingerprint = module.load(source, split, spec.revision)
+        options = {key: getattr(spec, key) for key in getattr(module, "OPTIONS", ())}
+        table, fingerprint = module.load(source, split, spec.revision, **options)
     elif spec.subset_from_split:
         table, fingerprint = _load_by_split(source, spec.revision, known)
     elif _looks_local(source):

@@ -75,11 +75,12 @@ def hub_rows(
     from orchestrator._lazy import require
 
     datasets = require("datasets")
+    config = "" if name is None else f"config {name!r}, "
     try:
         ds = datasets.load_dataset(source, name, split=split, revision=revision)
     except Exception as exc:  # hub/network/offline errors come in many types
         raise DataError(
-            f"{source}: cannot load hub dataset (split {split!r}): {exc}. "
+            f"{source}: cannot load hub dataset ({config}split {split!r}): {exc}. "
             "Offline? Point `source` at a local copy of the benchmark's files."
         ) from None
     return ds.to_list(), f"hub:{source}@{revision or 'main'}:{ds._fingerprint}"

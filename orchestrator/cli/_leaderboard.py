@@ -68,7 +68,8 @@ def _add_cis(
     try:
         if stored_query(con, "ci_unsupported", benchmark=benchmark).to_pylist()[0]["n"]:
             raise ConfigError(
-                f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N, Ties or pairwise-judge records"
+                f"--ci: bootstrap CIs cover pairwise benchmarks only; {benchmark!r} has best-of-N, Ties, pairwise-judge "
+                "records or sections of its own formula"
             )
         cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
     finally:

@@ -63,6 +63,11 @@ class BenchmarkSpec(Strict):
     """Every split (hub) or file (local directory) is one subset named after it, as ``allenai/pref-test-sets``
     (the Prior Sets) is laid out; splits the benchmark does not define (pku_*) are skipped."""
 
+    languages: list[str] | None = Field(default=None, min_length=1)
+    """M-RewardBench only (``m-reward-bench``): the language configs to load, e.g. ``[arb_Arab, kor_Hang]``
+    (default all 23; an empty list is an error). Each config is a hub config (or a folder / file of a local
+    ``source``); the languages not loaded leave the leaderboard row incomplete."""
+
     columns: ColumnMap | None = None
     """Custom benchmarks only: which columns hold prompt, chosen, rejected (and optionally subset, id)."""
 
@@ -86,6 +91,8 @@ class BenchmarkSpec(Strict):
 
     @model_validator(mode="after")
     def _custom_only(self) -> BenchmarkSpec:
+        if self.languages is not None and "languages" not in _loader_options(self.name):
+            raise ValueError(f"languages: only for m-reward-bench, not {self.name!r}")
         if self.name != "custom":
             if self.columns is not None:
                 raise ValueError(f"columns: only for custom benchmarks, not {self.name!r}")
@@ -101,6 +108,13 @@ class BenchmarkSpec(Strict):
     def record_name(self) -> str:
         """The benchmark name in records (the label of a custom benchmark)."""
         return self.label or self.name
+
+
+def _loader_options(name: str) -> tuple[str, ...]:
+    """The job keys a benchmark's own reader takes (its module's ``OPTIONS``; none for the built-in loaders)."""
+    from orchestrator.benchmarks import get_benchmark
+
+    return tuple(getattr(get_benchmark(name).loader_module, "OPTIONS", ()))
 
 
 def _builtin_names() -> list[str]:

@@ -226,7 +226,9 @@ def render_report(
     con = connect(results)
     try:
         board = stored_query(con, "leaderboard", benchmark=benchmark).to_pylist()
-        cis = leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
+        # no brackets where the bootstrap does not apply (best-of-N, Ties, judges, a rule's own sections), as --ci
+        unsupported = stored_query(con, "ci_unsupported", benchmark=benchmark).to_pylist()[0]["n"]
+        cis = {} if unsupported else leaderboard_cis(con, benchmark, n_boot=n_boot, seed=seed)
         parts = {
             "refusals": _refusal_chart(analyze(con, "refusals", benchmark)),
             "reasoning": _reasoning_chart(analyze(con, "reasoning", benchmark)),
