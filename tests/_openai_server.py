@@ -144,7 +144,7 @@ class FakeOpenAI:
         with self.lock:
             self.answered += 1
         if self.upstream is not None:
-            return self._forward(handler, body)
+            return self._forward(handler, body, entry)
         text = self.answer(content)
         words = round(len(re.findall(r"\S+", content)) * self.usage_scale)
         entry["tokens"] = words + len(text.split())
@@ -166,10 +166,11 @@ class FakeOpenAI:
             },
         )
 
-    def _forward(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def _forward(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], entry: dict[str, Any]) -> None:
         import urllib.error
         import urllib.request
 
+        start = time.monotonic()
         request = urllib.request.Request(
             self.upstream + handler.path,
             data=json.dumps(body).encode(),
@@ -181,6 +182,7 @@ class FakeOpenAI:
                 status, doc = response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             status, doc = exc.code, json.loads(exc.read() or b"{}")
+        entry["upstream_s"] = time.monotonic() - start  # how long the real server took to answer
         with self.lock:
             self.answered += 1
         return self._send(handler, status, doc)

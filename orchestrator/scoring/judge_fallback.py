@@ -66,13 +66,22 @@ class FallbackCaller:
 
     def identity(self) -> dict[str, Any]:
         """What the rescued verdicts depend on (part of the judge's fingerprint): model id, template, length."""
-        return {"path": self.spec.path, "template_text": self.text, "max_new_tokens": self.spec.max_new_tokens}
+        return {
+            "path": self.spec.path,
+            "template_text": self.text,
+            "max_new_tokens": self.spec.max_new_tokens,
+        }
 
     def render(self, output: str, instruction: str, fmt: tuple[str, tuple[str, ...], int, int]) -> str:
         verdict, labels, low, high = fmt
         try:
             return self._template.render(
-                output=output, instruction=instruction, verdict=verdict, labels=list(labels), low=low, high=high
+                output=output,
+                instruction=instruction,
+                verdict=verdict,
+                labels=list(labels),
+                low=low,
+                high=high,
             )
         except Exception as exc:  # jinja2 errors name the template
             raise ModelError(f"fallback parser template {self.source}: cannot render: {exc}") from None
@@ -80,7 +89,9 @@ class FallbackCaller:
     def body(self, req: Request, text: str, how: str) -> dict[str, Any]:
         return {
             "model": self.spec.path,
-            "messages": [{"role": "user", "content": self.render(text, req.instruction, verdict_format(req, how))}],
+            "messages": [
+                {"role": "user", "content": self.render(text, req.instruction, verdict_format(req, how))}
+            ],
             "max_tokens": self.spec.max_new_tokens,
             "temperature": 0.0,
             "seed": derive_seed(0, "fallback", text),

@@ -172,7 +172,8 @@ def test_fallback_rescues_some_outputs_and_is_reported_apart(keys, tmp_path):
         stats = run_query(con, "SELECT * FROM judge_stats").to_pylist()[0]
         rel = run_query(con, "SELECT * FROM judge_reliability").to_pylist()[0]
         assert run_query(
-            con, "SELECT count(*) AS n FROM (SELECT unnest(judge_outputs) AS o FROM records) WHERE o.fallback = 'none'"
+            con,
+            "SELECT count(*) AS n FROM (SELECT unnest(judge_outputs) AS o FROM records) WHERE o.fallback = 'none'",
         ).to_pylist() == [{"n": 6}]
     finally:
         con.close()
@@ -263,7 +264,9 @@ def test_fallback_failures_and_config_errors(keys, monkeypatch):
         spec = _spec(
             judge,
             None,
-            fallback_parser=_fallback(extractor, api={"max_retries": 1, "backoff_s": 0.01, "circuit_breaker": 100}),
+            fallback_parser=_fallback(
+                extractor, api={"max_retries": 1, "backoff_s": 0.01, "circuit_breaker": 100}
+            ),
         )
         # an extraction that used up its retries fails its row (an error record), like a judge request
         with pytest.raises(RequestFailed, match="failed 2 times, last: HTTP 503"):
@@ -273,14 +276,27 @@ def test_fallback_failures_and_config_errors(keys, monkeypatch):
         cols = OpenAIJudgeScorer(spec).pair_columns(PROMPTS[:1], CHOSEN[:1], REJECTED[:1])
         assert len(extractor.log) == before and cols["parse_failures"] == [0]
         monkeypatch.delenv(FALLBACK_KEY_ENV)
-        with pytest.raises(ModelError, match=r"RAYWARD_TEST_FALLBACK_KEY \(fallback_parser.api_key_env\) is not set"):
+        with pytest.raises(
+            ModelError, match=r"RAYWARD_TEST_FALLBACK_KEY \(fallback_parser.api_key_env\) is not set"
+        ):
             OpenAIJudgeScorer(spec)
         assert len(extractor.log) == before
     base = {"name": "j", "benchmarks": [{}]}
-    judge_model = {"name": "a", "path": "gpt", "kind": "judge", "backend": "openai", "base_url": "http://x/v1"}
+    judge_model = {
+        "name": "a",
+        "path": "gpt",
+        "kind": "judge",
+        "backend": "openai",
+        "base_url": "http://x/v1",
+    }
     with pytest.raises(ConfigError, match="fallback_parser.promt: unknown key|promt"):
         JobConfig.from_dict(
-            {**base, "models": [{**judge_model, "fallback_parser": {"path": "m", "base_url": "http://x/v1", "promt": 1}}]}
+            {
+                **base,
+                "models": [
+                    {**judge_model, "fallback_parser": {"path": "m", "base_url": "http://x/v1", "promt": 1}}
+                ],
+            }
         )
     with pytest.raises(ConfigError, match="is not an http"):
         JobConfig.from_dict(
@@ -291,7 +307,10 @@ def test_fallback_failures_and_config_errors(keys, monkeypatch):
             {
                 **base,
                 "models": [
-                    {**judge_model, "fallback_parser": {"path": "m", "base_url": "http://x/v1", "template": "no.jinja"}}
+                    {
+                        **judge_model,
+                        "fallback_parser": {"path": "m", "base_url": "http://x/v1", "template": "no.jinja"},
+                    }
                 ],
             }
         )

@@ -255,7 +255,12 @@ def test_tokens_per_minute_limit_spreads_requests(api_key):
     rate = 1500.0  # tokens per second
     with FakeOpenAI() as server:
         scorer = OpenAIJudgeScorer(
-            _spec(server, mode="rubric", max_new_tokens=8, api={"tokens_per_minute": rate * 60, "concurrency": 8})
+            _spec(
+                server,
+                mode="rubric",
+                max_new_tokens=8,
+                api={"tokens_per_minute": rate * 60, "concurrency": 8},
+            )
         )
         t0 = _drained(scorer)
         scorer.pair_columns(PROMPTS, CHOSEN, REJECTED)  # 24 requests
@@ -285,7 +290,12 @@ def test_tokens_per_minute_charges_usage_above_the_estimate(api_key):
     rate = 1500.0
     with FakeOpenAI(usage_scale=3.0) as server:
         scorer = OpenAIJudgeScorer(
-            _spec(server, mode="rubric", max_new_tokens=8, api={"tokens_per_minute": rate * 60, "concurrency": 1})
+            _spec(
+                server,
+                mode="rubric",
+                max_new_tokens=8,
+                api={"tokens_per_minute": rate * 60, "concurrency": 1},
+            )
         )
         t0 = _drained(scorer)
         scorer.pair_columns(PROMPTS[:4], CHOSEN[:4], REJECTED[:4])  # 8 requests
