@@ -43,6 +43,7 @@ class FakeOpenAI:
         slow_s: float = 1.5,
         answer: Callable[[str], str] = canned_text,
         upstream: str | None = None,
+        usage_scale: float = 1.0,
     ):
         """``fault_every`` > 0: the first attempt of every ``fault_every``-th distinct request (in arrival order)
         gets a fault, cycling through :data:`FAULTS`; ``faults`` maps a substring of the content to a fault."""
@@ -53,6 +54,8 @@ class FakeOpenAI:
         self.upstream = upstream
         """A real server's base URL (``http://host:port``): answers are forwarded from it (a fault-injecting
         proxy) instead of canned."""
+        self.usage_scale = usage_scale
+        """Reported ``prompt_tokens`` = words x this (an endpoint counting more tokens than the client guessed)."""
         self.down = False
         self.down_after: int | None = None
         """Go down (503 to everything) once this many requests were answered."""
@@ -112,9 +115,15 @@ class FakeOpenAI:
             fault = None if self.down else self._fault_for(content, attempt)
             if fault:
                 self.injected[fault] += 1
-            self.log.append(
-                {"path": handler.path, "headers": dict(handler.headers), "body": body, "fault": fault}
-            )
+            entry = {
+                "path": handler.path,
+                "headers": dict(handler.headers),
+                "body": body,
+                "fault": fault,
+                "t": time.monotonic(),  # arrival (the client's clock: the same process)
+                "tokens": None,  # prompt + completion tokens reported in the answer (canned answers)
+            }
+            self.log.append(entry)
         if handler.path != "/v1/chat/completions":
             return self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
         if self.down:
@@ -135,9 +144,10 @@ class FakeOpenAI:
         with self.lock:
             self.answered += 1
         if self.upstream is not None:
-            return self._forward(handler, body)
+            return self._forward(handler, body, entry)
         text = self.answer(content)
-        words = len(re.findall(r"\S+", content))
+        words = round(len(re.findall(r"\S+", content)) * self.usage_scale)
+        entry["tokens"] = words + len(text.split())
         return self._send(
             handler,
             200,
@@ -156,10 +166,11 @@ class FakeOpenAI:
             },
         )
 
-    def _forward(self, handler: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def _forward(self, handler: BaseHTTPRequestHandler, body: dict[str, Any], entry: dict[str, Any]) -> None:
         import urllib.error
         import urllib.request
 
+        start = time.monotonic()
         request = urllib.request.Request(
             self.upstream + handler.path,
             data=json.dumps(body).encode(),
@@ -171,6 +182,7 @@ class FakeOpenAI:
                 status, doc = response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             status, doc = exc.code, json.loads(exc.read() or b"{}")
+        entry["upstream_s"] = time.monotonic() - start  # how long the real server took to answer
         with self.lock:
             self.answered += 1
         return self._send(handler, status, doc)

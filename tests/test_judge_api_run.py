@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from orchestrator.config import JobConfig
 from orchestrator.query.db import connect, leaderboard, run_query
 from orchestrator.results.records import read_manifests
@@ -174,3 +176,52 @@ def test_endpoint_down_keeps_committed_shards_and_resume_finishes(ray_cluster, f
         ).to_pylist()
         assert len(rows) == 6 and all(r in rows for r in kept)
         assert len({(r["example_id"], r["shard"]) for r in rows}) == 6
+
+
+def test_fallback_parser_through_a_run(ray_cluster, filtered_path, tmp_path):
+    """A run with a fallback parser: its verdicts land in the stored records (schema 7 ``fallback``), its traffic
+    in the manifest apart (``api.fallback``), and the views report the parse failure rate before and after it."""
+    import hashlib
+
+    def words_only(content: str) -> bool:
+        return int(hashlib.sha256(content.encode()).hexdigest(), 16) % 3 == 0
+
+    def judge(content: str) -> str:  # one output in three names its verdict in words only
+        return "On balance I prefer reply A." if words_only(content) else "Reply A is better.\n[[A]]"
+
+    def extractor(content: str) -> str:
+        return "[[A]]" if "I prefer reply A." in content else "none"
+
+    with FakeOpenAI(answer=judge) as server, FakeOpenAI(answer=extractor) as cheap:
+        model = _api("api-f", server, mode="pairwise", order="both")
+        model["fallback_parser"] = {
+            "path": "cheap-extractor",
+            "base_url": cheap.base_url,
+            "api_key_env": KEY_ENV,
+            "api": {
+                "timeout_s": 2.0,
+                "backoff_s": 0.01,
+                "prices": {"prompt_per_million": 1, "completion_per_million": 1},
+            },
+        }
+        result = run_job(_job(filtered_path, tmp_path / "r", [model], name="api-fallback"))
+        assert result.ok, [(o.model, o.error) for o in result.outcomes]
+        words = sum(words_only(e["body"]["messages"][0]["content"]) for e in server.log)
+        judged, extracted = len(server.log), len(cheap.log)
+    assert judged == 12 and 0 < words < 12  # 6 rows x 2 orders; the split depends only on the prompts
+    con = connect(tmp_path / "r")
+    outs = run_query(
+        con, "SELECT o.fallback, o.parsed, o.label FROM (SELECT unnest(judge_outputs) AS o FROM records)"
+    ).to_pylist()
+    rescued = [o for o in outs if o["fallback"] is not None]
+    assert len(outs) == 12 and len(rescued) == words
+    assert all(o["fallback"] == "[[A]]" and o["label"] == "A" and o["parsed"] is not None for o in rescued)
+    rel = run_query(
+        con, "SELECT parse_failure_rate, primary_parse_failure_rate, rescued FROM judge_reliability"
+    ).to_pylist()
+    assert rel == [{"parse_failure_rate": 0.0, "primary_parse_failure_rate": words / 12, "rescued": words}]
+    usage = next(m["api"] for m in read_manifests(tmp_path / "r")[0]["models"] if m["model"] == "api-f")
+    assert usage["requests"] == 12 and usage["fallback"]["requests"] == extracted <= words
+    assert usage["fallback"]["cost"] == pytest.approx(
+        (usage["fallback"]["prompt_tokens"] + usage["fallback"]["completion_tokens"]) / 1e6
+    )

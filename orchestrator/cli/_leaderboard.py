@@ -43,6 +43,8 @@ def _leaderboard_rows(
     judge_columns += [
         c for c in ("sample_alpha", "member_alpha") if any(r.get(c) is not None for r in judges)
     ]
+    if any(r.get("primary_parse_failure_rate") != r.get("parse_failure_rate") for r in judges):
+        judge_columns.append("primary_parse_failure_rate")  # a fallback parser rescued some outputs
     columns += judge_columns
     if any(not r["complete"] for r in rows):
         columns += ["complete", "incomplete_subsets"]
@@ -90,6 +92,7 @@ def _add_cis(
                 "position_consistency",
                 "sample_alpha",
                 "member_alpha",
+                "primary_parse_failure_rate",
             )
         ]
     for r in rows:

@@ -19,13 +19,14 @@ from orchestrator.config._base import (
 )
 from orchestrator.config._benchmark import BenchmarkSpec, ColumnMap
 from orchestrator.config._job import AfterRun, Failures, JobConfig, RegressionCheck, Resources, from_yaml
-from orchestrator.config._judge_api import ApiSettings, Prices
+from orchestrator.config._judge_api import ApiSettings, FallbackParser, Prices
 from orchestrator.config._kinds import ClassifierSpec, DPOSpec, JudgeSpec
 
 __all__ = [
     "DEFAULT_KIND",
     "AfterRun",
     "ApiSettings",
+    "FallbackParser",
     "Prices",
     "BenchmarkSpec",
     "ClassifierSpec",

@@ -67,3 +67,48 @@ class ApiSettings(Strict):
             if name.lower() in ("authorization", "x-api-key", "api-key"):
                 raise ValueError(f"headers: {name!r} would carry a secret in the job file; use api_key_env")
         return value
+
+
+class FallbackParser(Strict):
+    """A second, cheap judge call that extracts the verdict from a judge output that did not parse
+    (``fallback_parser:`` of a ``kind: judge`` model, any backend). The extractor is an OpenAI-compatible
+    chat-completions endpoint; it reads only the judge's raw output (rendered into ``template``) and answers in the
+    judge's own verdict format, which is parsed by the judge's own rules. Outputs it rescues are marked in the
+    records (``judge_outputs[].fallback`` holds its raw answer) and counted apart in ``judge_reliability``."""
+
+    path: str = Field(min_length=1)
+    """The extractor's model id at the endpoint (e.g. ``gpt-4o-mini``)."""
+
+    base_url: str
+    """The extractor endpoint's base URL up to ``/v1``; requests go to ``<base_url>/chat/completions``."""
+
+    api_key_env: str | None = None
+    """The environment variable holding the extractor endpoint's key (default ``OPENAI_API_KEY``; any value,
+    e.g. ``EMPTY``, for a server that needs none). Never written to records, manifests, logs or cache keys."""
+
+    template: str | None = None
+    """A Jinja prompt file for the extraction request (default the shipped
+    ``orchestrator/judge_templates/fallback.jinja``). Variables: ``output`` (the judge's raw output),
+    ``instruction`` (the judge's own prompt), ``verdict`` (``score``, ``rating`` or ``label``), ``labels`` (the
+    allowed labels, e.g. ``['A', 'B']``; empty for scores), ``low`` and ``high`` (the score range)."""
+
+    max_new_tokens: int = Field(default=16, ge=1)
+    """Longest extractor answer in tokens (the verdict alone is a few tokens)."""
+
+    api: ApiSettings | None = None
+    """Concurrency, rate limits, timeouts, retries and prices of the extractor's endpoint (its defaults when
+    left out); the manifest counts its traffic apart (``api.fallback``)."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_file(cls, value: str | None) -> str | None:
+        from orchestrator.config._base import existing_file
+
+        return existing_file(value, "fallback parser template")

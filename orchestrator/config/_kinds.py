@@ -9,7 +9,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from orchestrator.config._adapted import AdaptedModel, Profile
 from orchestrator.config._base import ModelBase, existing_file, register_model_kind
-from orchestrator.config._judge_api import ApiSettings
+from orchestrator.config._judge_api import ApiSettings, FallbackParser
 
 
 @register_model_kind
@@ -137,6 +137,12 @@ class JudgeSpec(ModelBase):
     """``backend: openai``: concurrency, rate limits, timeouts, retries, circuit breaker and prices
     (:class:`~orchestrator.config._judge_api.ApiSettings`; its defaults when left out)."""
 
+    fallback_parser: FallbackParser | None = None
+    """A second, cheap judge call that extracts the verdict when an output does not parse (any backend;
+    :class:`~orchestrator.config._judge_api.FallbackParser`): ``path``, ``base_url``, ``api_key_env``,
+    ``template``, ``max_new_tokens``, ``api``. Default none: an unparseable output stays a parse failure. An
+    ensemble takes it on its members, not on itself."""
+
     members: list[str] | None = Field(default=None, min_length=2)
     """An ensemble judge (PoLL-style): the names of other ``kind: judge`` models of this job, all in this
     model's ``mode``; each member judges every example (its outputs are kept in this model's records, marked with
@@ -209,6 +215,10 @@ class JudgeSpec(ModelBase):
                     raise ValueError(f"{key}: only for backend openai, not {self.backend!r}")
         if self.backend == "ensemble" and self.members is None:
             raise ValueError("backend: ensemble is set by `members` (the judges it combines)")
+        if self.backend == "ensemble" and self.fallback_parser is not None:
+            raise ValueError(
+                "fallback_parser: an ensemble parses nothing itself; give the fallback parser to its members"
+            )
         mode = self.mode or "rubric"
         if mode != "pairwise" and self.order is not None:
             raise ValueError("order: only for mode pairwise (a rubric judge sees one response at a time)")

@@ -346,7 +346,8 @@ def stored_query(con: Any, name: str, **params: Any) -> pa.Table:
 
 def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[dict[str, Any]], list[str]]:
     """One dict per model (``model, kind, <section>..., score, complete, incomplete_subsets, run_id`` and the judges'
-    ``parse_failure_rate, position_consistency, sample_alpha, member_alpha``, NULL for other kinds) and the
+    ``parse_failure_rate, position_consistency, sample_alpha, member_alpha, primary_parse_failure_rate``, NULL
+    for other kinds) and the
     benchmark's section names in its own order (custom data: its subsets)."""
     overall = stored_query(con, "leaderboard_overall", benchmark=benchmark).to_pylist()
     sections: list[str] = []
@@ -379,6 +380,7 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
                     "position_consistency",
                     "sample_alpha",
                     "member_alpha",
+                    "primary_parse_failure_rate",
                 )
             }
         )

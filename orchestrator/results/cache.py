@@ -184,6 +184,11 @@ def resolved_dtype(spec: ModelSpec, device: str) -> str:
 def settings_document(spec: ModelSpec, identity: str, device: str, dtype: str) -> dict[str, Any]:
     """Everything a score depends on besides its input, as one JSON-able document."""
     fields = spec.model_dump(mode="json")
+    fallback = fields.get("fallback_parser")
+    if isinstance(fallback, dict):  # a judge's fallback parser: its template by content, its `api` speed only
+        fields["fallback_parser"] = {
+            k: _resolve_value(v) if k == "template" else v for k, v in fallback.items() if k != "api"
+        }
     settings = {k: _resolve_value(v) for k, v in sorted(fields.items()) if k not in SPEED_ONLY_FIELDS}
     return {
         "format": FORMAT,

@@ -43,9 +43,12 @@ class ApiUsage(_Doc):
     """Outputs answered by the judge output cache (no request sent)."""
     cost: float | None = None
     """``prompt_tokens`` and ``completion_tokens`` priced by ``api.prices`` (null without a price table)."""
+    fallback: ApiUsage | None = None
+    """The fallback parser's traffic (``fallback_parser:``, its own endpoint and prices), counted apart in the
+    same fields; null without a fallback parser."""
 
     def plus(self, shard: dict[str, Any]) -> ApiUsage:
-        """This usage with one shard's counters added."""
+        """This usage with one shard's counters added (the fallback parser's under ``fallback``)."""
         retries = dict(self.retries)
         for cause, n in (shard.get("retries") or {}).items():
             retries[cause] = retries.get(cause, 0) + int(n)
@@ -62,7 +65,10 @@ class ApiUsage(_Doc):
         }
         price = shard.get("cost")
         cost = None if price is None else round((self.cost or 0.0) + float(price), 9)
-        return ApiUsage(retries=retries, cost=cost, **counts)
+        fallback = self.fallback
+        if shard.get("fallback") is not None:
+            fallback = (fallback or ApiUsage()).plus(shard["fallback"])
+        return ApiUsage(retries=retries, cost=cost, fallback=fallback, **counts)
 
 
 class ModelOutcome(_Doc):

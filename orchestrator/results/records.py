@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from orchestrator.results.store import Store, open_store
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 SCORES_VERSION = 3
 """The version of what the scorer-produced fields mean (a score cache key part); schema version 4 only moved the
 texts out of the records and version 5 only added the source's order, so cached scores stay valid (version 6's
@@ -53,6 +53,9 @@ judge fields are new outputs of the judge scorers, whose settings key changed wi
 # label as parsed: ``A``..``D``; null for rubric scores and unparseable outputs), and the record field
 # ``judge_credit`` (a judge example's benchmark points when they are not ``correct``: pairwise 1/0.5/0, four-way
 # 1/0.25/0, the reference's credit of 1-10 ratings).
+# Version 7 appended to each judge output ``fallback``: the fallback parser's raw answer when the judge's own output
+# did not parse and a fallback parser was configured (``parsed``/``label`` are then the fallback's verdict, null
+# when it could not be parsed either); null when no fallback call was made.
 
 JUDGE_OUTPUT = pa.struct(
     [
@@ -68,6 +71,7 @@ JUDGE_OUTPUT = pa.struct(
         pa.field("member", pa.string()),  # v6: the ensemble member that wrote it (null: a single judge)
         pa.field("cached", pa.bool_()),  # v6: answered by the judge output cache (no request sent)
         pa.field("label", pa.string()),  # v6: the parsed verdict label (A..D), null for scores and failures
+        pa.field("fallback", pa.string()),  # v7: the fallback parser's raw answer (null: no fallback call)
     ]
 )
 

@@ -27,6 +27,7 @@ from orchestrator.scoring.judge_prompts import chat_prompt, load_template
 from orchestrator.scoring.judge_records import (
     JudgeSettings,
     Request,
+    _outputs,
     four_way_columns,
     pairwise_columns,
     plan_four_way,
@@ -56,6 +57,57 @@ class JudgeBase:
         self.template = load_template(self.settings.template_mode, self.settings.template)
         self.ratings_template = load_template("ratings") if self.settings.mode == "four-way" else None
         self.tokenizer = tokenizer
+        self.fallback: Any = None
+        fallback = getattr(spec, "fallback_parser", None)
+        if fallback is not None:
+            from orchestrator.scoring.judge_fallback import FallbackCaller
+
+            self.fallback = FallbackCaller(spec.name, fallback)
+
+    def attach_output_cache(self, cache: Any, read: bool = True) -> None:
+        """Answer identical API requests (here: the fallback parser's) from ``cache``, a
+        :class:`~orchestrator.scoring.judge_cache.JudgeOutputCache`; ``read=False`` only refreshes it."""
+        if self.fallback is not None:
+            self.fallback.completions.output_cache = cache
+            self.fallback.completions.read_cache = read
+
+    def _fallback_usage(self) -> dict[str, Any] | None:
+        """The fallback parser's traffic since the last call (None without one)."""
+        if self.fallback is None:
+            return None
+        from orchestrator.scoring.judge_openai import ApiUsage, usage_document
+
+        usage, self.fallback.client.usage = self.fallback.client.usage, ApiUsage()
+        return usage_document(usage, self.fallback.api.prices)
+
+    def take_usage(self) -> dict[str, Any] | None:
+        """API traffic since the last call, for the manifest: an in-process judge sends requests only to its
+        fallback parser (``fallback``); None when it has none."""
+        fallback = self._fallback_usage()
+        if fallback is None:
+            return None
+        from orchestrator.scoring.judge_openai import ApiUsage, usage_document
+
+        return {**usage_document(ApiUsage(), None), "fallback": fallback}
+
+    def judged(
+        self,
+        requests: Sequence[Request],
+        texts: Sequence[str],
+        n: int,
+        mode: str,
+        cached: Sequence[bool] | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """Each example's parsed outputs (:mod:`orchestrator.scoring.judge_records`), with the fallback parser's
+        verdicts put in for the outputs that did not parse (when one is configured)."""
+        per_example = _outputs(requests, texts, n, mode, self.settings, cached)
+        if self.fallback is not None:
+            from orchestrator.scoring.judge_records import output_mode
+
+            self.fallback.rescue(
+                requests, per_example, output_mode(mode, self.settings), self.settings.first_wins
+            )
+        return per_example
 
     def _fingerprint(self, model_fingerprint: str) -> str:
         """The model's fingerprint plus the judging protocol (settings and template text): the same weights judging
@@ -67,6 +119,7 @@ class JudgeBase:
                 "template": None,
                 "template_text": self.template.text,
                 **({"ratings_text": self.ratings_template.text} if self.ratings_template else {}),
+                **({"fallback": self.fallback.identity()} if self.fallback is not None else {}),
             },
             sort_keys=True,
             default=str,
@@ -135,11 +188,13 @@ class JudgeBase:
                 [[("chosen", c), ("rejected", r)] for c, r in zip(chosen, rejected)],
             )
             texts, marks = self.generate_marked(requests)
-            cols = rubric_pair_columns(requests, texts, n, s, marks)
+            outs = self.judged(requests, texts, n, "rubric", marks)
+            cols = rubric_pair_columns(requests, texts, n, s, marks, outputs=outs)
         else:
             requests = plan_pairwise(s, self.template, prompts, chosen, rejected)
             texts, marks = self.generate_marked(requests)
-            cols = pairwise_columns(requests, texts, n, s, marks)
+            outs = self.judged(requests, texts, n, "pairwise", marks)
+            cols = pairwise_columns(requests, texts, n, s, marks, outputs=outs)
         return {
             "chosen": list(chosen),
             "rejected": list(rejected),
@@ -175,7 +230,8 @@ class JudgeBase:
             except ValueError as exc:
                 raise ModelError(f"model {self.spec.name!r}: {exc}") from None
             texts, marks = self.generate_marked(requests)
-            cols = four_way_columns(requests, texts, n_c, n_r, tie_rows, s, marks)
+            outs = self.judged(requests, texts, len(prompts), "four-way", marks)
+            cols = four_way_columns(requests, texts, n_c, n_r, tie_rows, s, marks, outputs=outs)
         else:
             items = [
                 [(f"chosen:{j}", t) for j, t in enumerate(c)]
@@ -185,7 +241,8 @@ class JudgeBase:
             requests = plan_rubric(s, self.template, prompts, items)
             texts, marks = self.generate_marked(requests)
             ties = [x == TIES_SUBSET for x in subsets] if subsets is not None else None
-            cols = rubric_list_columns(requests, texts, n_c, n_r, s, marks, ties=ties)
+            outs = self.judged(requests, texts, len(prompts), "ratings" if s.ratings else "rubric", marks)
+            cols = rubric_list_columns(requests, texts, n_c, n_r, s, marks, ties=ties, outputs=outs)
         first_c = [c[0] if c else None for c in chosen]
         first_r = [r[0] if r else None for r in rejected]
         return {

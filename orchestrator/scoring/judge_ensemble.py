@@ -112,8 +112,9 @@ class EnsembleJudge:
 
         total = None
         for m in self.members:
-            if hasattr(m, "take_usage"):
-                total = (total or ApiUsage()).plus(m.take_usage())
+            usage = m.take_usage() if hasattr(m, "take_usage") else None
+            if usage is not None:
+                total = (total or ApiUsage()).plus(usage)
         return None if total is None else total.model_dump()
 
     def _combined(self, per_member: list[dict[str, Any]], n: int) -> list[list[dict[str, Any]]]:

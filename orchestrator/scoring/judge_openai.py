@@ -283,90 +283,25 @@ def request_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-class OpenAIJudgeScorer(JudgeBase):
-    """A judge served behind an OpenAI-compatible chat-completions endpoint."""
+class Completions:
+    """An :class:`EndpointClient` behind the judge output cache and this actor's memo: each distinct request is
+    answered once (memo: within the actor, e.g. a bisected shard; cache: across runs), failures raise."""
 
-    backend = "openai"
-    device = "api"
-
-    def __init__(self, spec: JudgeSpec, device: str = "cpu"):
-        from orchestrator.scoring._protocol import ModelInfo
-
-        start = time.perf_counter()
-        env = spec.api_key_env or DEFAULT_API_KEY_ENV
-        key = os.environ.get(env)
-        if not key:
-            raise ModelError(
-                f"model {spec.name!r}: environment variable {env} (api_key_env) is not set; it must hold the "
-                "endpoint's API key (any value, e.g. EMPTY, for a server that needs none)"
-            )
-        self._setup(spec, None)
-        self.api = spec.api or ApiSettings()
-        self.client = EndpointClient(spec.name, spec.base_url or "", key, self.api)
+    def __init__(self, client: EndpointClient):
+        self.client = client
         self.output_cache: Any = None
         self.read_cache = True
         self._memo: dict[str, dict[str, Any] | BaseException] = {}
-        identity = f"openai:{spec.path}"
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=None,
-            fingerprint=self._fingerprint(identity),
-            dtype="api",
-            device="api",
-            load_seconds=time.perf_counter() - start,
-            num_parameters=0,
-            extra={
-                "judge": dict(vars(self.settings)),
-                "template": self.template.source,
-                "endpoint": spec.base_url,
-                "model_fingerprint": identity,
-            },
-        )
 
-    def attach_output_cache(self, cache: Any, read: bool = True) -> None:
-        """Answer identical requests from ``cache`` (a :class:`~orchestrator.scoring.judge_cache.JudgeOutputCache`);
-        ``read=False`` sends every request and only refreshes the cache."""
-        self.output_cache = cache
-        self.read_cache = read
-
-    def take_usage(self) -> dict[str, Any]:
-        """The traffic counters since the last call (the worker attaches them to each shard), with the cost."""
-        usage, self.client.usage = self.client.usage, ApiUsage()
-        out = {
-            "requests": usage.requests,
-            "responses": usage.responses,
-            "retries": dict(usage.retries),
-            "failed_requests": usage.failed_requests,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cached_outputs": usage.cached_outputs,
-        }
-        out["cost"] = cost(out, self.api.prices)
-        return out
-
-    def body(self, request: Request) -> dict[str, Any]:
-        s = self.settings
-        body: dict[str, Any] = {
-            "model": self.spec.path,
-            "messages": [{"role": "user", "content": request.instruction}],
-            "max_tokens": s.max_new_tokens,
-            "temperature": 0.0 if s.greedy else s.temperature,
-            "seed": int(request.seed),
-        }
-        if not s.greedy and s.top_p < 1:
-            body["top_p"] = s.top_p
-        return body
-
-    def generate_marked(self, requests: Sequence[Request]) -> tuple[list[str], list[bool]]:
-        if not requests:
-            return [], []
-        start = time.perf_counter()
-        bodies = [self.body(r) for r in requests]
+    def texts(self, bodies: Sequence[dict[str, Any]]) -> tuple[list[str], list[bool]]:
+        """Each body's completion text and whether the judge output cache answered it. A request that used up
+        its retries raises :class:`RequestFailed` (the worker isolates its row); an endpoint that is down or
+        refuses everyone raises :class:`ModelError`."""
         keys = [request_key(b) for b in bodies]
         found: dict[str, dict[str, Any] | BaseException] = {}
         cached: set[str] = set()
         for key in dict.fromkeys(keys):
-            if key in self._memo:  # answered (or failed) earlier in this actor, e.g. a bisected shard
+            if key in self._memo:
                 found[key] = self._memo[key]
             elif self.output_cache is not None and self.read_cache:
                 hit = self.output_cache.get(key)
@@ -389,14 +324,106 @@ class OpenAIJudgeScorer(JudgeBase):
             failure = found[k]
             if isinstance(failure, BaseException):
                 raise failure  # RequestFailed: the worker isolates the row (an error record)
-        logger.info(
-            "judged %d requests (%d sent, %d cached) in %.2fs",
-            len(requests),
-            len(todo),
-            len(cached),
-            time.perf_counter() - start,
-        )
         return [found[k]["text"] for k in keys], [k in cached for k in keys]  # type: ignore[index]
+
+
+def api_key(name: str, env: str | None, what: str = "api_key_env") -> str:
+    """The key in the environment variable ``env`` (default ``OPENAI_API_KEY``), or a :class:`ModelError` naming
+    the variable (never the key)."""
+    env = env or DEFAULT_API_KEY_ENV
+    key = os.environ.get(env)
+    if not key:
+        raise ModelError(
+            f"model {name!r}: environment variable {env} ({what}) is not set; it must hold the "
+            "endpoint's API key (any value, e.g. EMPTY, for a server that needs none)"
+        )
+    return key
+
+
+def usage_document(usage: ApiUsage, prices: Any) -> dict[str, Any]:
+    """One client's counters as the manifest's ``api`` fields (with the cost under ``prices``)."""
+    out: dict[str, Any] = {
+        "requests": usage.requests,
+        "responses": usage.responses,
+        "retries": dict(usage.retries),
+        "failed_requests": usage.failed_requests,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_outputs": usage.cached_outputs,
+    }
+    out["cost"] = cost(out, prices)
+    return out
+
+
+class OpenAIJudgeScorer(JudgeBase):
+    """A judge served behind an OpenAI-compatible chat-completions endpoint."""
+
+    backend = "openai"
+    device = "api"
+
+    def __init__(self, spec: JudgeSpec, device: str = "cpu"):
+        from orchestrator.scoring._protocol import ModelInfo
+
+        start = time.perf_counter()
+        key = api_key(spec.name, spec.api_key_env)
+        self._setup(spec, None)
+        self.api = spec.api or ApiSettings()
+        self.client = EndpointClient(spec.name, spec.base_url or "", key, self.api)
+        self.completions = Completions(self.client)
+        identity = f"openai:{spec.path}"
+        self.info = ModelInfo(
+            path=spec.path,
+            revision=None,
+            fingerprint=self._fingerprint(identity),
+            dtype="api",
+            device="api",
+            load_seconds=time.perf_counter() - start,
+            num_parameters=0,
+            extra={
+                "judge": dict(vars(self.settings)),
+                "template": self.template.source,
+                "endpoint": spec.base_url,
+                "model_fingerprint": identity,
+            },
+        )
+
+    def attach_output_cache(self, cache: Any, read: bool = True) -> None:
+        """Answer identical requests from ``cache`` (a :class:`~orchestrator.scoring.judge_cache.JudgeOutputCache`);
+        ``read=False`` sends every request and only refreshes the cache (the fallback parser's requests too)."""
+        self.completions.output_cache = cache
+        self.completions.read_cache = read
+        super().attach_output_cache(cache, read)
+
+    def take_usage(self) -> dict[str, Any]:
+        """The traffic counters since the last call (the worker attaches them to each shard), with the cost;
+        the fallback parser's traffic under ``fallback``."""
+        usage, self.client.usage = self.client.usage, ApiUsage()
+        out = usage_document(usage, self.api.prices)
+        out["fallback"] = self._fallback_usage()
+        return out
+
+    def body(self, request: Request) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": self.spec.path,
+            "messages": [{"role": "user", "content": request.instruction}],
+            "max_tokens": s.max_new_tokens,
+            "temperature": 0.0 if s.greedy else s.temperature,
+            "seed": int(request.seed),
+        }
+        if not s.greedy and s.top_p < 1:
+            body["top_p"] = s.top_p
+        return body
+
+    def generate_marked(self, requests: Sequence[Request]) -> tuple[list[str], list[bool]]:
+        if not requests:
+            return [], []
+        start = time.perf_counter()
+        texts, marks = self.completions.texts([self.body(r) for r in requests])
+        logger.info(
+            "judged %d requests (%d cached) in %.2fs", len(requests), sum(marks), time.perf_counter() - start
+        )
+        return texts, marks
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         return self.generate_marked(requests)[0]

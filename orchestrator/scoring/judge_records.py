@@ -37,6 +37,10 @@ from typing import Any
 from orchestrator.scoring.judge_prompts import JudgeTemplate
 from orchestrator.scoring.verdicts import (
     RATING_FAILED,
+    RATING_MAX,
+    RATING_MIN,
+    SCORE_MAX,
+    SCORE_MIN,
     four_way_labels,
     parse_label,
     parse_rating,
@@ -203,6 +207,45 @@ def four_way_credit(label: str | None, order: str | None) -> float | None:
     return 1.0 if order[four_way_labels().index(label)] == "0" else 0.0
 
 
+def output_mode(mode: str, settings: JudgeSettings | None) -> str:
+    """How the outputs of a judge in ``mode`` are parsed: ``rubric`` (0-5 scores), ``ratings`` (1-10, also
+    rubric judges under ``protocol: rewardbench``), ``pairwise`` or ``four-way`` (its Ties rows are ratings)."""
+    if mode == "rubric" and settings is not None and settings.ratings:
+        return "ratings"
+    return mode
+
+
+def verdict_format(req: Request, mode: str) -> tuple[str, tuple[str, ...], int, int]:
+    """What a verdict of ``req`` looks like under the parse mode ``mode`` (:func:`output_mode`): its kind
+    (``label``, ``score`` or ``rating``), the allowed labels and the score range (what a fallback parser is told)."""
+    if req.target == "four-way":
+        return "label", four_way_labels(), 0, 0
+    if mode == "pairwise":
+        return "label", ("A", "B"), 0, 0
+    if mode in ("ratings", "four-way"):
+        return "rating", (), RATING_MIN, RATING_MAX
+    return "score", (), SCORE_MIN, SCORE_MAX
+
+
+def parse_output(
+    req: Request, text: str, mode: str, first_wins: bool = False
+) -> tuple[float | None, str | None]:
+    """The parsed value and label of one output of ``req`` under the parse mode ``mode`` (:func:`output_mode`):
+    rubric scores, 1-10 ratings, pairwise (1 = the chosen response won) or four-way credits; None when it does
+    not parse."""
+    if req.target == "four-way":
+        label = parse_label(text, four_way_labels(), first_wins=first_wins)
+        return four_way_credit(label, req.order), label
+    if mode == "pairwise":
+        if req.order is None:
+            raise ValueError(f"pairwise judge request for example {req.example} ({req.target}) has no order")
+        label = parse_label(text, ("A", "B"), first_wins=first_wins)
+        return chosen_wins(label, req.order), label
+    if mode in ("ratings", "four-way"):
+        return parse_rating(text), None
+    return parse_score(text), None
+
+
 def _outputs(
     requests: Sequence[Request],
     texts: Sequence[str],
@@ -212,25 +255,11 @@ def _outputs(
     cached: Sequence[bool] | None = None,
 ) -> list[list[dict[str, Any]]]:
     first_wins = bool(settings and settings.first_wins)
-    ratings = bool(settings and settings.ratings)
+    how = output_mode(mode, settings)
     per_example: list[list[dict[str, Any]]] = [[] for _ in range(n)]
     marks = cached if cached is not None else [False] * len(requests)
     for req, text, mark in zip(requests, texts, marks, strict=True):
-        label = None
-        if req.target == "four-way":
-            label = parse_label(text, four_way_labels(), first_wins=first_wins)
-            parsed = four_way_credit(label, req.order)
-        elif mode == "pairwise":
-            if req.order is None:
-                raise ValueError(
-                    f"pairwise judge request for example {req.example} ({req.target}) has no order"
-                )
-            label = parse_label(text, ("A", "B"), first_wins=first_wins)
-            parsed = chosen_wins(label, req.order)
-        elif ratings or mode in ("ratings", "four-way"):
-            parsed = parse_rating(text)
-        else:
-            parsed = parse_score(text)
+        parsed, label = parse_output(req, text, how, first_wins)
         per_example[req.example].append(
             {
                 "target": req.target,
@@ -241,6 +270,7 @@ def _outputs(
                 "member": None,
                 "cached": bool(mark),
                 "label": label,
+                "fallback": None,
             }
         )
     return per_example

@@ -138,14 +138,20 @@ def test_judge_stats_and_leaderboard_columns(store):
     assert stats["rj"]["parse_failure_rate"] == 2 / 8 and stats["rj"]["position_consistency"] is None
     view = {r["model"]: r for r in run_query(con, "SELECT * FROM leaderboard").to_pylist()}
     cols = run_query(con, "SELECT * FROM leaderboard LIMIT 0").column_names
-    assert cols[:3] == ["model", "kind", "benchmark"] and cols[-5:] == [
+    assert cols[:3] == ["model", "kind", "benchmark"] and cols[-6:] == [
         "run_id",
         "parse_failure_rate",
         "position_consistency",
         "sample_alpha",
         "member_alpha",
+        "primary_parse_failure_rate",
     ]
     assert view["pj"]["parse_failure_rate"] == 1 / 8 and view["cls"]["parse_failure_rate"] is None
+    # no fallback parser: the rate before it is the rate after it
+    assert (
+        view["pj"]["primary_parse_failure_rate"] == 1 / 8
+        and view["cls"]["primary_parse_failure_rate"] is None
+    )
     rows = {r["model"]: r for r in leaderboard(store)}
     assert rows["pj"]["position_consistency"] == 2 / 3 and rows["cls"]["position_consistency"] is None
 

@@ -458,3 +458,25 @@ def test_best_of_n_lists_and_message_prompts_are_reused_exactly(ray_cluster, tin
     assert old.column("scores_rejected").null_count == 0  # best-of-N lists were scored and are reused
     rest = [c for c in old.column_names if c not in ("run_id", "cached_from")]
     assert new.select(rest).equals(old.select(rest))
+
+
+def test_key_of_a_judge_with_a_fallback_parser(tmp_path, tiny_models):
+    """A fallback parser's verdicts are part of a judge's scores: its model id, template content and length are
+    key parts; its ``api`` settings (speed, limits) are not."""
+    template = tmp_path / "extract.jinja"
+    template.write_text("Verdict of: {{ output }}")
+    fallback = {"path": "cheap", "base_url": "http://127.0.0.1:9/v1", "template": str(template)}
+
+    def key(**fb):
+        spec = model_spec(
+            name="j", path=str(tiny_models["tiny-judge"]), kind="judge", fallback_parser={**fallback, **fb}
+        )
+        return json.dumps(settings_document(spec, "sha256:x", "cpu", "float32"), sort_keys=True)
+
+    plain = model_spec(name="j", path=str(tiny_models["tiny-judge"]), kind="judge")
+    first = key()
+    assert first != json.dumps(settings_document(plain, "sha256:x", "cpu", "float32"), sort_keys=True)
+    assert first == key(api={"concurrency": 2, "tokens_per_minute": 1000})
+    assert first != key(path="other-extractor") and first != key(max_new_tokens=8)
+    template.write_text("Another prompt: {{ output }}")  # same file name, other content
+    assert key() != first

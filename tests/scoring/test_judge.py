@@ -136,6 +136,7 @@ def test_rubric_records_from_handcrafted_outputs():
         "member": None,
         "cached": False,
         "label": None,
+        "fallback": None,
     }
     # the columns fit the record schema as they are
     table = make_table(

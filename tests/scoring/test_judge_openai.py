@@ -223,3 +223,88 @@ def test_rate_limit_spaces_requests(api_key):
         scorer.pair_columns(PROMPTS[:3], CHOSEN[:3], REJECTED[:3])  # 6 requests at 10/s
         elapsed = time.perf_counter() - t0
     assert elapsed >= 0.5, elapsed
+
+
+def _arrivals_within_budget(log, t0: float, rate: float, slack: float = 0.0) -> list[tuple[float, float]]:
+    """Each arrival (server-side time after ``t0``, tokens reported up to and including it) where the tokens
+    reported so far exceed ``rate`` x elapsed + ``slack``: empty when the budget held at every arrival."""
+    over, total = [], 0.0
+    for entry in sorted(log, key=lambda e: e["t"]):
+        total += entry["tokens"]
+        elapsed = entry["t"] - t0
+        if total > rate * elapsed + slack + 1e-6:
+            over.append((round(elapsed, 3), total))
+    return over
+
+
+def _drained(scorer):
+    import time
+
+    bucket = scorer.client.tpm
+    bucket.level, bucket.stamp = 0.0, time.monotonic()  # the bucket starts full: empty it, so it must spread
+    return bucket.stamp
+
+
+def test_tokens_per_minute_limit_spreads_requests(api_key):
+    """``api.tokens_per_minute``: from an empty bucket, the tokens the endpoint reports for the requests that
+    reached it by any moment never exceed the refill (tokens_per_minute / 60 per second) since then, checked on
+    the server's own arrival log. Each request reserves its estimate (prompt characters / 4 + max_tokens), which
+    the reported usage trues up: here the estimate is larger, so the refund lets more requests through than the
+    reservations alone would (the next test shows the charge when it is smaller). Without the limit the same
+    requests arrive at once (the bound fails at once)."""
+    rate = 1500.0  # tokens per second
+    with FakeOpenAI() as server:
+        scorer = OpenAIJudgeScorer(
+            _spec(
+                server,
+                mode="rubric",
+                max_new_tokens=8,
+                api={"tokens_per_minute": rate * 60, "concurrency": 8},
+            )
+        )
+        t0 = _drained(scorer)
+        scorer.pair_columns(PROMPTS, CHOSEN, REJECTED)  # 24 requests
+        usage = scorer.take_usage()
+        log = list(server.log)
+    assert len(log) == 24 and all(e["tokens"] for e in log)
+    total = sum(e["tokens"] for e in log)
+    assert total == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert total > 2 * rate  # the budget binds: at least 2 s of refill are needed
+    assert _arrivals_within_budget(log, t0, rate) == []
+    estimate = sum(len(e["body"]["messages"][0]["content"]) / 4 + 8 for e in log)
+    assert estimate > total  # the reservations were trued down to the usage (the refund)
+    # control: the same requests without a limit break the bound at the first arrivals (8 in flight at once)
+    with FakeOpenAI() as server:
+        import time
+
+        unlimited = OpenAIJudgeScorer(_spec(server, mode="rubric", max_new_tokens=8, api={"concurrency": 8}))
+        t0 = time.monotonic()
+        unlimited.pair_columns(PROMPTS, CHOSEN, REJECTED)
+        assert _arrivals_within_budget(server.log, t0, rate) != []
+
+
+def test_tokens_per_minute_charges_usage_above_the_estimate(api_key):
+    """An endpoint that reports three times the tokens the client estimated: the true-up charges the excess, so
+    later requests wait for it. One request in flight (concurrency 1): before each request reserves, every
+    earlier one is charged in full, so the bound holds up to the excess of the last request alone."""
+    rate = 1500.0
+    with FakeOpenAI(usage_scale=3.0) as server:
+        scorer = OpenAIJudgeScorer(
+            _spec(
+                server,
+                mode="rubric",
+                max_new_tokens=8,
+                api={"tokens_per_minute": rate * 60, "concurrency": 1},
+            )
+        )
+        t0 = _drained(scorer)
+        scorer.pair_columns(PROMPTS[:4], CHOSEN[:4], REJECTED[:4])  # 8 requests
+        log = list(server.log)
+    estimates = [len(e["body"]["messages"][0]["content"]) / 4 + 8 for e in log]
+    excess = max(e["tokens"] - est for e, est in zip(log, estimates))
+    assert excess > 0 and sum(e["tokens"] for e in log) > 2 * sum(estimates)  # the usage exceeds the guesses
+    assert _arrivals_within_budget(log, t0, rate, slack=excess) == []
+    # the reservations alone would have let the 8 requests through by sum(estimates) / rate: the usage-based
+    # charge made them wait longer (a lower bound on time, robust on a loaded machine)
+    tokens_before_last = sum(sorted((e["t"], e["tokens"]) for e in log)[i][1] for i in range(len(log) - 1))
+    assert max(e["t"] for e in log) - t0 >= tokens_before_last / rate - 1e-3

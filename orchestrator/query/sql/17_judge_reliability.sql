@@ -133,7 +133,8 @@ FROM n
 JOIN pe USING (model, benchmark, member_a, member_b);
 
 -- One row per judge (model, benchmark): everything above side by side, with the output cache's share.
---   parse_failure_rate, position_consistency   as in judge_stats
+--   parse_failure_rate, position_consistency   as in judge_stats (parse failures after the fallback parser)
+--   primary_parse_failure_rate, rescued        before the fallback parser, and the outputs it rescued
 --   cached_share                               outputs answered by the judge output cache / all outputs
 --   sample_agreement, sample_alpha             agreement and Krippendorff's alpha between repeated samples
 --   member_agreement, member_alpha             the same between the members of an ensemble
@@ -146,7 +147,7 @@ WITH c AS (
     GROUP BY ALL
 )
 SELECT s.model, s.benchmark, s.n_examples, s.n_outputs, s.parse_failure_rate, s.position_consistency,
-    c.cached_share,
+    c.cached_share, s.primary_parse_failure_rate, s.rescued,
     smp.agreement AS sample_agreement, smp.alpha AS sample_alpha,
     mem.agreement AS member_agreement, mem.alpha AS member_alpha,
     (SELECT avg(k.cohen_kappa) FROM judge_member_agreement k
