@@ -83,7 +83,9 @@ class DPOSpec(ModelBase):
     @classmethod
     def _profile_backend(cls, value: str, info: ValidationInfo) -> str:
         if value == "reference" and info.data.get("backend") == "vllm":
-            raise ValueError("profile: reference (run_dpo.py's 8-bit / float16 loading) is for backend transformers")
+            raise ValueError(
+                "profile: reference (run_dpo.py's 8-bit / float16 loading) is for backend transformers"
+            )
         return value
 
     ref_free_norm: Literal["sum", "avg", "norm"] | None = None

@@ -202,7 +202,8 @@ register_adapter(
         quantized=False,
         verified=REMOTE_CHECK
         + "; run_rm.py 0.1.4's `Custom Classifier` branch cannot call ArmoRMPipeline, so "
-        "the reference run takes its classifier branch (model_type overridden in-process)",
+        "the reference run takes its classifier branch (model_type overridden in-process); --max_length 4096 on "
+        "both sides (the replica tokenizer's long rows)",
         notes="the checkpoint's remote-code LlamaForRewardModelWithGating read natively: rewards at the token "
         "before the first pad id, the gate at the last <|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\n; "
         "ArmoRMPipeline: no doubled-BOS masking, bfloat16.",
