@@ -39,6 +39,11 @@ class Resources(Strict):
     torch_threads: int | None = Field(default=None, ge=1)
     """Intra-op threads for CPU actors (default: ``cpus_per_actor``, at most the node's cores)."""
 
+    gpu_memory_gib: float = Field(default=80.0, gt=0)
+    """Memory of one GPU (GiB). A native-head model on the transformers backend whose weights (parameters x the
+    dtype's bytes, plus 20% for activations) exceed 90% of it spans as many GPUs as it needs, its layers split
+    over them (``device_map``) inside its placement group."""
+
     @field_validator("gpus_per_actor")
     @classmethod
     def _gpus_non_negative(cls, value: float | str) -> float | str:

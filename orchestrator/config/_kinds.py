@@ -25,6 +25,46 @@ class ClassifierSpec(AdaptedModel):
     rules (rewardbench 0.1.4 ``run_rm.py``): 8-bit (bitsandbytes) + float16 unless the family or a Llama-3 name
     exempts it; on a CPU an 8-bit model is an error (docs/models.md)."""
 
+    @model_validator(mode="after")
+    def _vllm_plain_classifier(self) -> ClassifierSpec:
+        """``backend: vllm`` serves the plain one-label sequence classifier only: a named family adapter (a
+        native head, another pooling or template rule) or the reference profile is an error naming it."""
+        if self.backend == "vllm":
+            if self.adapter not in ("auto", "classifier"):
+                raise ValueError(vllm_adapter_error(self.adapter))
+            if self.profile != "default":
+                raise ValueError(
+                    "profile: reference (the reference's 8-bit / float16 loading) is for backend transformers; "
+                    "vLLM loads the job's dtype"
+                )
+        return self
+
+    def preflight(self) -> str | None:
+        """Besides the path check: under ``backend: vllm`` the adapter ``auto`` picks (from the hub id, config.json
+        or the head tensors) must be the plain classifier."""
+        error = super().preflight()
+        if error is not None or self.backend != "vllm" or self.adapter != "auto":
+            return error
+        from orchestrator.errors import ModelError
+        from orchestrator.scoring.adapters import select_adapter
+
+        try:
+            adapter = select_adapter("auto", self.path)
+        except ModelError as exc:
+            return f"model {self.name!r}: {exc}"
+        if adapter.name != "classifier":
+            return f"model {self.name!r}: {vllm_adapter_error(adapter.name)} (picked by adapter: auto)"
+        return None
+
+
+def vllm_adapter_error(adapter: str) -> str:
+    """The message for a family adapter on ``backend: vllm``."""
+    return (
+        f"adapter {adapter!r} is not the plain sequence classifier: vLLM's pooling runner reads a standard "
+        "classification head at the last token, not this family's head, pooling or input rule; use backend: "
+        "transformers for this model"
+    )
+
 
 @register_model_kind
 class DPOSpec(ModelBase):
@@ -32,6 +72,21 @@ class DPOSpec(ModelBase):
 
     kind: Literal["dpo"] = "dpo"
     """``dpo``: the implicit reward of a policy against a reference (DPO, SPIN iterations)."""
+
+    profile: Profile = "default"
+    """Weights loading of the policy and its reference: ``default`` (``dtype``) or ``reference``, the reference
+    implementation's ``run_dpo.py`` rules: 8-bit (bitsandbytes) unless the policy's name contains ``llama-3``,
+    ``Llama3``, ``Llama-3`` or ``LLaMA3``; float16 (bfloat16 when ``dtype: bfloat16``) on a GPU, float32 on a CPU
+    (the reference passes no dtype there); on a CPU an 8-bit model is an error (docs/models.md)."""
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_backend(cls, value: str, info: ValidationInfo) -> str:
+        if value == "reference" and info.data.get("backend") == "vllm":
+            raise ValueError(
+                "profile: reference (run_dpo.py's 8-bit / float16 loading) is for backend transformers"
+            )
+        return value
 
     ref_free_norm: Literal["sum", "avg", "norm"] | None = None
     """Without a reference model (the reference's ``--ref_free_type``): the score is the policy's own

@@ -184,13 +184,12 @@ class Job:
 
 
 def replica_width(resources: Resources, spec: ModelSpec) -> float:
-    """Slots one replica holds: GPUs ``max(gpus_per_actor, tensor_parallel_size)``, or CPUs for CPU actors."""
+    """Slots one replica holds: GPUs ``max(gpus_per_actor, tensor_parallel_size)`` (more for a native-head model
+    split over several GPUs, :func:`~orchestrator.runtime.resources.device_map_gpus`), or CPUs for CPU actors."""
     if resources.gpus > 0:
-        from orchestrator.runtime.resources import api_only
+        from orchestrator.runtime.resources import replica_gpus
 
-        if api_only(spec):
-            return 0.0  # API judges hold no GPU: they never wait for one
-        return float(max(resources.gpus, spec.tensor_parallel_size))
+        return replica_gpus(resources, spec)  # 0 for API judges: they never wait for a GPU
     return resources.cpus
 
 

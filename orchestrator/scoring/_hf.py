@@ -148,7 +148,11 @@ def is_causal_decoder(model) -> bool:
     return "position_ids" in inspect.signature(model.forward).parameters
 
 
-def load_tokenizer(spec: ModelSpec):
+def load_tokenizer(spec: ModelSpec, default_template: str | None = None):
+    """The model's tokenizer, formatted as the reference does: its own chat template, else the job's
+    ``chat_template``, else ``default_template`` (a family's named template, e.g. ``openbmb``; see
+    :mod:`orchestrator.scoring.adapters`), else ``tulu``; EOS appended where the reference's ``add_eos_token``
+    takes effect when the tokenizer has no template of its own."""
     transformers = require("transformers")
     source = spec.tokenizer or spec.path
     try:
@@ -163,10 +167,11 @@ def load_tokenizer(spec: ModelSpec):
     own_template = getattr(tokenizer, "chat_template", None) is not None
     template = resolve_chat_template(spec.chat_template)
     if template is None and not own_template:
-        # the reference's run_rm.py: fastchat's `tulu` when the tokenizer has none and none is named
-        template = resolve_chat_template(named_templates.DEFAULT)
+        # the reference's run_rm.py: the family's template of its eval config, else fastchat's `tulu`
+        name = default_template or named_templates.DEFAULT
+        template = resolve_chat_template(name)
         logger.info(
-            "model %s: tokenizer has no chat template; using %r as the reference does", spec.name, "tulu"
+            "model %s: tokenizer has no chat template; using %r as the reference does", spec.name, name
         )
     if template is not None:
         tokenizer.chat_template = template

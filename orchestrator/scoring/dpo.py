@@ -152,9 +152,31 @@ class DPOColumns:
         return {**out, **keys, **self._common(len(prompts))}
 
 
-def load_causal_lm(spec: DPOSpec, path: str, device: str, dtype_name: str):
-    """A causal LM in ``dtype_name`` on ``device`` (see :func:`~orchestrator.scoring.classifier.load_pretrained`)."""
+def load_causal_lm(spec: DPOSpec, path: str, device: str, dtype_name: str, quantized: bool = False):
+    """A causal LM in ``dtype_name`` on ``device`` (see :func:`~orchestrator.scoring.classifier.load_pretrained`);
+    ``quantized``: bitsandbytes 8-bit with ``dtype_name`` compute (``profile: reference``, GPUs only)."""
+    if quantized:
+        from orchestrator.scoring.adapters.scorer import _load_8bit
+
+        return _load_8bit(spec, device, dtype_name, auto_class="AutoModelForCausalLM", path=path)
     return load_pretrained("AutoModelForCausalLM", spec, device, dtype_name, path=path, what="causal LM ")
+
+
+def dpo_reference_loading(spec: DPOSpec, device: str):
+    """``profile: reference``: run_dpo.py's loading of this policy and its reference (one rule, on the policy's
+    name), checked against the device (8-bit needs a CUDA GPU); the dtype is float32 on a CPU, where the reference
+    passes no ``torch_dtype``."""
+    from dataclasses import replace
+
+    from orchestrator.scoring.adapters.profile import check_device, reference_loading
+
+    loading = reference_loading("dpo", spec.path, requested_dtype=spec.dtype)
+    check_device(loading, spec.name, device)
+    if not device.startswith("cuda"):
+        loading = replace(
+            loading, dtype="float32", reason=loading.reason + "; float32 on a CPU (no torch_dtype)"
+        )
+    return loading
 
 
 class DPOScorer:
@@ -176,8 +198,15 @@ class DPOScorer:
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         dtype_name = resolve_dtype(spec, device)
-        self.model = load_causal_lm(spec, spec.path, device, dtype_name)
-        self.ref_model = load_causal_lm(spec, spec.reference, device, dtype_name) if spec.reference else None
+        self.loading = None
+        if getattr(spec, "profile", "default") == "reference":
+            self.loading = dpo_reference_loading(spec, device)
+            dtype_name = self.loading.dtype
+        quantized = self.loading is not None and self.loading.quantized
+        self.model = load_causal_lm(spec, spec.path, device, dtype_name, quantized)
+        self.ref_model = (
+            load_causal_lm(spec, spec.reference, device, dtype_name, quantized) if spec.reference else None
+        )
         if self.ref_model is not None:
             if (
                 self.ref_model.get_output_embeddings().weight.shape[0]
@@ -210,6 +239,8 @@ class DPOScorer:
                 "ref_free_norm": spec.ref_free_norm,
                 "beta": spec.beta,
                 "iteration": spec.iteration,
+                "profile": getattr(spec, "profile", "default"),
+                "reference_loading": None if self.loading is None else self.loading.reason,
             },
         )
 

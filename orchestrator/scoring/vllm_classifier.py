@@ -71,6 +71,12 @@ class VllmClassifierScorer(ClassifierScorer):
     backend = "vllm"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
+        from orchestrator.config._kinds import vllm_adapter_error
+        from orchestrator.scoring.adapters import select_adapter
+
+        adapter = select_adapter(getattr(spec, "adapter", "auto"), spec.path)
+        if adapter.name != "classifier":
+            raise ModelError(f"model {spec.name!r}: {vllm_adapter_error(adapter.name)}")
         require_vllm()
         start = time.perf_counter()
         self.spec = spec

@@ -5,7 +5,7 @@ An :class:`Adapter` says how a family is loaded and read, as the reference imple
 
 * ``head``: ``sequence-classification`` (transformers' ``AutoModelForSequenceClassification``) or a native head
   of :mod:`orchestrator.scoring.adapters.heads` (``value-head``, ``v-head-first-pad``, ``regression-head``,
-  ``score-head``, ``mlp-score``, ``out-proj``) on the checkpoint's base transformer;
+  ``score-head``, ``mlp-score``, ``out-proj``, ``armo-gating``) on the checkpoint's base transformer;
 * ``input_rule``: ``chat_template`` (the tokenizer's, or the job's ``chat_template``) or a named conversation
   template (``conversation_template``) when the tokenizer has none;
 * ``mask_doubled_bos``: whether a doubled BOS at the start is masked (only ``RewardBenchPipeline`` does it);
@@ -39,6 +39,7 @@ Head = Literal[
     "mlp-score",
     "out-proj",
     "lm-ab-tokens",
+    "armo-gating",
 ]
 Pooling = Literal["model", "last", "before-first-pad"]
 
@@ -212,22 +213,19 @@ def select_adapter(requested: str, path: str) -> Adapter:
         return _REGISTRY[_BY_HUB_ID[hub_id]]
     config = _config_json(path)
     archs = config.get("architectures") or []
+    names = safetensors_names(path)
     for adapter in _REGISTRY.values():
         if _config_ok(adapter, config) and any(a in adapter.architectures for a in archs):
-            return adapter
+            # two families share a class name (UltraRM's and Ziya's LlamaRewardModel): the head tensors decide
+            if not names or _heads_present(adapter, names):
+                return adapter
     model_type = config.get("model_type")
     for adapter in _REGISTRY.values():
         if model_type and model_type in adapter.model_types:
             return adapter
-    names = safetensors_names(path)
     if names:
         for adapter in _REGISTRY.values():
-            if (
-                adapter.head_tensors
-                and _config_ok(adapter, config)
-                and any(n.startswith(adapter.base_prefix) for n in names)
-                and all(any(n.startswith(h) for n in names) for h in adapter.head_tensors)
-            ):
+            if adapter.head_tensors and _config_ok(adapter, config) and _heads_present(adapter, names):
                 return adapter
         if not any(n in _STANDARD_HEADS or n.endswith(_STANDARD_HEADS) for n in names):
             heads = sorted({n for n in names if not _is_body_tensor(n)})
@@ -256,6 +254,16 @@ def select_pairwise_adapter(requested: str, path: str) -> Adapter:
     if adapter.input_rule != "pair":
         raise ModelError(f"adapter {adapter.name!r} scores one completion at a time: use kind classifier")
     return adapter
+
+
+def _heads_present(adapter: Adapter, names: list[str]) -> bool:
+    """The checkpoint has the adapter's base and every one of its head tensors (an adapter without declared head
+    tensors reads a standard head: always true)."""
+    if not adapter.head_tensors:
+        return True
+    return any(n.startswith(adapter.base_prefix) for n in names) and all(
+        any(n.startswith(h) for n in names) for h in adapter.head_tensors
+    )
 
 
 def _config_ok(adapter: Adapter, config: dict) -> bool:

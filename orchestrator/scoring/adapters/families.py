@@ -68,6 +68,12 @@ register_adapter(
     )
 )
 
+REMOTE_CHECK = (
+    "replica built with the checkpoint's published modeling file (the remote code the reference loads), run_rm.py "
+    "--trust_remote_code --not_quantized --torch_dtype float32 plus the reference eval config's flags, first 2 rows "
+    "of every v1 subset: every `correct` equal, scores within 1e-4 (tests/scoring/adapters/test_remote_families.py)"
+)
+
 register_adapter(
     Adapter(
         name="eurus-rm",
@@ -77,12 +83,11 @@ register_adapter(
         head_tensors=("regression_head.",),
         architectures=("EurusRewardModel",),
         pooling="last",
-        conversation_template="openbmb",
+        conversation_template="mistral",
         quantized=True,
-        verified="not against the reference: its model class is the checkpoint's remote code (not obtainable "
-        "offline); implemented from the published modeling file (MistralModel + bias-free regression_head read "
-        "at attention_mask.cumsum().argmax()), the UltraRM layout that is verified",
-        notes="the reference loads it with AutoModel + trust_remote_code; Rayward needs no remote code.",
+        verified=REMOTE_CHECK,
+        notes="the reference loads the checkpoint's remote code (AutoModel, EurusRewardModel) through "
+        "OpenBMBPipeline; Rayward reads it natively. Template `mistral` as the reference's eval config.",
     )
 )
 
@@ -168,27 +173,57 @@ register_adapter(
 register_adapter(
     Adapter(
         name="ziya",
-        family="Ziya LLaMA reward (sequence classifier, fp16)",
+        family="Ziya LLaMA reward (value head at the last attended token, fp16)",
         covers=("IDEA-CCNL/Ziya-LLaMA-7B-Reward",),
+        head="regression-head",
+        head_tensors=("value_head.",),
+        architectures=("LlamaRewardModel",),
+        pooling="last",
         conversation_template="Ziya",
         dtype="float16",
         quantized=False,
-        verified="not against the reference: ZiyaPipeline calls .half().cuda() (no CPU run) and returns the "
-        "model output object, which run_rm.py 0.1.4 cannot read (it calls .float() on it)",
-        notes="AutoModelForSequenceClassification, no doubled-BOS masking, float16 as ZiyaPipeline.",
+        verified=REMOTE_CHECK,
+        notes="the checkpoint's remote-code LlamaRewardModel: a bias-free value_head (1 or model_parallel_size "
+        "outputs, averaged) at the last attended token; ZiyaPipeline: float16, no doubled-BOS masking.",
+        extra={"reduce": "mean"},
     )
 )
 
 register_adapter(
     Adapter(
         name="armorm",
-        family="ArmoRM (multi-objective, gating; remote code)",
+        family="ArmoRM (multi-objective rewards, gating network at the last assistant header)",
         covers=("RLHFlow/ArmoRM-Llama3-8B-v0.1",),
+        head="armo-gating",
+        head_tensors=("regression_layer.", "gating.", "reward_transform_matrix"),
+        architectures=("LlamaForRewardModelWithGating",),
+        pooling="before-first-pad",
         dtype="bfloat16",
         quantized=False,
-        verified="not against the reference: the model class is the checkpoint's remote code, and run_rm.py 0.1.4 "
-        "runs ArmoRM as a `Custom Classifier` over a default-collated batch, which fails before scoring",
-        notes="needs `trust_remote_code: true`; ArmoRMPipeline: no doubled-BOS masking, the output's logits.",
+        verified=REMOTE_CHECK
+        + "; run_rm.py 0.1.4's `Custom Classifier` branch cannot call ArmoRMPipeline, so "
+        "the reference run takes its classifier branch (model_type overridden in-process); --max_length 4096 on "
+        "both sides (the replica tokenizer's long rows)",
+        notes="the checkpoint's remote-code LlamaForRewardModelWithGating read natively: rewards at the token "
+        "before the first pad id, the gate at the last <|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\n; "
+        "ArmoRMPipeline: no doubled-BOS masking, bfloat16.",
+    )
+)
+
+register_adapter(
+    Adapter(
+        name="oasst-deberta",
+        family="OpenAssistant DeBERTa reward (sequence classifier, raw text)",
+        covers=(
+            "OpenAssistant/reward-model-deberta-v3-large-v2",
+            "OpenAssistant/reward-model-deberta-v3-large",
+            "OpenAssistant/reward-model-deberta-v3-base",
+        ),
+        conversation_template="raw",
+        mask_doubled_bos=True,
+        verified="the default classifier path (run_rm.py's RewardBenchPipeline) with the `raw` template, which "
+        "matches fastchat byte for byte (tests/scoring/test_chat_templates.py)",
+        notes="template `raw` (prompt and completion concatenated) as the reference's eval config.",
     )
 )
 
@@ -217,7 +252,7 @@ register_adapter(
         verified="by the default classifier path's reference check plus the list rule (Python list comparison) "
         "in tests/scoring/adapters/test_adapters.py",
         notes="the reference compares chosen and rejected logit lists lexicographically; records keep the first "
-        "logit as the score.",
+        "logit as the score and every logit in judge_outputs.",
     )
 )
 

@@ -99,7 +99,10 @@ class NativeRewardModel:
     def head(self, hidden):
         """Scores ``[N, D]`` of pooled hidden states ``[N, H]`` (float32, normalised as the checkpoint says)."""
         weight = next(self.head_layer.parameters())
-        out = self.head_layer(hidden.to(weight.dtype)).float()
+        out = self.head_layer(hidden.to(weight.dtype))
+        if self.adapter.extra.get("reduce") == "mean":  # Ziya: the mean of the head's outputs, in its dtype
+            out = out.mean(dim=-1, keepdim=True)
+        out = out.float()
         if self.normalize is not None:
             out = self.normalize(out)
         return out

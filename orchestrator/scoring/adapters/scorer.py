@@ -47,21 +47,29 @@ def adapter_dtype(spec: ModelSpec, adapter: Adapter, device: str) -> str:
     return "bfloat16" if device.startswith("cuda") else "float32"
 
 
-def _load_8bit(spec: ModelSpec, device: str, dtype_name: str):
-    """The reference's 8-bit loading: bitsandbytes ``load_in_8bit`` on this actor's GPU, compute in ``dtype_name``."""
+def _load_8bit(
+    spec: ModelSpec,
+    device: str,
+    dtype_name: str,
+    auto_class: str = "AutoModelForSequenceClassification",
+    path: str | None = None,
+):
+    """The reference's 8-bit loading: bitsandbytes ``load_in_8bit`` on this actor's GPU, compute in ``dtype_name``
+    (``auto_class`` of ``path``, default the spec's own sequence classifier)."""
     torch = require("torch")
     transformers = require("transformers")
     require("bitsandbytes")
     index = torch.device(device).index or 0
+    path = path or spec.path
     try:
         from orchestrator.scoring.load_check import load_with_report
 
         model = load_with_report(
-            transformers.AutoModelForSequenceClassification,
-            spec.path,
+            getattr(transformers, auto_class),
+            path,
             model_name=spec.name,
-            auto_class="AutoModelForSequenceClassification",
-            revision=spec.revision,
+            auto_class=auto_class,
+            revision=spec.revision if path == spec.path else None,
             trust_remote_code=spec.trust_remote_code,
             quantization_config=transformers.BitsAndBytesConfig(load_in_8bit=True),
             device_map={"": index},
@@ -70,13 +78,23 @@ def _load_8bit(spec: ModelSpec, device: str, dtype_name: str):
     except ModelError:
         raise
     except Exception as exc:
-        raise ModelError(f"model {spec.name!r}: cannot load {spec.path!r} in 8-bit: {exc}") from None
+        raise ModelError(f"model {spec.name!r}: cannot load {path!r} in 8-bit: {exc}") from None
     return model.eval()
 
 
 def lexicographic_greater(a: Sequence[float], b: Sequence[float]) -> bool:
     """Python's ``list > list``, which is how the reference compares multi-output scores."""
     return list(a) > list(b)
+
+
+def label_outputs(chosen: Sequence[float], rejected: Sequence[float]) -> list[dict[str, Any]]:
+    """A multi-label head's every output for one pair, as record ``judge_outputs`` entries: ``target`` chosen or
+    rejected, ``sample`` = the label index, ``parsed`` = the logit (the lists the reference compares)."""
+    return [
+        {"target": target, "order": None, "sample": j, "text": None, "parsed": float(v)}
+        for target, values in (("chosen", chosen), ("rejected", rejected))
+        for j, v in enumerate(values)
+    ]
 
 
 class AdapterScorer(ClassifierScorer):
@@ -88,7 +106,7 @@ class AdapterScorer(ClassifierScorer):
         self.device = device
         self.adapter = adapter or select_adapter(getattr(spec, "adapter", "auto"), spec.path)
         start = time.perf_counter()
-        self.tokenizer = load_tokenizer(spec)
+        self.tokenizer = load_tokenizer(spec, default_template=self.adapter.conversation_template)
         self.token_cache = TokenCache(resolve_cache_dir(spec.token_cache))
         tokenizer_seconds = time.perf_counter() - start
         dtype_name = adapter_dtype(spec, self.adapter, device)
@@ -111,6 +129,7 @@ class AdapterScorer(ClassifierScorer):
         if self.tokenizer.pad_token_id is None:
             raise ModelError(f"model {spec.name!r}: tokenizer has neither a pad nor an eos token")
         self.native = self.adapter.head != "sequence-classification"
+        self.device_map: dict[str, Any] | None = None
         if self.native:
             from orchestrator.scoring.adapters.heads import load_native
 
@@ -121,14 +140,30 @@ class AdapterScorer(ClassifierScorer):
                     "profile: default with dtype: float16"
                 )
 
-            model = load_native(
+            loader = load_native
+            if self.adapter.head == "armo-gating":
+                from orchestrator.scoring.adapters.armorm import load_armorm as loader
+            model = loader(
                 self.adapter,
                 spec.path,
                 spec.name,
                 getattr(torch, _DTYPES[dtype_name]),
                 spec.attn_implementation,
             )
-            model.to(device).eval()
+            gpus = torch.cuda.device_count() if device.startswith("cuda") else 0
+            if gpus > 1:  # the actor holds several GPUs: the model is split over them (device_map)
+                from orchestrator.runtime.resources import GPU_MEMORY_FRACTION
+                from orchestrator.scoring.adapters.device_map import dispatch, gpu_max_memory
+
+                model.eval()
+                self.device_map = dispatch(
+                    model,
+                    [f"cuda:{i}" for i in range(gpus)],
+                    gpu_max_memory(gpus, GPU_MEMORY_FRACTION),
+                    where=f"model {spec.name!r}",
+                )
+            else:
+                model.to(device).eval()
             if model.config.pad_token_id is None:
                 model.config.pad_token_id = self.tokenizer.pad_token_id
             self.causal = is_causal_decoder(model.base)
@@ -171,6 +206,9 @@ class AdapterScorer(ClassifierScorer):
                 "profile": getattr(spec, "profile", "default"),
                 "reference_loading": None if self.loading is None else self.loading.reason,
                 "num_labels": labels,
+                "device_map": None
+                if self.device_map is None
+                else sorted({str(d) for d in self.device_map.values()}),
                 "tokenizer_load_seconds": round(tokenizer_seconds, 4),
                 "model_load_seconds": round(model_seconds, 4),
             },
@@ -210,6 +248,24 @@ class AdapterScorer(ClassifierScorer):
             out.append(pos)
         return out
 
+    def gate_positions(self, enc: Encoded) -> list[int]:
+        """Per sequence, the first token of the last occurrence of the gating head's token pattern (QRM: the
+        last Llama-3 assistant header), as the reference finds it; none is an error naming the input."""
+        pattern = list(self.model.gate_pattern)
+        out = []
+        for i, ids in enumerate(enc.input_ids):
+            found = next(
+                (j for j in range(len(ids) - len(pattern), -1, -1) if ids[j : j + len(pattern)] == pattern),
+                None,
+            )
+            if found is None:
+                raise ModelError(
+                    f"model {self.spec.name!r} (adapter {self.adapter.name}): input {i} lacks the token pattern "
+                    f"{pattern} the gating head reads at (a Llama-3 chat template's assistant header)"
+                )
+            out.append(found)
+        return out
+
     # ------------------------------------------------------------------ scoring
 
     def outputs(self, enc: Encoded) -> np.ndarray:
@@ -217,6 +273,7 @@ class AdapterScorer(ClassifierScorer):
         torch = require("torch")
         seen = self._as_model_sees(enc)
         positions = self.read_positions(enc) if self.native else None
+        gates = self.gate_positions(enc) if getattr(self.model, "gate_pattern", None) else None
         rows: list[Any] = []
         order: list[list[int]] = []
         with torch.inference_mode():
@@ -236,8 +293,17 @@ class AdapterScorer(ClassifierScorer):
                                 )
                             at.append(p)
                         idx = torch.as_tensor(at, device=hidden.device)
-                        pooled = hidden[torch.arange(len(at), device=hidden.device), idx]
-                        out = self.model.head(pooled)
+                        rows_at = torch.arange(len(at), device=hidden.device)
+                        pooled = hidden[rows_at, idx]
+                        if gates is not None:  # a gating head (QRM): its own read position
+                            g = [
+                                gates[i] - (1 if self.causal and seen.first_masked[i] else 0)
+                                for i in batch.indices
+                            ]
+                            gated = hidden[rows_at, torch.as_tensor(g, device=hidden.device)]
+                            out = self.model.head(pooled, gated)
+                        else:
+                            out = self.model.head(pooled)
                     else:
                         out = self.model(**inputs).logits.float()
                 except torch.OutOfMemoryError as exc:
@@ -277,6 +343,7 @@ class AdapterScorer(ClassifierScorer):
             ),
             "tokens_chosen": tokens[:n],
             "tokens_rejected": tokens[n:],
+            "judge_outputs": [label_outputs(out[i], out[n + i]) for i in range(n)],
         }
 
     def list_columns(self, prompts, chosen, rejected) -> dict[str, Any]:
