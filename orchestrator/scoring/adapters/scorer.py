@@ -210,6 +210,37 @@ class AdapterScorer(ClassifierScorer):
             out.append(pos)
         return out
 
+    def gate_positions(self, enc: Encoded) -> list[int]:
+        """Per sequence, the first token of the last occurrence of the gating head's token pattern (QRM: the
+        last Llama-3 assistant header), as the reference finds it; none is an error naming the input."""
+        pattern = list(self.model.gate_pattern)
+        out = []
+        for i, ids in enumerate(enc.input_ids):
+            found = next(
+                (j for j in range(len(ids) - len(pattern), -1, -1) if ids[j : j + len(pattern)] == pattern), None
+            )
+            if found is None:
+                raise ModelError(
+                    f"model {self.spec.name!r} (adapter {self.adapter.name}): input {i} lacks the token pattern "
+                    f"{pattern} the gating head reads at (a Llama-3 chat template's assistant header)"
+                )
+            out.append(found)
+        return out
+
+    def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self.adapter.input_rule != "reward-token":
+            return super().score_texts(texts)
+        enc = self.reward_token_encode(texts)
+        return self.score_encoded(enc), np.asarray(enc.lengths, dtype=np.int32)
+
+    def reward_token_encode(self, texts: Sequence[str]) -> Encoded:
+        """InternLM2's input rule: each text tokenized without special tokens and without truncation, the reward
+        token appended unless the text already ends with it (InternLMPipeline)."""
+        token = self.model.reward_token_id
+        ids = [list(x) for x in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        ids = [x if x and x[-1] == token else x + [token] for x in ids]
+        return Encoded(ids, [False] * len(ids))
+
     # ------------------------------------------------------------------ scoring
 
     def outputs(self, enc: Encoded) -> np.ndarray:
@@ -217,6 +248,7 @@ class AdapterScorer(ClassifierScorer):
         torch = require("torch")
         seen = self._as_model_sees(enc)
         positions = self.read_positions(enc) if self.native else None
+        gates = self.gate_positions(enc) if getattr(self.model, "gate_pattern", None) else None
         rows: list[Any] = []
         order: list[list[int]] = []
         with torch.inference_mode():
@@ -236,8 +268,14 @@ class AdapterScorer(ClassifierScorer):
                                 )
                             at.append(p)
                         idx = torch.as_tensor(at, device=hidden.device)
-                        pooled = hidden[torch.arange(len(at), device=hidden.device), idx]
-                        out = self.model.head(pooled)
+                        rows_at = torch.arange(len(at), device=hidden.device)
+                        pooled = hidden[rows_at, idx]
+                        if gates is not None:  # a gating head (QRM): its own read position
+                            g = [gates[i] - (1 if self.causal and seen.first_masked[i] else 0) for i in batch.indices]
+                            gated = hidden[rows_at, torch.as_tensor(g, device=hidden.device)]
+                            out = self.model.head(pooled, gated)
+                        else:
+                            out = self.model.head(pooled)
                     else:
                         out = self.model(**inputs).logits.float()
                 except torch.OutOfMemoryError as exc:
