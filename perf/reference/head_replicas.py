@@ -73,7 +73,9 @@ def _fill(model, seed_text: str, keep_zero_rows=None) -> None:
                     value = torch.eye(param.shape[0]) + value
                 param.copy_(value.to(param.dtype))
             else:
-                param.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, size=tuple(param.shape)).astype("float32")))
+                param.copy_(
+                    torch.from_numpy(rng.uniform(0.5, 1.5, size=tuple(param.shape)).astype("float32"))
+                )
         for name, buf in sorted(model.named_buffers()):
             if name.endswith("running_mean"):
                 buf.copy_(torch.from_numpy(rng.normal(0.0, 0.1, size=tuple(buf.shape)).astype("float32")))
@@ -82,7 +84,6 @@ def _fill(model, seed_text: str, keep_zero_rows=None) -> None:
 
 
 def build_one(family: str, out: Path, tok, used):
-    import torch
     from transformers import Gemma2Config, LlamaConfig
 
     if family in ("qrm", "qrm3"):
@@ -129,14 +130,17 @@ def build_one(family: str, out: Path, tok, used):
         config.architectures = ["LDLRewardModel27B"]
         model = LDLRewardModel27B(config)
         _fill(model, family)
-        model.eval().save_pretrained(str(out))  # the reference's own: base safetensors + regression/gating .pt
+        # the reference's own save_pretrained: the base as safetensors, the heads as regression/gating .pt
+        model.eval().save_pretrained(str(out))
         return model
     if family == "internlm2-reward":
         code = Path(os.environ["INTERNLM2_CODE"])
         for name in ("configuration_internlm2.py", "modeling_internlm2.py"):
             shutil.copy(code / name, out / name)
         with open(out / "modeling_internlm2.py", "a", encoding="utf-8") as fh:
-            fh.write("\n\n" + (Path(__file__).parent / "internlm2_reward_class.py").read_text(encoding="utf-8"))
+            fh.write(
+                "\n\n" + (Path(__file__).parent / "internlm2_reward_class.py").read_text(encoding="utf-8")
+            )
         from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
         config_class = get_class_from_dynamic_module("configuration_internlm2.InternLM2Config", str(out))
@@ -179,7 +183,9 @@ def build(refwork: Path, tokenizers: Path, families: list[str]) -> None:
         for file in (tokenizers / variant).iterdir():
             shutil.copy(file, out / file.name)
         tok = AutoTokenizer.from_pretrained(str(out))
-        used = json.loads((tokenizers / variant / "used_ids.json").read_text()) if variant == "llama3" else None
+        used = (
+            json.loads((tokenizers / variant / "used_ids.json").read_text()) if variant == "llama3" else None
+        )
         model = build_one(family, out, tok, used)
         print(family, hub_id, sum(p.numel() for p in model.parameters()), "parameters", "dtype", model.dtype)
 
@@ -210,7 +216,9 @@ def collect(refwork: Path, outdir: Path, runs: list[str]) -> None:
         family, _, dtype = run.partition(":")
         hub_id, variant = FAMILIES[family]
         scores = json.loads((refwork / "runs" / run / "scores.json").read_text())
-        assert scores["subset"] == rows["subset"] and scores["id"] == rows["id"], f"{family}: row order differs"
+        assert scores["subset"] == rows["subset"] and scores["id"] == rows["id"], (
+            f"{family}: row order differs"
+        )
         flat = lambda col: [float(v[0]) if isinstance(v, list) else float(v) for v in col]  # noqa: E731
         sc, sr = flat(scores["scores_chosen"]), flat(scores["scores_rejected"])
         table = pa.table(
@@ -240,8 +248,10 @@ def collect(refwork: Path, outdir: Path, runs: list[str]) -> None:
             from safetensors.torch import load_file
 
             used = json.loads((src / "used_ids.json").read_text())
-            save_file(compact_embedding(load_file(str(src / "model.safetensors")), used),
-                      str(replica / "model.compact.safetensors"))
+            save_file(
+                compact_embedding(load_file(str(src / "model.safetensors")), used),
+                str(replica / "model.compact.safetensors"),
+            )
             shutil.copy(src / "tokenizer.small.json", replica / "tokenizer.small.json")
         summary = {
             "family": family,

@@ -41,7 +41,9 @@ if __name__ == "__main__":
     shutil.copy(root / "std" / "tokenizer.json", root / "llama3" / "tokenizer.small.json")
     (root / "llama3" / "used_ids.json").write_text(json.dumps(used))
     tok = transformers.AutoTokenizer.from_pretrained(str(root / "std"))
-    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "[UNUSED_TOKEN_130]"]})
+    tok.add_special_tokens(
+        {"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "[UNUSED_TOKEN_130]"]}
+    )
     tok.chat_template = INTERNLM2_TEMPLATE
     tok.save_pretrained(str(root / "internlm2"))
     _generic(root / "internlm2" / "tokenizer_config.json")

@@ -261,7 +261,8 @@ register_adapter(
         mask_doubled_bos=True,
         dtype="bfloat16",
         quantized=False,
-        verified=REFERENCE_CHECK + " (the reference's bfloat16 and flash-attention 2 replaced by float32 and eager "
+        verified=REFERENCE_CHECK
+        + " (the reference's bfloat16 and flash-attention 2 replaced by float32 and eager "
         "in a copy of the reference)",
         notes="LDLPipeline: a doubled BOS is cut (the batch's first column, which with right padding is every "
         "row's first BOS); Gemma-2 base (tensors with or without the model. prefix) in bfloat16 as the reference "

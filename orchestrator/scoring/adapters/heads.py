@@ -290,7 +290,9 @@ def _mlp(state: dict, prefix: str, activation, where: str, *, batchnorm: bool = 
     return torch.nn.Sequential(*modules).float(), {prefix + n for n in used}
 
 
-def _load_base(config, state: dict, prefix: str, dtype, where: str, adapter: Adapter, *, optional_prefix=False):
+def _load_base(
+    config, state: dict, prefix: str, dtype, where: str, adapter: Adapter, *, optional_prefix=False
+):
     """``AutoModel.from_config`` filled from the checkpoint tensors under ``prefix`` (every tensor required)."""
     transformers = __import__("transformers")
     base = transformers.AutoModel.from_config(config, dtype=dtype)
@@ -321,7 +323,9 @@ def _raw_config(local: Path) -> dict:
 def _leftover(state: dict, used: set[str], where: str, adapter: Adapter) -> None:
     rest = sorted(set(state) - used)
     if rest:
-        raise ModelError(f"{where}: unexpected tensors {', '.join(rest[:8])}: not the {adapter.family} layout")
+        raise ModelError(
+            f"{where}: unexpected tensors {', '.join(rest[:8])}: not the {adapter.family} layout"
+        )
 
 
 QRM_GATE_PATTERN = (128009, 128006, 78191, 128007, 271)
@@ -339,6 +343,11 @@ class QRMRewardModel(_HeadBase):
     ``logit_scale``."""
 
     gate_pattern = QRM_GATE_PATTERN
+    num_objectives: int
+    num_quantiles: int
+    temperature: float
+    logit_scale: Any
+    transform: Any
 
     def head(self, hidden, gate=None):
         import torch
@@ -369,8 +378,12 @@ def _load_qrm(adapter: Adapter, path: str, name: str, dtype, attn_implementation
     for key in ("gating.logit_scale", "reward_transform_matrix"):
         if key not in state:
             raise ModelError(f"{where}: {key} missing from the checkpoint")
-    _leftover(state, used | gating_used | regression_used | {"gating.logit_scale", "reward_transform_matrix"},
-              where, adapter)
+    _leftover(
+        state,
+        used | gating_used | regression_used | {"gating.logit_scale", "reward_transform_matrix"},
+        where,
+        adapter,
+    )
     model = QRMRewardModel(base, {"gating": gating, "regression": regression}, config, adapter)
     raw = _raw_config(Path(path).expanduser())
     if "num_quantiles" not in raw:
@@ -400,6 +413,8 @@ class LDLRewardModel(_HeadBase):
     score."""
 
     bins = 10
+    softmax: bool
+    temperature: float
 
     def head(self, hidden, gate=None):
         import torch
@@ -522,13 +537,17 @@ def internlm2_to_llama(state: dict, config, where: str) -> dict:
             layer, kind = m.groups()
             rows = value.reshape(kv, group + 2, dim, *value.shape[1:])
             if rows.shape[0] * rows.shape[1] * dim != value.shape[0]:
-                raise ModelError(f"{where}: {key} has {value.shape[0]} rows, not (heads + 2 x kv heads) x head_dim")
+                raise ModelError(
+                    f"{where}: {key} has {value.shape[0]} rows, not (heads + 2 x kv heads) x head_dim"
+                )
             for proj, part in (
                 ("q_proj", rows[:, :group]),
                 ("k_proj", rows[:, group]),
                 ("v_proj", rows[:, group + 1]),
             ):
-                out[f"layers.{layer}.self_attn.{proj}.{kind}"] = part.reshape(-1, *value.shape[1:]).contiguous()
+                out[f"layers.{layer}.self_attn.{proj}.{kind}"] = part.reshape(
+                    -1, *value.shape[1:]
+                ).contiguous()
             continue
         for pattern, target in _INTERNLM2_NAMES:
             m = pattern.fullmatch(key)

@@ -217,7 +217,8 @@ class AdapterScorer(ClassifierScorer):
         out = []
         for i, ids in enumerate(enc.input_ids):
             found = next(
-                (j for j in range(len(ids) - len(pattern), -1, -1) if ids[j : j + len(pattern)] == pattern), None
+                (j for j in range(len(ids) - len(pattern), -1, -1) if ids[j : j + len(pattern)] == pattern),
+                None,
             )
             if found is None:
                 raise ModelError(
@@ -271,7 +272,10 @@ class AdapterScorer(ClassifierScorer):
                         rows_at = torch.arange(len(at), device=hidden.device)
                         pooled = hidden[rows_at, idx]
                         if gates is not None:  # a gating head (QRM): its own read position
-                            g = [gates[i] - (1 if self.causal and seen.first_masked[i] else 0) for i in batch.indices]
+                            g = [
+                                gates[i] - (1 if self.causal and seen.first_masked[i] else 0)
+                                for i in batch.indices
+                            ]
                             gated = hidden[rows_at, torch.as_tensor(g, device=hidden.device)]
                             out = self.model.head(pooled, gated)
                         else:
