@@ -40,6 +40,9 @@ Head = Literal[
     "out-proj",
     "lm-ab-tokens",
     "armo-gating",
+    "qrm-gating",
+    "ldl-gating",
+    "internlm2-reward",
 ]
 Pooling = Literal["model", "last", "before-first-pad"]
 
@@ -73,9 +76,11 @@ class Adapter:
     model_types: tuple[str, ...] = ()
     """``config.json`` ``model_type`` values that select this adapter under ``auto``."""
 
-    input_rule: Literal["chat_template", "conversation_template", "pair"] = "chat_template"
+    input_rule: Literal["chat_template", "conversation_template", "pair", "reward-token"] = "chat_template"
     """How a (prompt, completion) becomes text: the tokenizer's chat template (a named conversation template when
-    it has none), or both completions in one input (``kind: pairwise``)."""
+    it has none), or both completions in one input (``kind: pairwise``); ``reward-token``: the chat template's
+    text tokenized without special tokens or truncation, the model's reward token appended unless it is last
+    (InternLM2)."""
 
     conversation_template: str | None = None
     """The reference's fastchat template name for this family when the tokenizer has no chat template."""

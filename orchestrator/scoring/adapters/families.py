@@ -265,3 +265,66 @@ register_adapter(
         notes="the default: the raw logit is the score; a doubled BOS is masked (RewardBenchPipeline).",
     )
 )
+
+register_adapter(
+    Adapter(
+        name="qrm",
+        family="QRM (quantile regression, gating at the last Llama-3 assistant header)",
+        covers=("nicolinho/QRM-Llama3.1-8B", "nicolinho/QRM-Llama3-8B"),
+        head="qrm-gating",
+        architectures=("LlamaForRewardModelWithGating31", "LlamaForRewardModelWithGating3"),
+        pooling="before-first-pad",
+        mask_doubled_bos=True,
+        quantized=False,
+        verified=REFERENCE_CHECK + "; a 128,010-id vocabulary carries the Llama-3 header ids",
+        notes="RewardBenchPipeline (doubled BOS masked); quantiles at the token before the first pad id (pad = eos "
+        "when the tokenizer has none), the gating network at the first token of the last "
+        "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\n (ids 128009 128006 78191 128007 271); an input "
+        "without it is an error, as in the reference. The reference's from_pretrained drops run_rm.py's "
+        "torch_dtype (the weights load in float32) and forces flash-attention 2.",
+    )
+)
+
+register_adapter(
+    Adapter(
+        name="ldl-reward",
+        family="LDL-Reward (label-distribution regression + gating MLPs)",
+        covers=("ShikaiChen/LDL-Reward-Gemma-2-27B-v0.1",),
+        head="ldl-gating",
+        architectures=("LDLRewardModel27B",),
+        pooling="before-first-pad",
+        mask_doubled_bos=True,
+        dtype="bfloat16",
+        quantized=False,
+        verified=REFERENCE_CHECK
+        + " (the reference's bfloat16 and flash-attention 2 replaced by float32 and eager "
+        "in a copy of the reference)",
+        notes="LDLPipeline: a doubled BOS is cut (the batch's first column, which with right padding is every "
+        "row's first BOS); Gemma-2 base (tensors with or without the model. prefix) in bfloat16 as the reference "
+        "forces, the heads from regression_layer.pt and gating_layer.pt (read with weights_only) in float32, read "
+        "at the token before the first pad id.",
+    )
+)
+
+register_adapter(
+    Adapter(
+        name="internlm2-reward",
+        family="InternLM2 reward (reward token appended; InternLM2 decoder as Llama)",
+        covers=(
+            "internlm/internlm2-1_8b-reward",
+            "internlm/internlm2-7b-reward",
+            "internlm/internlm2-20b-reward",
+        ),
+        head="internlm2-reward",
+        architectures=("InternLM2ForRewardModel",),
+        input_rule="reward-token",
+        pooling="last",
+        quantized=True,
+        verified="replica built with InternLM2's published modeling code (OpenGVLab/InternVL's copy of the hub file) "
+        "plus its reward class, run by run_rm.py --not_quantized --torch_dtype float32 --trust_remote_code on the "
+        "first 2 rows of every v1 subset: every `correct` equal, scores within 1e-4 (tests/scoring/adapters/)",
+        notes="InternLMPipeline: the chat template's text tokenized without special tokens, the config's "
+        "reward_token_id appended unless last, no truncation; the bias-free v_head at the last attended token. "
+        "No remote code: the decoder runs as transformers' LlamaModel on the converted tensors (wqkv split).",
+    )
+)

@@ -266,6 +266,20 @@ class AdapterScorer(ClassifierScorer):
             out.append(found)
         return out
 
+    def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self.adapter.input_rule != "reward-token":
+            return super().score_texts(texts)
+        enc = self.reward_token_encode(texts)
+        return self.score_encoded(enc), np.asarray(enc.lengths, dtype=np.int32)
+
+    def reward_token_encode(self, texts: Sequence[str]) -> Encoded:
+        """InternLM2's input rule: each text tokenized without special tokens and without truncation, the reward
+        token appended unless the text already ends with it (InternLMPipeline)."""
+        token = self.model.reward_token_id
+        ids = [list(x) for x in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+        ids = [x if x and x[-1] == token else x + [token] for x in ids]
+        return Encoded(ids, [False] * len(ids))
+
     # ------------------------------------------------------------------ scoring
 
     def outputs(self, enc: Encoded) -> np.ndarray:
