@@ -54,7 +54,12 @@ PAIRRM_INSTRUCTION = (
 )
 """PairRM's fixed instruction before the context (its training format; the typo is the model's)."""
 
-_BETTER_LABELS = {"user": "USER", "assistant": "ASSISTANT", "user_context": "USER", "system": "SYSTEM MESSAGE"}
+_BETTER_LABELS = {
+    "user": "USER",
+    "assistant": "ASSISTANT",
+    "user_context": "USER",
+    "system": "SYSTEM MESSAGE",
+}
 
 
 def pairrm_texts(messages: Sequence[dict[str, str]], where: str) -> tuple[str, str]:
@@ -134,9 +139,7 @@ class PairRMScorer:
 
     def _encode(self, text: str, max_length: int, side: str, special: bool = True) -> list[int]:
         self.tokenizer.truncation_side = side
-        return self.tokenizer.encode(
-            text, add_special_tokens=special, max_length=max_length, truncation=True
-        )
+        return self.tokenizer.encode(text, add_special_tokens=special, max_length=max_length, truncation=True)
 
     def _roundtrip(self, text: str, max_length: int, side: str) -> str:
         """Better-PairRM's first cut: the text's tokens (no special tokens) cut to ``max_length``, decoded back

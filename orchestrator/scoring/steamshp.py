@@ -62,11 +62,15 @@ class SteamSHPScorer:
         self.adapter = adapter
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
-        self.tokenizer.truncation_side = configured_truncation_side(spec.tokenizer or spec.path, spec.revision)
+        self.tokenizer.truncation_side = configured_truncation_side(
+            spec.tokenizer or spec.path, spec.revision
+        )
         dtype_name = resolve_dtype(spec, device)
         self.model = load_pretrained("AutoModelForSeq2SeqLM", spec, device, dtype_name)
         if not getattr(self.model.config, "is_encoder_decoder", False):
-            raise ModelError(f"model {spec.name!r}: adapter steamshp needs an encoder-decoder (T5) checkpoint")
+            raise ModelError(
+                f"model {spec.name!r}: adapter steamshp needs an encoder-decoder (T5) checkpoint"
+            )
         gen = getattr(self.model, "generation_config", None)
         self.start_id = getattr(gen, "decoder_start_token_id", None)
         if self.start_id is None:
@@ -105,9 +109,7 @@ class SteamSHPScorer:
         )
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [
-            self.tokenizer.encode(t, truncation=True, max_length=self.spec.max_length) for t in texts
-        ]
+        return [self.tokenizer.encode(t, truncation=True, max_length=self.spec.max_length) for t in texts]
 
     def first_step(self, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         """Per input (in input order): the greedy first token id, and the first step's logits of A and B."""
@@ -122,7 +124,9 @@ class SteamSHPScorer:
             )
             for batch in prefetch(batches, depth=self.spec.prefetch_batches):
                 inputs = {k: v.to(self.device, non_blocking=True) for k, v in batch.inputs.items()}
-                start = torch.full((len(batch.indices), 1), self.start_id, dtype=torch.long, device=self.device)
+                start = torch.full(
+                    (len(batch.indices), 1), self.start_id, dtype=torch.long, device=self.device
+                )
                 logits = self.model(**inputs, decoder_input_ids=start, use_cache=False).logits[:, -1].float()
                 top[batch.indices] = logits.argmax(dim=-1).cpu().numpy()
                 ab[batch.indices] = logits[:, pick].cpu().numpy()
@@ -156,7 +160,14 @@ class SteamSHPScorer:
                 label = said[k] if said[k] in ("A", "B") else None
                 for t, v in zip(("A", "B"), ab[k]):
                     entry.append(
-                        {"target": t, "order": order, "sample": 0, "text": said[k], "parsed": float(v), "label": label}
+                        {
+                            "target": t,
+                            "order": order,
+                            "sample": 0,
+                            "text": said[k],
+                            "parsed": float(v),
+                            "label": label,
+                        }
                     )
             outputs.append(entry)
             failures.append(sum(said[k] not in ("A", "B") for k in (i, n + i)))

@@ -193,7 +193,9 @@ def build_steamshp(refwork: Path, family: str, texts: list[str]) -> None:
     with torch.no_grad():
         enc = tok(texts, truncation=True, max_length=2048, padding=True, return_tensors="pt")
         start = torch.zeros((len(texts), 1), dtype=torch.long)
-        hidden = model(**enc, decoder_input_ids=start, output_hidden_states=True).decoder_hidden_states[-1][:, 0]
+        hidden = model(**enc, decoder_input_ids=start, output_hidden_states=True).decoder_hidden_states[-1][
+            :, 0
+        ]
         centred = hidden - hidden.mean(0)
         direction = torch.linalg.svd(centred, full_matrices=False).Vh[0]
         mean = hidden.mean(0) / hidden.mean(0).norm()
@@ -202,7 +204,9 @@ def build_steamshp(refwork: Path, family: str, texts: list[str]) -> None:
         model.lm_head.weight[a_b[0]] = (top * SHP_AB_SCALE / 3) * mean + direction / spread
         model.lm_head.weight[a_b[1]] = (top * SHP_AB_SCALE / 3) * mean - direction / spread
     model.save_pretrained(str(out), safe_serialization=True)
-    print(family, hub_id, sum(p.numel() for p in model.parameters()), "parameters, vocab", len(tok), "A/B", a_b)
+    print(
+        family, hub_id, sum(p.numel() for p in model.parameters()), "parameters, vocab", len(tok), "A/B", a_b
+    )
 
 
 def build(refwork: Path, families: list[str]) -> None:
@@ -252,7 +256,9 @@ def run(refwork: Path, family: str, order: str, out: Path) -> None:
             orig_forward = model.forward
 
             def recorded_forward(*a, **k):
-                calls.append({"input_ids": k["input_ids"].clone(), "attention_mask": k["attention_mask"].clone()})
+                calls.append(
+                    {"input_ids": k["input_ids"].clone(), "attention_mask": k["attention_mask"].clone()}
+                )
                 return orig_forward(*a, **k)
 
             model.forward = recorded_forward
@@ -269,7 +275,9 @@ def run(refwork: Path, family: str, order: str, out: Path) -> None:
     entry["pipeline_builder"] = Recorded
     if family == "steamshp":
         to = transformers.BatchEncoding.to
-        transformers.BatchEncoding.to = lambda self, device, **k: to(self, "cpu" if device == "cuda" else device, **k)
+        transformers.BatchEncoding.to = lambda self, device, **k: to(
+            self, "cpu" if device == "cuda" else device, **k
+        )
         format_input = shp_module.SHPPipeline._format_input
 
         def recorded_format(self, post, a, b):
@@ -326,7 +334,9 @@ def run(refwork: Path, family: str, order: str, out: Path) -> None:
             "generated_id": pa.array([g[-1] for g in gen], pa.int64()),
             "decoded": pa.array(tok.batch_decode(gen, skip_special_tokens=True), pa.string()),
             "input_tokens": pa.array([sum(1 for x in r if x != tok.pad_token_id) for r in ids], pa.int32()),
-            "input_sha1": pa.array([_sha1([x for x in r if x != tok.pad_token_id]) for r in ids], pa.string()),
+            "input_sha1": pa.array(
+                [_sha1([x for x in r if x != tok.pad_token_id]) for r in ids], pa.string()
+            ),
         }
     else:
         inputs = [c for c in calls if "input_ids" in c]

@@ -48,11 +48,15 @@ def test_pairrm_family_matches_reference_per_example(family, rows):
     prompts, chosen, rejected = ([r[k] for r in rows] for k in ("prompt", "chosen", "rejected"))
     # the inputs, token for token, in both orders
     for order, (first, second) in (("ab", (chosen, rejected)), ("ba", (rejected, chosen))):
-        seqs = [scorer.input_ids(p, a, b, f"row {i}") for i, (p, a, b) in enumerate(zip(prompts, first, second))]
+        seqs = [
+            scorer.input_ids(p, a, b, f"row {i}") for i, (p, a, b) in enumerate(zip(prompts, first, second))
+        ]
         assert [len(s) for s in seqs] == ref[f"tokens_{order}"]
         assert [_sha1(s) for s in seqs] == ref[f"sha1_{order}"]
     cols = scorer.pair_columns(prompts, chosen, rejected)
-    raw = np.asarray([[o["parsed"] for o in outs] for outs in cols["judge_outputs"]])  # A, B (AB) then A, B (BA)
+    raw = np.asarray(
+        [[o["parsed"] for o in outs] for outs in cols["judge_outputs"]]
+    )  # A, B (AB) then A, B (BA)
     np.testing.assert_allclose(raw[:, 0] - raw[:, 1], ref["logit_ab"], atol=1e-4, rtol=0)
     np.testing.assert_allclose(raw[:, 2] - raw[:, 3], ref["logit_ba"], atol=1e-4, rtol=0)
     np.testing.assert_array_equal(cols["correct"], np.asarray(ref["result"]) == 1)

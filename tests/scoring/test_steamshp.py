@@ -41,7 +41,9 @@ def scored(filtered_path):
     data = pq.read_table(filtered_path).to_pylist()
     rows = [data[i] for i in ref["row_index"]]
     scorer = make_scorer(model_spec(name="shp", path=str(REPLICA), kind="pairwise"))
-    cols = scorer.pair_columns([r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows])
+    cols = scorer.pair_columns(
+        [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]
+    )
     return scorer, rows, cols
 
 

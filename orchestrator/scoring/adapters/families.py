@@ -214,7 +214,7 @@ PAIR_CHECK = (
     "(tests/scoring/test_pairrm.py, test_steamshp.py)"
 )
 
-for _name, _family, _covers, _extra, _notes in (
+for _pair_name, _family, _pair_ids, _extra, _notes in (
     (
         "pairrm",
         "PairRM (DeBERTa-v2 pair ranker; A-B minus B-A logits)",
@@ -238,9 +238,9 @@ for _name, _family, _covers, _extra, _notes in (
 ):
     register_adapter(
         Adapter(
-            name=_name,
+            name=_pair_name,
             family=_family,
-            covers=_covers,
+            covers=_pair_ids,
             head="pair-ranker",
             base_prefix="pretrained_model.",
             head_tensors=("head_layer.",),
@@ -261,7 +261,8 @@ register_adapter(
         head="seq2seq-ab-token",
         input_rule="pair",
         quantized=True,
-        verified=PAIR_CHECK + "; the reference's unseeded random order made deterministic: seeded (random.seed(0)) "
+        verified=PAIR_CHECK
+        + "; the reference's unseeded random order made deterministic: seeded (random.seed(0)) "
         "and fixed to each order",
         notes="kind: pairwise. SHPPipeline: `POST: ... RESPONSE A: ... RESPONSE B: ... Which response is better? "
         "RESPONSE`, one greedy token, A wins when it decodes to exactly `A`. The reference shows each pair in one "
