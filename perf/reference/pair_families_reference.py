@@ -18,7 +18,7 @@ batch; SteamSHP: the first decoding step's logits), ``generate`` is wrapped to k
 pipeline's verdicts are kept. SteamSHP: the pipeline shuffles the two responses with Python's global ``random``
 (unseeded in the reference); ORDER ``seed0`` seeds it with ``random.seed(0)`` before run_rm.py starts, ``AB`` / ``BA``
 replace ``random.shuffle`` in the pipeline's module by a fixed order (chosen shown as A / as B), so that both
-orders of every example are recorded. Its ``.to("cuda")`` is mapped to the CPU (the model's device) in-process.
+orders of every example are recorded; ``unseeded`` leaves it as the reference runs it. Its ``.to("cuda")`` is mapped to the CPU (the model's device) in-process.
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def run(refwork: Path, family: str, order: str, out: Path) -> None:
             shp_module.random.shuffle = (lambda x: None) if order == "AB" else (lambda x: x.reverse())
         elif order == "seed0":
             random.seed(0)
-        else:
+        elif order != "unseeded":  # unseeded: the reference exactly as it runs (its draws change per run)
             raise SystemExit(f"unknown order {order}")
     cmd = [
         "run_rm.py",
