@@ -4,6 +4,7 @@ Run with the reference venv's python (rewardbench 0.1.4, transformers 4.51), fro
 
     python pair_families_reference.py build REFWORK                 # tokenizers + replicas under REFWORK/<hub id>
     python pair_families_reference.py run REFWORK FAMILY ORDER OUT  # run_rm.py on one replica, outputs recorded
+    python pair_families_reference.py truncation REFWORK OUT.json  # the pipelines' own inputs on over-long texts
 
 ``build``: tiny tokenizers of the families' own classes (``DebertaV2TokenizerFast`` and ``T5TokenizerFast``, each
 converted from a small SentencePiece unigram model trained here on the slice's texts) and tiny random-weight
@@ -372,13 +373,72 @@ def run(refwork: Path, family: str, order: str, out: Path) -> None:
     print(family, order, "rows", n, "acc", summary["accuracy"])
 
 
+LONG_CASES = {
+    # name -> (prompt rows, chosen rows, rejected rows): each text is the slice's texts of those rows joined by
+    # spaces, long enough that every cut of the families binds
+    "long-prompt": ((0, 46), (0, 1), (1, 2)),
+    "long-candidates": ((0, 1), (0, 46), (10, 46)),
+    "all-long": ((0, 46), (0, 46), (5, 46)),
+}
+
+
+def long_case_texts(rows: list[dict], case: str) -> tuple[str, str, str]:
+    """The (prompt, chosen, rejected) texts of one :data:`LONG_CASES` case."""
+    (p0, p1), (c0, c1), (r0, r1) = LONG_CASES[case]
+    return (
+        " ".join(r["prompt"] for r in rows[p0:p1]),
+        " ".join(r["chosen"] for r in rows[c0:c1]),
+        " ".join(r["rejected"] for r in rows[r0:r1]),
+    )
+
+
+def truncation(refwork: Path, out: Path) -> None:
+    """The reference's own input construction of each family on over-long inputs (ids of both orders)."""
+    import pyarrow.parquet as pq
+    from rewardbench.models import betterpairrm, pairrm
+    from transformers import AutoTokenizer
+
+    rows = pq.read_table(refwork / "slice.parquet").to_pylist()
+    result: dict = {}
+    for family, module in (("pairrm", pairrm), ("better-pairrm", betterpairrm), ("steamshp", None)):
+        tok = AutoTokenizer.from_pretrained(str(refwork / FAMILIES[family][0]))
+        for case in LONG_CASES:
+            prompt, chosen, rejected = long_case_texts(rows, case)
+
+            def conv(c: str, prompt: str = prompt) -> list[dict]:
+                return [{"role": "user", "content": prompt}, {"role": "assistant", "content": c}]
+
+            if module is None:  # SHPPipeline's tokenizer call, order AB (run_rm.py's max_length 2048)
+                text = (
+                    f"POST: {prompt}\n\n RESPONSE A: {chosen}\n\n RESPONSE B: {rejected}\n\n Which response is "
+                    "better? RESPONSE"
+                )
+                seqs = [tok([text], truncation=True, max_length=2048, padding=True)["input_ids"][0]]
+            else:
+                seqs = []
+                for a, b in ((chosen, rejected), (rejected, chosen)):
+                    enc = module.tokenize_conv_pair(tok, [conv(a)], [conv(b)])
+                    seqs.append(
+                        [
+                            x
+                            for x, m in zip(enc["input_ids"][0].tolist(), enc["attention_mask"][0].tolist())
+                            if m
+                        ]
+                    )
+            result[f"{family}/{case}"] = [{"tokens": len(s), "sha1": _sha1(s)} for s in seqs]
+            print(family, case, [len(s) for s in seqs])
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def _sha1(ids: list[int]) -> str:
     return hashlib.sha1(json.dumps(ids).encode()).hexdigest()[:16]
 
 
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    if cmd == "build":
+    if cmd == "truncation":
+        truncation(Path(args[0]).resolve(), Path(args[1]).resolve())
+    elif cmd == "build":
         build(Path(args[0]).resolve(), args[1:] or list(FAMILIES))
     else:
         run(Path(args[0]).resolve(), args[1], args[2], Path(args[3]).resolve())

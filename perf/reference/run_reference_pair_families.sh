@@ -8,6 +8,7 @@
 # edited). SteamSHP runs three times: seeded (random.seed(0)), and with the order fixed to AB and to BA. Writes
 #   tests/fixtures/reference/adapters/{pairrm,better-pairrm}.rewardbench-0.1.4.{parquet,summary.json}
 #   tests/fixtures/reference/adapters/steamshp.{seed0,AB,BA}.rewardbench-0.1.4.{parquet,summary.json}
+#   tests/fixtures/reference/adapters/pair-families-truncation.rewardbench-0.1.4.json (over-long inputs' token ids)
 #   tests/fixtures/reference/adapters/replicas/<hub id>/
 # Environment overrides: REFVENV (default /work/refvenv), REFWORK, DATA, OUTDIR, PER_SUBSET (2).
 set -euo pipefail
@@ -48,6 +49,8 @@ for run in pairrm:- better-pairrm:- steamshp:seed0 steamshp:AB steamshp:BA; do
         || { tail -30 "run.$stem.log"; exit 1; }
     echo "$stem: $(( $(date +%s) - start )) s; $(tail -1 "run.$stem.log")"
 done
+# the pipelines' own input construction on over-long texts (every cut binds)
+"$PY" "$DRIVER" truncation "$REFWORK" "$REFWORK/out/pair-families-truncation.rewardbench-0.1.4.json" > run.truncation.log 2>&1
 mkdir -p "$OUTDIR"
 cp "$REFWORK"/out/* "$OUTDIR/"
 for hub in llm-blender/PairRM-hf mightbe/Better-PairRM stanfordnlp/SteamSHP-flan-t5-large; do

@@ -68,7 +68,8 @@ def test_pairrm_family_matches_reference_per_example(family, rows):
 
 
 def test_better_pairrm_context_and_truncation(rows):
-    """Better-PairRM's own template for multi-turn and system turns, and its long-context cuts (left for the
+    """Better-PairRM's own template for multi-turn and system turns (the expected text is what the reference's
+    template renders for these turns, checked once in the reference venv), and its long-context cuts (left for the
     context, right for the candidates)."""
     from orchestrator.config import model_spec
     from orchestrator.scoring import make_scorer
@@ -113,3 +114,36 @@ def test_pairrm_auto_from_config_architectures(tmp_path):
     local = tmp_path / "my-ranker"
     shutil.copytree(REPLICAS["pairrm"], local)
     assert make_scorer(model_spec(name="p", path=str(local), kind="pairwise")).adapter.name == "pairrm"
+
+
+# perf/reference/pair_families_reference.py LONG_CASES: each text = the slice's texts of those rows, space-joined
+LONG_CASES = {
+    "long-prompt": ((0, 46), (0, 1), (1, 2)),
+    "long-candidates": ((0, 1), (0, 46), (10, 46)),
+    "all-long": ((0, 46), (0, 46), (5, 46)),
+}
+
+
+@pytest.mark.parametrize("family", ["pairrm", "better-pairrm", "steamshp"])
+def test_cuts_of_over_long_inputs_match_the_reference(family, rows):
+    """Every cut binds: the reference's own input construction (tokenize_conv_pair of each PairRM pipeline,
+    SHPPipeline's tokenizer call) on over-long texts, recorded as token ids by the recipe."""
+    from orchestrator.config import model_spec
+    from orchestrator.scoring import make_scorer
+    from orchestrator.scoring.steamshp import shp_text
+
+    ref = json.loads((ADAPTERS / "pair-families-truncation.rewardbench-0.1.4.json").read_text())
+    path = REPLICAS.get(family, ADAPTERS / "replicas" / "stanfordnlp" / "SteamSHP-flan-t5-large")
+    scorer = make_scorer(model_spec(name=family, path=str(path), kind="pairwise"))
+    for case, ((p0, p1), (c0, c1), (r0, r1)) in LONG_CASES.items():
+        prompt = " ".join(r["prompt"] for r in rows[p0:p1])
+        chosen = " ".join(r["chosen"] for r in rows[c0:c1])
+        rejected = " ".join(r["rejected"] for r in rows[r0:r1])
+        if family == "steamshp":
+            seqs = scorer.encode([shp_text(prompt, chosen, rejected, case)])
+        else:
+            seqs = [
+                scorer.input_ids(prompt, chosen, rejected, case),
+                scorer.input_ids(prompt, rejected, chosen, case),
+            ]
+        assert [{"tokens": len(s), "sha1": _sha1(s)} for s in seqs] == ref[f"{family}/{case}"], case
