@@ -147,3 +147,14 @@ def test_cuts_of_over_long_inputs_match_the_reference(family, rows):
                 scorer.input_ids(prompt, rejected, chosen, case),
             ]
         assert [{"tokens": len(s), "sha1": _sha1(s)} for s in seqs] == ref[f"{family}/{case}"], case
+
+
+def test_a_text_holding_a_marker_token_is_an_error():
+    """The reference's torch.where over the marker ids would misalign such a batch; here it names the example."""
+    from orchestrator.config import model_spec
+    from orchestrator.errors import ModelError
+    from orchestrator.scoring import make_scorer
+
+    scorer = make_scorer(model_spec(name="p", path=str(REPLICAS["pairrm"]), kind="pairwise"))
+    with pytest.raises(ModelError, match=r"example 1: the input holds 2 <\|candidate1\|> tokens"):
+        scorer.pair_columns(["q", "q"], ["fine", "see <|candidate1|>"], ["no", "no"])

@@ -130,3 +130,18 @@ def test_steamshp_job_end_to_end_credits_both_orders(tmp_path, filtered_path):
     for subset in set(ab["subset"]):
         want = np.mean([x for x, s in zip(expected, ab["subset"]) if s == subset])
         assert abs(acc[subset] - want) < 1e-9, subset
+
+
+def test_generation_config_that_changes_the_greedy_step_is_an_error(tmp_path):
+    import shutil
+
+    from orchestrator.config import model_spec
+    from orchestrator.errors import ModelError
+    from orchestrator.scoring import make_scorer
+
+    local = tmp_path / "stanfordnlp" / "SteamSHP-flan-t5-large"
+    shutil.copytree(REPLICA, local)
+    gen = json.loads((local / "generation_config.json").read_text())
+    (local / "generation_config.json").write_text(json.dumps({**gen, "do_sample": True}))
+    with pytest.raises(ModelError, match="do_sample/num_beams"):
+        make_scorer(model_spec(name="s", path=str(local), kind="pairwise"))
