@@ -23,7 +23,8 @@ def adapters_command(
             "doubled_bos_masked": a.mask_doubled_bos,
             "sign": a.sign,
             "dtype": a.dtype or "job",
-            "template_if_none": a.conversation_template or "tulu",
+            "template_if_none": a.conversation_template
+            or ("own format" if a.input_rule == "pair" else "tulu"),
             "covers": ", ".join(a.covers),
             "verified": a.verified,
         }

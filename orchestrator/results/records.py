@@ -52,7 +52,7 @@ judge fields are new outputs of the judge scorers, whose settings key changed wi
 # judge), ``cached`` (the output came from the judge output cache, no request sent) and ``label`` (the verdict
 # label as parsed: ``A``..``D``; null for rubric scores and unparseable outputs), and the record field
 # ``judge_credit`` (a judge example's benchmark points when they are not ``correct``: pairwise 1/0.5/0, four-way
-# 1/0.25/0, the reference's credit of 1-10 ratings).
+# 1/0.25/0, the reference's credit of 1-10 ratings; also a kind pairwise SteamSHP record's mean over its two orders).
 # Version 7 appended to each judge output ``fallback``: the fallback parser's raw answer when the judge's own output
 # did not parse and a fallback parser was configured (``parsed``/``label`` are then the fallback's verdict, null
 # when it could not be parsed either); null when no fallback call was made.

@@ -26,7 +26,7 @@ _FACTORIES: dict[tuple[str, str], Factory | str] = {
     ("dpo", "vllm"): "orchestrator.scoring.dpo_vllm:VLLMDPOScorer",
     ("judge", "transformers"): "orchestrator.scoring.judge:JudgeScorer",
     ("judge", "vllm"): "orchestrator.scoring.judge_vllm:VllmJudgeScorer",
-    ("pairwise", "transformers"): "orchestrator.scoring.pairwise:PairwiseScorer",
+    ("pairwise", "transformers"): "orchestrator.scoring.pairwise:pairwise_scorer",
     ("judge", "openai"): "orchestrator.scoring.judge_openai:OpenAIJudgeScorer",
     ("judge", "ensemble"): "orchestrator.scoring.judge_ensemble:EnsembleJudge",
 }

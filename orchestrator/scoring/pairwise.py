@@ -1,14 +1,17 @@
 """``kind: pairwise``: models that read both completions at once and give P(A better), scored in both orders.
 
-Families (adapters with ``input_rule: pair``, :mod:`orchestrator.scoring.adapters.families`):
+Families (adapters with ``input_rule: pair``, :mod:`orchestrator.scoring.adapters.families`); :func:`pairwise_scorer`
+picks the scorer by the adapter's head:
 
 * ``rlhflow-pair`` (RLHFlow pair-preference, the reference's ``SlicPairPMPipeline``): the context (every message
   before the completion) rendered with the family's turn format, then ``[CONTEXT] {context} [RESPONSE A] {a}
   [RESPONSE B] {b} \\n`` as the user turn of the model's chat template, every BOS string removed, tokenized
   without special tokens and without truncation; at the last position the logits of the tokens ``A`` and ``B``;
   P(chosen better) = softmax(A, B) at the chosen one's letter, averaged over the two orders; correct when > 0.5.
+* ``pairrm``, ``better-pairrm`` (DeBERTa-v2 pair rankers): :mod:`orchestrator.scoring.pairrm`.
+* ``steamshp`` (T5 naming the better response): :mod:`orchestrator.scoring.steamshp`.
 
-Records: ``score_chosen`` = P(chosen better) averaged over the orders, ``score_rejected`` = 1 - it (so
+RLHFlow records: ``score_chosen`` = P(chosen better) averaged over the orders, ``score_rejected`` = 1 - it (so
 ``correct = score_chosen > score_rejected`` is the reference's rule); ``judge_outputs`` keeps each order's raw
 outputs (``order`` AB = chosen shown as A; ``target`` A or B; ``parsed`` = that token's raw logit).
 """
@@ -27,7 +30,7 @@ from orchestrator.config import PairwiseSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
 from orchestrator.scoring._protocol import ModelInfo
-from orchestrator.scoring.adapters import select_pairwise_adapter
+from orchestrator.scoring.adapters import Adapter, select_pairwise_adapter
 from orchestrator.scoring.formatting import to_messages
 from orchestrator.scoring.prefetch import padded_batches, prefetch
 
@@ -43,16 +46,33 @@ engine (trim_blocks, lstrip_blocks) as the reference renders it."""
 PAIR_PROMPT = "[CONTEXT] {context} [RESPONSE A] {response_A} [RESPONSE B] {response_B} \n"
 
 
+def pairwise_scorer(spec: PairwiseSpec, device: str = "cpu"):
+    """The ``(pairwise, transformers)`` factory: the scorer of the selected pair-input adapter's head."""
+    adapter = select_pairwise_adapter(spec.adapter, spec.path)
+    if adapter.head == "pair-ranker":
+        from orchestrator.scoring.pairrm import PairRMScorer
+
+        return PairRMScorer(spec, adapter, device=device)
+    if adapter.head == "seq2seq-ab-token":
+        from orchestrator.scoring.steamshp import SteamSHPScorer
+
+        return SteamSHPScorer(spec, adapter, device=device)
+    return PairwiseScorer(spec, device=device, adapter=adapter)
+
+
 class PairwiseScorer:
-    """A pair-input preference model; both orders of every pair are scored in one length-sorted pass."""
+    """The RLHFlow pair-preference model (a causal LM reading both completions); both orders of every pair are
+    scored in one length-sorted pass."""
 
     backend = "transformers"
 
-    def __init__(self, spec: PairwiseSpec, device: str = "cpu"):
+    def __init__(self, spec: PairwiseSpec, device: str = "cpu", adapter: Adapter | None = None):
         torch = require("torch")
         self.spec = spec
         self.device = device
-        self.adapter = select_pairwise_adapter(spec.adapter, spec.path)
+        self.adapter = adapter or select_pairwise_adapter(spec.adapter, spec.path)
+        if self.adapter.head != "lm-ab-tokens":
+            raise ModelError(f"adapter {self.adapter.name!r} is not read by the RLHFlow pair scorer")
         start = time.perf_counter()
         self.tokenizer = load_tokenizer(spec)
         dtype_name = resolve_dtype(spec, device)

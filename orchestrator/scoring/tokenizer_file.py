@@ -78,3 +78,27 @@ def match_tokenizer_file(tokenizer, source: str, revision: str | None, trust_rem
     replacement = generic.from_pretrained(source, **kwargs)
     replacement.truncation_side = tokenizer.truncation_side
     return replacement
+
+
+def configured_truncation_side(source: str, revision: str | None = None) -> str:
+    """The truncation side a checkpoint's ``tokenizer_config.json`` sets (``right``, transformers' default, when it
+    sets none): what the reference's custom pair pipelines use, since run_rm.py leaves it as loaded for them."""
+    local = Path(source).expanduser()
+    file: Path | None = None
+    if local.is_dir():
+        file = local / "tokenizer_config.json"
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            found = try_to_load_from_cache(source, "tokenizer_config.json", revision=revision)
+        except Exception:
+            found = None
+        file = Path(found) if isinstance(found, str) else None
+    if file is None or not file.is_file():
+        return "right"
+    try:
+        side = json.loads(file.read_text(encoding="utf-8")).get("truncation_side", "right")
+    except ValueError:
+        return "right"
+    return side if side in ("left", "right") else "right"

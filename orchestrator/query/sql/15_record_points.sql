@@ -2,7 +2,8 @@
 --   pairs (no score lists):  1 if correct (score_chosen > score_rejected; a tie is wrong) else 0;
 --   best-of-N (score lists): the reference's rule: all = chosen scores ++ rejected scores, top = max(all);
 --                            1/k if the FIRST chosen completion scores top, k = how many completions score top; else 0.
---   judges with a credit (judge_credit set: pairwise, four-way, 1-10 ratings under protocol rewardbench): the credit,
+--   judges with a credit (judge_credit set: pairwise, four-way, 1-10 ratings under protocol rewardbench) and
+--   kind pairwise models that set one (SteamSHP: the mean of its two orders' verdicts): the credit,
 --                            pairwise 1 won, 0 lost, 0.5 for an unparseable (or, with order both, inconsistent)
 --                            verdict, as the reference counts an unparseable verdict as a tie; four-way 1, 0 or
 --                            0.25 (unparseable); ratings the reference's 1/k, 0, 0.25 (best-of-N) or 1/0/0.5 (pairs);
@@ -20,7 +21,7 @@ WITH r AS (
 SELECT r.* EXCLUDE (all_scores),
     CASE
         WHEN r.rule = 'ties' THEN NULL
-        WHEN r.kind = 'judge' AND r.judge_credit IS NOT NULL THEN r.judge_credit
+        WHEN r.kind IN ('judge', 'pairwise') AND r.judge_credit IS NOT NULL THEN r.judge_credit
         WHEN r.kind = 'judge' AND r.judge_outputs[1].target = 'pair' THEN r.score_chosen
         WHEN r.scores_chosen IS NULL OR len(r.scores_chosen) = 0 THEN CASE WHEN r.correct THEN 1.0 ELSE 0.0 END
         WHEN r.scores_chosen[1] = list_max(r.all_scores)

@@ -5,7 +5,10 @@ An :class:`Adapter` says how a family is loaded and read, as the reference imple
 
 * ``head``: ``sequence-classification`` (transformers' ``AutoModelForSequenceClassification``) or a native head
   of :mod:`orchestrator.scoring.adapters.heads` (``value-head``, ``v-head-first-pad``, ``regression-head``,
-  ``score-head``, ``mlp-score``, ``out-proj``, ``armo-gating``) on the checkpoint's base transformer;
+  ``score-head``, ``mlp-score``, ``out-proj``, ``armo-gating``, ``qrm-gating``, ``ldl-gating``,
+  ``internlm2-reward``) on the checkpoint's base transformer; pair-input families
+  (``kind: pairwise``): ``lm-ab-tokens`` (a causal LM's A/B token logits), ``pair-ranker`` (PairRM's DeBERTa-v2
+  head at the segment markers), ``seq2seq-ab-token`` (a T5 that generates ``A`` or ``B``);
 * ``input_rule``: ``chat_template`` (the tokenizer's, or the job's ``chat_template``) or a named conversation
   template (``conversation_template``) when the tokenizer has none;
 * ``mask_doubled_bos``: whether a doubled BOS at the start is masked (only ``RewardBenchPipeline`` does it);
@@ -43,6 +46,8 @@ Head = Literal[
     "qrm-gating",
     "ldl-gating",
     "internlm2-reward",
+    "pair-ranker",
+    "seq2seq-ab-token",
 ]
 Pooling = Literal["model", "last", "before-first-pad"]
 
@@ -243,19 +248,25 @@ def select_adapter(requested: str, path: str) -> Adapter:
 
 
 def select_pairwise_adapter(requested: str, path: str) -> Adapter:
-    """``kind: pairwise``: the named adapter, or under ``auto`` the one covering the hub id in ``path``; it must be
-    a pair-input adapter."""
+    """``kind: pairwise``: the named adapter, or under ``auto`` the one covering the hub id in ``path``, else the
+    first pair-input adapter naming one of ``config.json``'s ``architectures``; it must be a pair-input adapter."""
     _load_families()
     if requested != "auto":
         adapter = get_adapter(requested)
     else:
         hub_id = hub_id_in_path(path)
-        if hub_id is None:
-            pairs = ", ".join(a.name for a in _REGISTRY.values() if a.input_rule == "pair")
+        archs = (_config_json(path).get("architectures") or []) if hub_id is None else []
+        pairs = [a for a in _REGISTRY.values() if a.input_rule == "pair"]
+        by_arch = [a for a in pairs if any(x in a.architectures for x in archs)]
+        if hub_id is not None:
+            adapter = _REGISTRY[_BY_HUB_ID[hub_id]]
+        elif by_arch:
+            adapter = by_arch[0]
+        else:
             raise ModelError(
-                f"model at {path!r}: kind pairwise needs `adapter:` ({pairs}); no hub id in the path"
+                f"model at {path!r}: kind pairwise needs `adapter:` ({', '.join(a.name for a in pairs)}); no "
+                "hub id in the path and no pair-input architecture in config.json"
             )
-        adapter = _REGISTRY[_BY_HUB_ID[hub_id]]
     if adapter.input_rule != "pair":
         raise ModelError(f"adapter {adapter.name!r} scores one completion at a time: use kind classifier")
     return adapter

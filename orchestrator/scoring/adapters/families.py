@@ -243,6 +243,69 @@ register_adapter(
     )
 )
 
+PAIR_CHECK = (
+    "replica built with the reference's own class, run_rm.py --not_quantized --torch_dtype float32 on the first 2 "
+    "rows of every v1 subset, outputs recorded in-process: every `correct` equal, both orders' outputs within 1e-4 "
+    "(tests/scoring/test_pairrm.py, test_steamshp.py)"
+)
+
+for _pair_name, _family, _pair_ids, _extra, _notes in (
+    (
+        "pairrm",
+        "PairRM (DeBERTa-v2 pair ranker; A-B minus B-A logits)",
+        ("llm-blender/PairRM-hf",),
+        {"format": "pairrm", "source_max": 1224, "candidate_max": 412},
+        "PairRMPipeline: `USER: ... Assistant: <Response k>` context (1224 tokens) and `<Response k>: ...` "
+        "candidates ((2048 - context) // 2 tokens each) after their marker tokens; the logit of chosen-first "
+        "minus the logit of rejected-first, chosen wins when > 0. llm-blender/PairRM (the llm-blender package's "
+        "own format) is not covered: the reference runs the -hf conversion.",
+    ),
+    (
+        "better-pairrm",
+        "Better-PairRM (DeBERTa-v2 pair ranker; A-B minus B-A logits)",
+        ("mightbe/Better-PairRM",),
+        {"format": "better-pairrm", "source_max": 2030, "candidate_max": 670},
+        "BetterPairRMPipeline: `USER:` / `ASSISTANT:` context cut to 2030 tokens from the left and candidates to "
+        "670 (text round trip through the tokenizer), then (3370 - context) // 2 tokens per candidate; combined as "
+        "PairRM. Its config.json names the same architecture as PairRM: a local copy not laid out under its hub "
+        "id needs `adapter: better-pairrm`.",
+    ),
+):
+    register_adapter(
+        Adapter(
+            name=_pair_name,
+            family=_family,
+            covers=_pair_ids,
+            head="pair-ranker",
+            base_prefix="pretrained_model.",
+            head_tensors=("head_layer.",),
+            architectures=("DebertaV2PairRM",),
+            input_rule="pair",
+            quantized=True,
+            verified=PAIR_CHECK,
+            notes="kind: pairwise. " + _notes,
+            extra=_extra,
+        )
+    )
+
+register_adapter(
+    Adapter(
+        name="steamshp",
+        family="SteamSHP (T5 naming the better response; both orders, the reference draws one at random)",
+        covers=("stanfordnlp/SteamSHP-flan-t5-xl", "stanfordnlp/SteamSHP-flan-t5-large"),
+        head="seq2seq-ab-token",
+        input_rule="pair",
+        quantized=True,
+        verified=PAIR_CHECK
+        + "; the reference's unseeded random order made deterministic: seeded (random.seed(0)) "
+        "and fixed to each order",
+        notes="kind: pairwise. SHPPipeline: `POST: ... RESPONSE A: ... RESPONSE B: ... Which response is better? "
+        "RESPONSE`, one greedy token, A wins when it decodes to exactly `A`. The reference shows each pair in one "
+        "order drawn at random (unseeded); Rayward scores both and credits the mean of the two verdicts (1, 0.5, 0: "
+        "the reference's expected result).",
+    )
+)
+
 register_adapter(
     Adapter(
         name="multi-label",

@@ -20,8 +20,9 @@ from orchestrator.scoring.adapters.weights import load_state_dict
 
 logger = logging.getLogger(__name__)
 
-_HEAD_ACTIVATION = {"value-head": "relu", "mlp-score": "relu"}
-"""Activation between the stacked head layers (GRM's value head and INF-ORM's score MLP use ReLU)."""
+_HEAD_ACTIVATION = {"value-head": "relu", "mlp-score": "relu", "pair-ranker": "tanh"}
+"""Activation between the stacked head layers (GRM's value head and INF-ORM's score MLP use ReLU, PairRM's
+head tanh)."""
 
 _BASE_MODEL_TYPE = {"gpt_neox_reward_model": "gpt_neox"}
 """``model_type`` values of reward checkpoints whose base is a standard transformers architecture."""
