@@ -63,8 +63,13 @@ def _store_bytes(root: Path) -> int:
     return _dir_bytes(root / "records") + _dir_bytes(root / "examples") + _dir_bytes(root / "runs")
 
 
-def write_store(root: Path, n_models: int, nights: int, compact: bool) -> dict[str, object]:
-    """Write the synthetic store; returns bytes per night and write times."""
+def write_store(
+    root: Path, n_models: int, nights: int, compact: bool, direct: bool = False
+) -> dict[str, object]:
+    """Write the synthetic store; returns bytes per night and write times. ``direct``: write night 1 as
+    compaction leaves it (one ``part-*.parquet`` per model, texts in ``examples/`` through ``split_texts``) instead
+    of shard by shard, then compact as usual (which records subsets and totals): the same layout, much faster to
+    build at 10,000 models."""
     import numpy as np
     import pyarrow as pa
 
@@ -106,6 +111,7 @@ def write_store(root: Path, n_models: int, nights: int, compact: bool) -> dict[s
     base = base.set_column(idx["shard"], RECORD_SCHEMA.field("shard"), shard_col)
     out: dict[str, object] = {"records_per_night": n_models * n, "night_bytes": [], "night_write_s": []}
     first_run = None
+    texts_cache: dict[int, pa.Array] = {}
     before = _store_bytes(root)
     for night in range(nights):
         run_id = new_run_id()
@@ -131,7 +137,12 @@ def write_store(root: Path, n_models: int, nights: int, compact: bool) -> dict[s
                 table = table.set_column(
                     idx["cached_from"], RECORD_SCHEMA.field("cached_from"), pa.array([first_run] * n)
                 )
-            for shard, a, b in shards:
+            if direct and night == 0:
+                _write_part_direct(root, table, shards, model=model, run_id=run_id, texts=texts_cache)
+                shards_to_write = []
+            else:
+                shards_to_write = shards
+            for shard, a, b in shards_to_write:
                 part = table.slice(a, b - a)
                 if night == 0:
                     write_shard(root, part, benchmark="reward-bench", model=model, run_id=run_id, shard=shard)
@@ -176,6 +187,35 @@ def write_store(root: Path, n_models: int, nights: int, compact: bool) -> dict[s
     out["total_bytes"] = _store_bytes(root)
     out["n_files"] = sum(1 for _ in (root / "records").rglob("*.parquet"))
     return out
+
+
+def _write_part_direct(root: Path, table, shards, *, model: str, run_id: str, texts: dict) -> None:
+    """One model's records as one part file (what compaction writes): texts split per shard as ``write_shard``
+    does (the examples files are written by the first model; the keys are reused after)."""
+    import secrets
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from orchestrator.results.records import RECORD_SCHEMA, TEXT_COLUMNS, partition_dir, split_texts
+    from orchestrator.results.store import open_store
+
+    store = open_store(root)
+    if not texts:
+        for shard, a, b in shards:
+            texts[shard] = split_texts(store, table.slice(a, b - a)).column("texts").combine_chunks()
+    keys = pa.concat_arrays([texts[s] for s, _, _ in shards])
+    out = table.set_column(table.schema.get_field_index("texts"), RECORD_SCHEMA.field("texts"), keys)
+    for name in TEXT_COLUMNS:
+        i = out.schema.get_field_index(name)
+        out = out.set_column(
+            i, RECORD_SCHEMA.field(name), pa.nulls(out.num_rows, RECORD_SCHEMA.field(name).type)
+        )
+    directory = Path(partition_dir(store, "reward-bench", model, run_id))
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(
+        out, directory / f"part-{secrets.token_hex(6)}.parquet", compression="zstd", row_group_size=1 << 20
+    )
 
 
 _PROBE = r"""
@@ -301,6 +341,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: 10 and 20 models, 2 nights")
     ap.add_argument("--reuse", action="store_true", help="measure stores already under --work (no writing)")
     ap.add_argument(
+        "--direct",
+        action="store_true",
+        help="write night 1 as compaction leaves it (one part file per model): fast to build 10,000 models",
+    )
+    ap.add_argument(
         "--driver-models",
         type=int,
         default=None,
@@ -319,7 +364,7 @@ def main() -> None:
             if root.exists():
                 shutil.rmtree(root)
             t0 = time.perf_counter()
-            wrote = write_store(root, size, nights, compact=not args.no_compact)
+            wrote = write_store(root, size, nights, compact=not args.no_compact, direct=args.direct)
             wrote["write_s"] = round(time.perf_counter() - t0, 1)
             (work / f"store-{size}.json").write_text(json.dumps(wrote))
         res = measure(root)

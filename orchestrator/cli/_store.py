@@ -24,7 +24,7 @@ def compact(
     run: list[str] = typer.Option(
         None,
         "--run",
-        help="Compact only this run (repeatable); default: every finished run not compacted yet.",
+        help="Compact only this run (repeatable); default: every finished run not compacted yet or whose subset totals are stale.",
     ),
     fmt: Format = typer.Option(Format.table, "--format"),
 ) -> None:

@@ -127,9 +127,17 @@ _ATTEMPTS = 3
 _GONE = re.compile(r"No such file|not found|Failed to open", re.IGNORECASE)
 
 
-def _define(con: Any, store: Store) -> Any:
-    catalog = read_catalog(store)
-    _drop_damaged(catalog)
+def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True) -> Any:
+    """Every view over ``catalog`` (default: the store's); ``totals=False`` ignores the per-run subset totals of
+    the manifests (compaction computes them that way)."""
+    catalog = catalog if catalog is not None else read_catalog(store)
+    covered = _covered(catalog) if totals else {}
+    damaged = _drop_damaged(catalog, covered)
+    for key in damaged:  # a partition that lost a file is read from what is left of its records
+        covered.pop(key, None)
+    for ref in catalog.refs:  # ... and so is one whose reused records lost a file
+        if (ref.benchmark, ref.model, ref.from_run) in damaged:
+            covered.pop((ref.benchmark, ref.model, ref.run_id), None)
     runs = model_runs_table(catalog.manifests)
     con.register("_run_models_arrow", runs)
     con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
@@ -141,44 +149,208 @@ def _define(con: Any, store: Store) -> Any:
     con.register("_record_schema", RECORD_SCHEMA.empty_table())
     con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
     con.unregister("_record_schema")
+    con.register("_totals_arrow", _totals_table(covered))
+    con.execute("CREATE OR REPLACE TABLE _subset_totals AS SELECT * FROM _totals_arrow")
+    con.unregister("_totals_arrow")
     uniform = _uniform(catalog)
     everything = catalog.files()
     _examples(con, store)
     _records_view(con, store, "raw_records", everything, everything, uniform)
-    _latest(con, store, catalog, uniform)
+    latest = _latest(con, store, catalog, uniform)
+    by_rule = _rule_subsets()
+    special = {k for k in latest if k not in covered or _special(covered[k], by_rule)}
+    _latest_view(con, store, catalog, "_latest_all", latest, uniform)
+    _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered}, uniform)
+    _latest_view(con, store, catalog, "_latest_special", special, uniform)
+    _point_latest(con, "_latest_all")
     rules_defined = False
     for path in _view_files():
         if not rules_defined and int(path.name[:2]) >= RULES_BEFORE:
             _define_rules(con)
+            _materialize(con, "rule_sections", "_latest_special")
             rules_defined = True
         sql = path.read_text(encoding="utf-8")
         params = {k: v for k, v in _params().items() if f"${k}" in sql}
         con.execute(sql, params or None)
-        for view in _MATERIALIZED.get(path.name, ()):  # computed once: the views defined later read a table
-            con.view(view).create(f"_{view}_table")
-            con.table(f"_{view}_table").create_view(view, replace=True)
+        if path.name == "12_latest_records.sql":  # the totals of the latest (benchmark, model, subset) runs
+            con.execute(
+                "CREATE OR REPLACE TABLE _subset_totals_latest AS SELECT t.* FROM _subset_totals t "
+                "SEMI JOIN latest_subset_runs USING (benchmark, model, subset, run_id)"
+            )
+        for view, source in _MATERIALIZED.get(path.name, ()):  # computed once: later views read a table
+            _materialize(con, view, source)
+    _point_latest(con, "_latest_all")
     return lock_down(con)
 
 
-def _drop_damaged(catalog: Any) -> None:
+def _point_latest(con: Any, source: str) -> None:
+    """``_latest_raw`` (what ``latest_records`` reads) := the latest records of the partitions of ``source``."""
+    con.execute(f"CREATE OR REPLACE VIEW _latest_raw AS SELECT * FROM {source}")
+
+
+def _materialize(con: Any, view: str, source: str) -> None:
+    """Evaluate ``view`` once into a table, with ``latest_records`` reading only the partitions of ``source``
+    (``_latest_uncovered``: those whose subsets have no valid totals; ``_latest_special``: those plus every
+    partition holding judge records or records of a subset scored by a rule file), then point ``view`` at it."""
+    _point_latest(con, source)
+    con.view(view).create(f"_{view}_table")
+    con.table(f"_{view}_table").create_view(view, replace=True)
+
+
+_MATERIALIZED = {
+    "16_judge_stats.sql": (("judge_stats", "_latest_special"),),
+    "17_judge_reliability.sql": (("judge_reliability", "_latest_special"),),
+    "20_subset_accuracy.sql": (("subset_accuracy", "_latest_uncovered"),),
+}
+"""Views evaluated once per connection and kept as tables, and the latest records each is computed from: the
+views defined over them (sections, overall scores, leaderboard, analyses) then never rescan records. Records
+of partitions with valid subset totals enter ``subset_accuracy`` through ``_subset_totals_latest`` instead; the
+judge views read only partitions that hold judge records (a partition without any adds no row to them), and the
+rule files' sections (``rule_sections``) only partitions that hold subsets of those rules."""
+
+
+def _special(entry: dict[str, Any], by_rule: dict[Any, set[str]]) -> bool:
+    """Whether a covered partition (its manifest entry) holds judge records or subsets scored by a rule file
+    (``by_rule``: :func:`_rule_subsets`)."""
+    return bool(entry.get("judge_records")) or bool(
+        set(entry.get("subset_scores", {})) & by_rule.get(entry.get("benchmark"), set())
+    )
+
+
+def _rule_subsets() -> dict[Any, set[str]]:
+    """Per benchmark, the subsets whose rule has its own SQL file (points or sections view)."""
+    with_sql = {name for name, r in rules().items() if r.points_view or r.sections_view}
+    out: dict[Any, set[str]] = {}
+    for row in table_rows("subsets"):
+        if row.get("rule") in with_sql:
+            out.setdefault(row["benchmark"], set()).add(row["subset"])
+    return out
+
+
+def scoring_key() -> str:
+    """A digest of everything subset totals depend on besides the records: every SQL file of the views, the
+    benchmark data tables (shipped and registered) and the record schema version. Totals computed under another
+    key are not used (their partitions are read from their records)."""
+    import hashlib
+
+    h = hashlib.sha256(f"record-schema-{SCHEMA_VERSION}".encode())
+    for path in sorted(SQL_DIR.rglob("*.sql")):
+        h.update(str(path.relative_to(SQL_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for table in ("subsets", "sections", "rules"):
+        for path in table_files(table):
+            h.update(table.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _covered(catalog: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(benchmark, model, run) -> manifest entry, for the successful entries whose subset totals were computed
+    under the current :func:`scoring_key`."""
+    key = scoring_key()
+    out = {}
+    for m in catalog.manifests:
+        if m.get("totals_key") != key:
+            continue
+        for entry in m.get("models", []):
+            scores = entry.get("subset_scores")
+            if (
+                entry.get("status") == "ok"
+                and isinstance(scores, dict)
+                and isinstance(entry.get("subsets"), dict)
+            ):
+                out[(entry.get("benchmark"), entry.get("model"), m.get("run_id"))] = entry
+    return out
+
+
+_TOTALS_SCHEMA = pa.schema(
+    [
+        ("model", pa.string()),
+        ("kind", pa.string()),
+        ("benchmark", pa.string()),
+        ("subset", pa.string()),
+        ("run_id", pa.string()),
+        ("n", pa.int64()),
+        ("n_correct", pa.int64()),
+        ("accuracy", pa.float64()),
+    ]
+)
+
+
+def _totals_table(covered: dict[tuple[str, str, str], dict[str, Any]]) -> pa.Table:
+    rows = []
+    for (benchmark, model, run_id), entry in covered.items():
+        for subset, t in entry["subset_scores"].items():
+            rows.append(
+                {
+                    "model": model,
+                    "kind": t.get("kind"),
+                    "benchmark": benchmark,
+                    "subset": subset,
+                    "run_id": run_id,
+                    "n": t.get("n"),
+                    "n_correct": t.get("n_correct"),
+                    "accuracy": t.get("accuracy"),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=_TOTALS_SCHEMA)
+
+
+def subset_totals(con: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """What compaction stores per (benchmark, model) of a run, from a connection over that run alone
+    (``totals=False``): ``subset_scores`` ({subset: kind, n, n_correct, accuracy}, the rows of
+    ``_subset_scored``) and ``judge_records`` (records of kind judge)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    rows = con.execute(
+        "SELECT benchmark, model, subset, kind, n, n_correct, accuracy FROM subset_accuracy "
+        "ORDER BY benchmark, model, subset"
+    ).fetchall()
+    for benchmark, model, subset, kind, n, n_correct, accuracy in rows:
+        entry = out.setdefault((benchmark, model), {"subset_scores": {}, "judge_records": 0})
+        entry["subset_scores"][subset] = {"kind": kind, "n": n, "n_correct": n_correct, "accuracy": accuracy}
+    for benchmark, model, n in con.execute(
+        "SELECT benchmark, model, count(*) FROM latest_records WHERE kind = 'judge' GROUP BY ALL"
+    ).fetchall():
+        out.setdefault((benchmark, model), {"subset_scores": {}, "judge_records": 0})["judge_records"] = n
+    return out
+
+
+def connect_catalog(catalog: Any, *, totals: bool = True) -> Any:
+    """:func:`connect` over a given catalog (e.g. one run's partitions, for compaction)."""
+    duckdb = require("duckdb")
+    con = duckdb.connect(":memory:")
+    try:
+        return _define(con, catalog.store, catalog, totals=totals)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _drop_damaged(
+    catalog: Any, trusted: dict[tuple[str, str, str], dict[str, Any]]
+) -> set[tuple[str, str, str]]:
     """Leave out of every partition the record files whose footer or schema does not read, each with a warning
-    naming it and the run it belongs to (:func:`orchestrator.results.integrity.record_file_problem`)."""
+    naming it and the run it belongs to (:func:`orchestrator.results.integrity.record_file_problem`); returns
+    the partitions that lost a file. A file of a ``trusted`` partition (valid totals) whose name and size are
+    those compaction checked and recorded (``part_files``) is not opened again."""
     from orchestrator.results.integrity import record_file_problem, warn_damaged
 
-    for partition in catalog.partitions.values():
+    lost = set()
+    for key, partition in catalog.partitions.items():
+        known = (trusted.get(key) or {}).get("part_files") or {}
         good = []
         for path in partition.files:
+            name = str(path).rsplit("/", 1)[-1]
+            size = partition.sizes.get(name)
+            if size is not None and known.get(name) == size:
+                good.append(path)
+                continue
             problem = record_file_problem(catalog.store, path)
             if problem is None:
                 good.append(path)
             else:
                 warn_damaged(catalog.store, path, problem)
+                lost.add(key)
         partition.files = good
-
-
-_MATERIALIZED = {"16_judge_stats.sql": ("judge_stats",), "20_subset_accuracy.sql": ("subset_accuracy",)}
-"""Views evaluated once per connection (each reads the latest records once) and kept as tables; the views defined
-over them (sections, overall scores, leaderboard, analyses) then never rescan records."""
+    return lost
 
 
 _REFS_SCHEMA = pa.schema(
@@ -246,9 +418,9 @@ def _uniform(catalog: Any) -> set[str]:
     return {str(f) for (_, _, r), p in catalog.partitions.items() if r in runs for f in p.files}
 
 
-def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> None:
+def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> set[tuple[str, str, str]]:
     """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
-    run's records) and ``_latest_raw``: the records of the runs that are the latest for some subset."""
+    run's records); returns the (benchmark, model, run) partitions that are the latest for some subset."""
     ok = {
         tuple(row)
         for row in con.execute(
@@ -290,10 +462,16 @@ def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> None:
             "SELECT DISTINCT benchmark, model, max(run_id) FROM _run_subsets GROUP BY benchmark, model, subset"
         ).fetchall()
     }
-    direct, targets = _sources(latest, catalog)
-    _records_view(con, store, "_latest_candidates", direct, targets, uniform)
+    return latest
+
+
+def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any], uniform: set[str]) -> None:
+    """View ``name``: the records of the partitions ``keys`` (and the units they reuse) that are the latest for
+    their (benchmark, model, subset)."""
+    direct, targets = _sources(keys, catalog)
+    _records_view(con, store, f"{name}_candidates", direct, targets, uniform)
     con.execute(
-        "CREATE OR REPLACE VIEW _latest_raw AS SELECT c.* FROM _latest_candidates c "
+        f"CREATE OR REPLACE VIEW {name} AS SELECT c.* FROM {name}_candidates c "
         "SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
         "GROUP BY benchmark, model, subset) l USING (benchmark, model, subset, run_id)"
     )

@@ -37,6 +37,7 @@ scored whole (at most ``shard_size`` rows) and its new rows are added.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -161,6 +162,12 @@ def _resolve_value(value: Any) -> Any:
 
 
 def _versions(backend: str) -> dict[str, str | None]:
+    """The versions of the packages that compute scores (looked up once per process)."""
+    return dict(_package_versions(backend))
+
+
+@functools.cache
+def _package_versions(backend: str) -> dict[str, str | None]:
     from importlib import metadata
 
     from orchestrator import __version__

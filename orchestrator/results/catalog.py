@@ -47,6 +47,8 @@ class Partition:
     """Shard files a part file already holds (left by an interrupted compaction; never read)."""
     ref_files: list[Path | str] = field(default_factory=list)
     """Unit references not yet folded into the manifest."""
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Bytes of each file of the partition by name, from the listing (where it gave sizes)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +97,27 @@ def _value(part: str, prefix: str) -> str | None:
 
 def _entries(store: Store, rel: str) -> list[tuple[str, bool]]:
     """(name, is_dir) of the entries under ``rel``; hidden names (temp files, locks) are skipped."""
+    return [(name, is_dir) for name, is_dir, _ in _sized_entries(store, rel, sizes=False)]
+
+
+def _sized_entries(store: Store, rel: str, *, sizes: bool = True) -> list[tuple[str, bool, int | None]]:
+    """(name, is_dir, bytes of a file or None) of the entries under ``rel``, hidden names skipped."""
     if store.local is not None:
         try:
             with os.scandir(store.local / rel) as it:
-                return [(e.name, e.is_dir()) for e in it if not e.name.startswith(".")]
+                out = []
+                for e in it:
+                    if e.name.startswith("."):
+                        continue
+                    is_dir = e.is_dir()
+                    size = None
+                    if sizes and not is_dir:
+                        try:
+                            size = e.stat().st_size
+                        except FileNotFoundError:
+                            continue  # deleted since the listing (compaction, gc)
+                    out.append((e.name, is_dir, size))
+                return out
         except (FileNotFoundError, NotADirectoryError):
             return []
     from pyarrow.fs import FileSelector, FileType
@@ -107,7 +126,11 @@ def _entries(store: Store, rel: str) -> list[tuple[str, bool]]:
         infos = store.fs.get_file_info(FileSelector(str(store.path(rel)), allow_not_found=True))
     except FileNotFoundError:
         return []
-    return [(i.base_name, i.type == FileType.Directory) for i in infos if not i.base_name.startswith(".")]
+    return [
+        (i.base_name, i.type == FileType.Directory, i.size if i.type == FileType.File else None)
+        for i in infos
+        if not i.base_name.startswith(".")
+    ]
 
 
 def read_ref(store: Store, path: Path | str) -> UnitRef | None:
@@ -150,11 +173,13 @@ def list_partitions(store: Store) -> dict[tuple[str, str, str], Partition]:
                     continue
                 rel = f"{RECORDS_DIR}/{bdir}/{mdir}/{rdir}"
                 base = store.path(rel)
-                names = sorted(n for n, d in _entries(store, rel) if not d)
+                listed = {n: size for n, d, size in _sized_entries(store, rel) if not d}
+                names = sorted(listed)
                 parts = [n for n in names if n.startswith(PART_PREFIX) and n.endswith(".parquet")]
                 shards = [n for n in names if n.startswith(SHARD_PREFIX) and n.endswith(".parquet")]
                 refs = [n for n in names if n.startswith(SHARD_PREFIX) and n.endswith(REF_SUFFIX)]
                 p = Partition(benchmark, model, run_id, base)
+                p.sizes = {n: s for n, s in listed.items() if s is not None}
                 p.files = [_join(base, n) for n in (parts or shards)]
                 p.superseded = [_join(base, n) for n in shards] if parts else []
                 p.ref_files = [_join(base, n) for n in refs]

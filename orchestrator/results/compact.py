@@ -190,6 +190,7 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
     manifest["compacted"] = True
     if all(_schema_names(store, f) == RECORD_SCHEMA.names for p in partitions.values() for f in p.files):
         manifest["record_schema_version"] = SCHEMA_VERSION  # readers may use DuckDB's reader without unions
+    _add_totals(store, manifest, partitions)
     write_manifest(store, manifest)
     for path in ref_files:  # the manifest holds them now
         _delete(store, path)
@@ -197,12 +198,111 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
     return report
 
 
+def _add_totals(store: Store, manifest: dict[str, Any], partitions: dict[tuple[str, str, str], Any]) -> None:
+    """Per model entry, the run's subset totals (``subset_scores``, ``judge_records``) and the record files they
+    were computed from (``part_files``: name -> bytes), with the run's ``totals_key``: computed by the views'
+    own SQL over this run's records alone (and the records its references reuse), exactly the rows
+    ``subset_accuracy`` gets from them (docs/store.md, "Subset totals")."""
+    from orchestrator.query.db import connect_catalog, scoring_key, subset_totals
+    from orchestrator.results.catalog import Catalog, UnitRef
+
+    run_id = manifest["run_id"]
+    refs = [
+        UnitRef(run_id, r["benchmark"], r["model"], int(r["shard"]), r["from_run"], int(r["rows"]))
+        for r in manifest.get("reused_shards") or []
+    ]
+    listing = list_partitions(store)
+    key = scoring_key()
+    totals = _copied_totals(store, manifest, listing, refs, key)
+    rest = [
+        e
+        for e in manifest.get("models", [])
+        if e.get("status") == "ok" and (e.get("benchmark"), e.get("model")) not in totals
+    ]
+    if rest:  # computed from the records
+        pairs = {(e.get("benchmark"), e.get("model")) for e in rest}
+        own = [r for r in refs if (r.benchmark, r.model) in pairs]
+        wanted = {(b, m, run_id) for b, m in pairs} | {(r.benchmark, r.model, r.from_run) for r in own}
+        doc = {**manifest, "models": rest}
+        catalog = Catalog(store, {k: p for k, p in listing.items() if k in wanted}, own, [doc])
+        con = connect_catalog(catalog, totals=False)
+        try:
+            totals.update(subset_totals(con))
+        finally:
+            con.close()
+    for entry in manifest.get("models", []):
+        pair = (entry.get("benchmark"), entry.get("model"))
+        for name in ("subset_scores", "judge_records", "part_files"):
+            entry.pop(name, None)
+        if entry.get("status") != "ok" or pair not in totals:
+            continue
+        entry.update(totals[pair])
+        p = listing.get((pair[0], pair[1], run_id))
+        if p is not None:
+            names = [str(f).rsplit("/", 1)[-1] for f in p.files]
+            entry["part_files"] = {n: p.sizes[n] for n in names if n in p.sizes}
+    manifest["totals_key"] = key
+
+
+def _copied_totals(
+    store: Store,
+    manifest: dict[str, Any],
+    listing: dict[tuple[str, str, str], Any],
+    refs: list[Any],
+    key: str,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Totals of the entries whose every record is a reference to one earlier run with valid totals (a nightly
+    rerun served by the score cache): that run's totals, since the referenced rows differ from its rows only in
+    ``run_id`` and ``cached_from``, which no score reads. Everything else is computed from the records."""
+    run_id = manifest["run_id"]
+    by_pair: dict[tuple[str, str], list[Any]] = {}
+    for r in refs:
+        by_pair.setdefault((r.benchmark, r.model), []).append(r)
+    targets = {r.from_run for r in refs}
+    earlier = (
+        {m.get("run_id"): m for m in read_manifests(store) if m.get("run_id") in targets} if targets else {}
+    )
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in manifest.get("models", []):
+        pair = (entry.get("benchmark"), entry.get("model"))
+        own = listing.get((pair[0], pair[1], run_id))
+        units = by_pair.get(pair)
+        if entry.get("status") != "ok" or not units or (own is not None and own.files):
+            continue
+        sources = {r.from_run for r in units}
+        target = earlier.get(next(iter(sources))) if len(sources) == 1 else None
+        if target is None or target.get("totals_key") != key:
+            continue
+        found = next(
+            (e for e in target.get("models", []) if (e.get("benchmark"), e.get("model")) == pair), None
+        )
+        if (
+            found is None
+            or found.get("status") != "ok"
+            or not isinstance(found.get("subset_scores"), dict)
+            or not isinstance(found.get("subsets"), dict)
+            or sum(found["subsets"].values()) != sum(r.rows for r in units)
+            or found["subsets"] != entry.get("subsets")
+        ):
+            continue
+        out[pair] = {
+            "subset_scores": {k: dict(v) for k, v in found["subset_scores"].items()},
+            "judge_records": found.get("judge_records", 0),
+        }
+    return out
+
+
 def compact_store(results: str | Path | Store, run_ids: list[str] | None = None) -> list[CompactReport]:
     """Compact the given runs (default: every finished run not compacted yet)."""
     store = open_store(results)
     if run_ids is None:
+        from orchestrator.query.db import scoring_key
+
+        key = scoring_key()  # runs compacted before, under other scoring SQL or data: their totals are redone
         run_ids = sorted(
-            m["run_id"] for m in read_manifests(store) if m.get("status") == "ok" and not m.get("compacted")
+            m["run_id"]
+            for m in read_manifests(store)
+            if m.get("status") == "ok" and (not m.get("compacted") or m.get("totals_key") != key)
         )
     return [compact_run(store, r) for r in run_ids]
 

@@ -47,11 +47,32 @@ def ref_name(shard: int) -> str:
     return f"shard-{shard:05d}{REF_SUFFIX}"
 
 
+_LAST_READ: dict[str, Any] = {}
+"""The last local record file :func:`_read_records` read, by (path, bytes, mtime): a model's units are
+checked one after the other against the same earlier part file."""
+
+
 def _read_table(store: Store, path: Path | str) -> pa.Table:
     if store.local is not None:
         return pq.read_table(path)
     with store.fs.open_input_file(str(path)) as fh:
         return pq.read_table(fh)
+
+
+def _read_records(store: Store, path: Path | str) -> pa.Table:
+    """A record file in the current schema (the last local one read is kept: files are immutable once
+    written, and a rewrite under the same name changes its size or mtime)."""
+    stamp = None
+    if store.local is not None:
+        st = Path(path).stat()
+        stamp = (str(path), st.st_size, st.st_mtime_ns)
+        if _LAST_READ.get("stamp") == stamp:
+            return _LAST_READ["table"]
+    table = _with_fields(_read_table(store, path)).cast(RECORD_SCHEMA)
+    if stamp is not None:
+        _LAST_READ.clear()
+        _LAST_READ.update(stamp=stamp, table=table)
+    return table
 
 
 def stored_unit(
@@ -74,13 +95,13 @@ def stored_unit(
         if name.startswith("shard-") and name != f"shard-{shard:05d}.parquet":
             continue
         try:
-            table = _read_table(store, path)
+            table = _read_records(store, path)
         except Exception as exc:  # unreadable: no reference to it
             logger.warning("cannot read %s (%s)", path, exc)
             return None
         table = table.filter(pc.equal(table.column("shard"), shard))
         if table.num_rows:
-            return run_id, _with_fields(table).cast(RECORD_SCHEMA)
+            return run_id, table
     return None
 
 

@@ -354,6 +354,8 @@ class _Driver:
     ):
         self.ray = ray
         self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus > 0)
+        self.defer_manifest = False
+        """True while cached units are written: ``_finish_model`` leaves the manifest to one write after them."""
         self.done: dict[tuple[str, str], Any] = done or {}
         self.job = job
         self.root = root
@@ -388,18 +390,24 @@ class _Driver:
                 already = state.outcomes[b.record_name].n_records
                 if already:
                     self.progress.advance(m.name, b.record_name, already)
-        for (
-            state
-        ) in self.models.values():  # cached units first: a run whose every score is cached needs no Ray
-            if state.queue and state.spec.preflight() is None:
-                for unit, table in self.cache.cached_units(state.spec, state.queue, run_id=self.run_id):
-                    state.queue.remove(unit)
-                    self._write(unit, table)
-                if not state.queue:  # no actor, no model load
-                    self._from_cache(state)
-        if self.ray is None:  # run_job found every unit cached or committed
+        # cached units first: a run whose every score is cached needs no Ray. The manifest is written once after
+        # them, not once per model (resume reads committed units from the store, not from the manifest)
+        self.defer_manifest = True
+        try:
             for state in self.models.values():
-                self._finish_model(state)
+                if state.queue and state.spec.preflight() is None:
+                    for unit, table in self.cache.cached_units(state.spec, state.queue, run_id=self.run_id):
+                        state.queue.remove(unit)
+                        self._write(unit, table)
+                    if not state.queue:  # no actor, no model load
+                        self._from_cache(state)
+            if self.ray is None:  # run_job found every unit cached or committed
+                for state in self.models.values():
+                    self._finish_model(state)
+        finally:
+            self.defer_manifest = False
+        self.manifest.write(list(self.outcomes.values()))
+        if self.ray is None:
             return
         ray = self.ray
         from orchestrator.runtime.worker import ScoringWorker
@@ -696,7 +704,8 @@ class _Driver:
                 self.progress.finish(state.name, b, o.status)
         state.phase = Phase.FAILED if failed else Phase.DONE
         self._release(state)
-        self.manifest.write(list(self.outcomes.values()))
+        if not self.defer_manifest:
+            self.manifest.write(list(self.outcomes.values()))
 
     def _fail_model(self, state: ModelState, failure: ModelFailure) -> None:
         logger.error("%s", failure)

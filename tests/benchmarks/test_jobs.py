@@ -15,6 +15,7 @@ from orchestrator.query.db import connect, leaderboard, run_query
 from orchestrator.runtime.driver import run_job
 from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.formatting import format_conversations
+from tests._synth import assert_totals_exact
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -186,3 +187,5 @@ def test_ppe_job(ray_cluster, tiny_models, tmp_path, monkeypatch):
             top.append(sum(i < len(r["scores_chosen"]) for i in best) / len(best))
         assert k32 == pytest.approx(np.mean(top))
     assert crow["complete"] is False
+    # the subset totals stored at compaction give exactly the views computed from these records
+    assert_totals_exact(results)

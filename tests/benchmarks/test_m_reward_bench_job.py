@@ -17,6 +17,7 @@ from orchestrator.query.db import connect, leaderboard, run_query
 from orchestrator.runtime.driver import run_job
 from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.formatting import format_conversations
+from tests._synth import assert_totals_exact
 from tests.conftest import FIXTURES, REPO
 
 pytestmark = pytest.mark.slow
@@ -138,3 +139,5 @@ def test_m_reward_bench_job_source_and_hub_default(ray_cluster, tiny_models, tmp
     )
     [hub_row] = leaderboard(hub_results, "m-reward-bench")
     assert hub_row["score"] == pytest.approx(row["score"])
+    # the subset totals stored at compaction give exactly the views computed from these records
+    assert_totals_exact(results)

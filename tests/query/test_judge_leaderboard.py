@@ -177,3 +177,11 @@ def test_ci_refuses_pairwise_judge_points(store):
 
     result = CliRunner().invoke(app, ["leaderboard", "--results", str(store), "--ci", "--n-boot", "10"])
     assert result.exit_code == 2 and "pairwise-judge" in result.output
+
+
+def test_compacted_subset_totals_give_the_same_judge_views(store):
+    """Compaction's per-run totals feed subset_accuracy; the judge views read only partitions with judges."""
+    from tests._synth import assert_totals_exact
+
+    counts = assert_totals_exact(store)
+    assert counts["judge_stats"] > 0 and counts["leaderboard"] > 0

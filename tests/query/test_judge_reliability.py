@@ -128,3 +128,10 @@ def test_leaderboard_shows_the_alphas(store):
     rows = {r["model"]: r for r in leaderboard(store)}
     assert rows["ens"]["member_alpha"] == pytest.approx(1 / 3) and rows["ens"]["sample_alpha"] is None
     assert rows["rj"]["sample_alpha"] == pytest.approx(7 / 12)
+
+
+def test_compacted_subset_totals_give_the_same_reliability(store):
+    from tests._synth import assert_totals_exact
+
+    counts = assert_totals_exact(store)
+    assert counts["judge_reliability"] == 3

@@ -102,3 +102,11 @@ def test_cli_all(tmp_path):
         app, ["leaderboard", "--all", "--results", str(tmp_path)], env={"COLUMNS": "200"}
     )
     assert table.exit_code == 0 and "90.00 *" in table.output and "Kendall" in table.output
+
+
+def test_compacted_subset_totals_give_the_same_rule_scores(tmp_path):
+    """RM-Bench (rule sections), JudgeBench and RMB (rule points) from compaction's totals: the same rows."""
+    from tests._synth import assert_totals_exact
+
+    counts = assert_totals_exact(_store(tmp_path))
+    assert counts["rule_sections"] > 0 and counts["benchmark_summary"] == 12

@@ -366,3 +366,19 @@ def test_latest_runs_come_from_manifests_after_compaction(tmp_path, filtered_pat
     (n,) = con.execute("SELECT count(*) FROM latest_records WHERE run_id = $r", {"r": new}).fetchone()
     assert n == 100
     assert len(read_catalog(tmp_path).partitions) == 2
+
+
+def test_a_cache_served_night_takes_its_totals_from_the_night_it_reuses(tmp_path, filtered_path):
+    """Compaction of a night whose units are all references copies the reused night's subset totals (no record
+    is read); the views give exactly the record-derived numbers."""
+    from tests._synth import assert_totals_exact
+
+    src = _examples(filtered_path, 1500)
+    night1, night2 = "20260101T000000Z-a", "20260102T000000Z-b"
+    _night(tmp_path, src, night1, ["m1", "m2"])
+    _night(tmp_path, src, night2, ["m1", "m2"], cached_from=night1)
+    assert_totals_exact(tmp_path)
+    manifests = {m["run_id"]: m for m in read_manifests(tmp_path)}
+    first, second = ({e["model"]: e for e in manifests[r]["models"]} for r in (night1, night2))
+    assert all(second[m]["subset_scores"] == first[m]["subset_scores"] for m in ("m1", "m2"))
+    assert all(not second[m].get("part_files") for m in ("m1", "m2"))  # no record file of its own

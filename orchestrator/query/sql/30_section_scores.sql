@@ -1,4 +1,5 @@
--- Section score = weighted mean of its subsets' accuracies (weights joined as data); subsets without a section
+-- Section score = weighted mean of its subsets' accuracies (weights joined as data; summed in subset order, so the
+-- same inputs give the same bits however the rows arrive); subsets without a section
 -- (kept but unscored, e.g. anthropic_harmless) are left out. A custom benchmark's subset is its own section, weight 1.
 -- A rule with a sections_view gives its subsets' sections itself (rule_sections: RM-Bench's domains and Easy /
 -- Normal / Hard, from its style matrix).
@@ -8,7 +9,7 @@ SELECT
     any_value(a.kind) AS kind,
     a.benchmark,
     coalesce(s.section, a.subset) AS section,
-    sum(a.accuracy * coalesce(s.weight, 1.0)) / sum(coalesce(s.weight, 1.0)) AS score,
+    sum(a.accuracy * coalesce(s.weight, 1.0) ORDER BY a.subset) / sum(coalesce(s.weight, 1.0) ORDER BY a.subset) AS score,
     count(*) AS n_subsets,
     any_value(a.run_id) AS run_id,
     bool_and(a.complete) AS complete

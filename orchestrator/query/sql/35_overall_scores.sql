@@ -17,11 +17,13 @@ LEFT JOIN subset_accuracy a ON a.model = mb.model AND a.benchmark = mb.benchmark
 LEFT JOIN present p ON p.model = mb.model AND p.benchmark = mb.benchmark AND p.section = s.section;
 
 -- Overall score per (benchmark, model): the section-weighted mean of the sections present (custom data: the
--- unweighted mean of its subsets). complete = no flagged subset; incomplete_subsets lists them ('subset n/expected').
+-- unweighted mean of its subsets; summed in section order). complete = no flagged subset; incomplete_subsets
+-- lists them ('subset n/expected').
 CREATE OR REPLACE VIEW overall_scores AS
 WITH o AS (
     SELECT x.model, any_value(x.kind) AS kind, x.benchmark,
-           sum(x.score * coalesce(w.section_weight, 1.0)) / sum(coalesce(w.section_weight, 1.0)) AS score,
+           sum(x.score * coalesce(w.section_weight, 1.0) ORDER BY x.section)
+               / sum(coalesce(w.section_weight, 1.0) ORDER BY x.section) AS score,
            count(*) AS n_sections, max(x.run_id) AS run_id
     FROM section_scores x
     LEFT JOIN benchmark_sections w USING (benchmark, section)
