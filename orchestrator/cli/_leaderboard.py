@@ -21,22 +21,20 @@ from orchestrator.errors import RaywardError
 def _leaderboard_rows(
     results: str | Path, benchmark: str, by: By
 ) -> tuple[list[dict[str, Any]], list[str], set[str]]:
-    from orchestrator.query.db import connect, leaderboard_rows, stored_query
+    from orchestrator.query.db import leaderboard_rows, read_store, stored_query
 
-    con = connect(results)
-    try:
-        if by is By.subset:
-            long = stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist()
-            subsets: list[str] = []
-            wide: dict[str, dict[str, Any]] = {}
-            for r in long:
-                if r["subset"] not in subsets:
-                    subsets.append(r["subset"])
-                wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
-            return list(wide.values()), ["model", *subsets], set(subsets)
-        rows, sections = leaderboard_rows(con, benchmark)
-    finally:
-        con.close()
+    if by is By.subset:
+        long = read_store(
+            results, lambda con: stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist()
+        )
+        subsets: list[str] = []
+        wide: dict[str, dict[str, Any]] = {}
+        for r in long:
+            if r["subset"] not in subsets:
+                subsets.append(r["subset"])
+            wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
+        return list(wide.values()), ["model", *subsets], set(subsets)
+    rows, sections = read_store(results, lambda con: leaderboard_rows(con, benchmark))
     columns = ["model", "kind", *sections, "score"]
     judges = [r for r in rows if r["kind"] == "judge"]
     judge_columns = ["parse_failure_rate", "position_consistency"] if judges else []

@@ -77,23 +77,20 @@ def write_leaderboards(
 ) -> list[Path | str]:
     """Write each benchmark's leaderboard as ``leaderboards/<benchmark>.<format>`` (json: a list of rows, as
     ``rayward leaderboard --format json``; csv: one row per model). Each file is replaced atomically."""
-    from orchestrator.query.db import connect, leaderboard_rows
+    from orchestrator.query.db import leaderboard_rows, read_store
 
     store = open_store(results)
     formats = list(dict.fromkeys(formats))
+    names = list(dict.fromkeys(benchmarks))
+    boards = read_store(store, lambda con: [leaderboard_rows(con, bench) for bench in names])
     written: list[Path | str] = []
-    con = connect(store)
-    try:
-        for bench in dict.fromkeys(benchmarks):
-            rows, sections = leaderboard_rows(con, bench)
-            columns = ["model", "kind", *sections, "score", "complete", "incomplete_subsets", "run_id"]
-            rows = [{c: r.get(c) for c in columns} for r in rows]
-            for fmt in formats:
-                data = _render(rows, columns, fmt)
-                rel = f"{LEADERBOARDS_DIR}/{encode_part(bench)}.{fmt}"
-                written.append(store.write_atomic(rel, functools.partial(_put, data=data)))
-    finally:
-        con.close()
+    for bench, (rows, sections) in zip(names, boards):
+        columns = ["model", "kind", *sections, "score", "complete", "incomplete_subsets", "run_id"]
+        rows = [{c: r.get(c) for c in columns} for r in rows]
+        for fmt in formats:
+            data = _render(rows, columns, fmt)
+            rel = f"{LEADERBOARDS_DIR}/{encode_part(bench)}.{fmt}"
+            written.append(store.write_atomic(rel, functools.partial(_put, data=data)))
     return written
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -30,6 +31,7 @@ from orchestrator.results.records import (
 from orchestrator.results.store import Store
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SQL_DIR = Path(__file__).parent / "sql"
 _READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -125,6 +127,24 @@ def connect(results: str | Path | Store) -> Any:
 
 _ATTEMPTS = 3
 _GONE = re.compile(r"No such file|not found|Failed to open", re.IGNORECASE)
+
+
+def read_store(results: str | Path | Store, read: Callable[[Any], T]) -> T:
+    """``read(con)`` over a fresh connection to ``results``, closed afterwards. Records are read lazily, so a
+    compaction or gc of another run on the same store can remove a file this connection listed while ``read`` runs;
+    then the store is listed again and ``read`` (read-only work) runs again, up to three times."""
+    duckdb = require("duckdb")
+    for attempt in range(_ATTEMPTS):
+        con = connect(results)
+        try:
+            return read(con)
+        except duckdb.Error as exc:
+            if attempt + 1 == _ATTEMPTS or not _GONE.search(str(exc)):
+                raise
+            logger.info("store changed while reading (%s); listing it again", str(exc).splitlines()[0])
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
 
 
 def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True) -> Any:
@@ -568,8 +588,4 @@ def leaderboard_rows(con: Any, benchmark: str = "reward-bench") -> tuple[list[di
 
 def leaderboard(results: str | Path | Store, benchmark: str = "reward-bench") -> list[dict[str, Any]]:
     """The leaderboard of one benchmark as a list of dicts (section scores are fractions in [0, 1])."""
-    con = connect(results)
-    try:
-        return leaderboard_rows(con, benchmark)[0]
-    finally:
-        con.close()
+    return read_store(results, lambda con: leaderboard_rows(con, benchmark)[0])

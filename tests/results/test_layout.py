@@ -382,3 +382,23 @@ def test_a_cache_served_night_takes_its_totals_from_the_night_it_reuses(tmp_path
     first, second = ({e["model"]: e for e in manifests[r]["models"]} for r in (night1, night2))
     assert all(second[m]["subset_scores"] == first[m]["subset_scores"] for m in ("m1", "m2"))
     assert all(not second[m].get("part_files") for m in ("m1", "m2"))  # no record file of its own
+
+
+def test_a_read_that_loses_its_files_to_a_compaction_lists_the_store_again(tmp_path, filtered_path):
+    """Records are read lazily: another run's compaction may remove shards a connection listed (two runs on one
+    store, one printing its leaderboard while the other compacts). `read_store` lists again and reads again."""
+    from orchestrator.query.db import read_store
+
+    src = _examples(filtered_path)
+    run = "20260101T000000Z-a"
+    _night(tmp_path, src, run, ["m1", "m2"])
+    calls = []
+
+    def count(con):
+        calls.append(1)
+        if len(calls) == 1:  # the shards this connection listed are merged and removed before it reads them
+            assert compact_run(tmp_path, run).status == "compacted"
+        return dict(con.execute("SELECT model, count(*) FROM records GROUP BY model").fetchall())
+
+    assert read_store(tmp_path, count) == {"m1": src.num_rows, "m2": src.num_rows}
+    assert len(calls) == 2  # the first read failed on a removed file, the second saw the compacted file
