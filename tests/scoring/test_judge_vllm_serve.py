@@ -197,3 +197,80 @@ def test_faults_in_front_of_vllm_serve_lose_nothing(judge_path, served, examples
     assert injected == {"429": 2, "500": 2, "slow": 2, "drop": 2}, injected
     assert usage["retries"] == {"429": 2, "5xx": 2, "timeout": 2, "connection": 2}, (usage, max(real))
     assert usage["requests"] == n + 8 and usage["responses"] == n and usage["failed_requests"] == 0
+
+
+def test_job_with_a_served_judge_an_in_process_judge_and_their_ensemble(
+    ray_cluster, judge_path, served, examples, filtered_path, tmp_path
+):
+    """One Ray job: a judge behind ``vllm serve`` (``backend: openai``), the same model judging in-process
+    (transformers), a second served judge, and the three as a PoLL ensemble. Every example gets one record per
+    model, none an error; the served judge's records equal its scorer's outputs outside the job; the ensemble keeps
+    every member's outputs and sits beside its members on the leaderboard; the manifest counts the requests."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from orchestrator.config import JobConfig
+    from orchestrator.query.db import connect, leaderboard, run_query
+    from orchestrator.results.records import read_manifests
+    from orchestrator.runtime.driver import run_job
+    from orchestrator.scoring import make_scorer
+
+    table = pq.read_table(filtered_path)
+    wanted = set(zip(examples[0], examples[1], examples[2]))
+    rows = [r for r in table.to_pylist() if (r["prompt"], r["chosen"], r["rejected"]) in wanted]
+    assert len(rows) == len(examples[0])
+    source = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), source)
+    judge = {"kind": "judge", "mode": "pairwise", "max_new_tokens": 16, "max_length": MAX_LENGTH}
+    api = {
+        "backend": "openai",
+        "base_url": served + "/v1",
+        "api_key_env": "RAYWARD_SERVE_KEY",
+        "path": str(judge_path),
+    }
+    models = [
+        {"name": "served", **judge, **api, "order": "both"},
+        {"name": "local", **judge, "path": str(judge_path)},
+        {"name": "served-b", **judge, **api, "seed": 7},
+        {"name": "poll", "kind": "judge", "mode": "pairwise", "members": ["served", "local", "served-b"]},
+    ]
+    results = tmp_path / "r"
+    job = JobConfig.from_dict(
+        {
+            "name": "served-judges",
+            "benchmarks": [{"name": "reward-bench", "source": str(source)}],
+            "models": models,
+            "resources": {"gpus_per_actor": 1, "cpus_per_actor": 1, "shard_size": 4},
+            "results": str(results),
+        }
+    )
+    result = run_job(job)
+    assert result.ok, [(o.model, o.error) for o in result.outcomes]
+    con = connect(results)
+    counts = run_query(
+        con, "SELECT model, count(*) AS n, count(error) AS errors FROM records GROUP BY model ORDER BY model"
+    ).to_pylist()
+    n = len(rows)
+    assert counts == [{"model": m, "n": n, "errors": 0} for m in ("local", "poll", "served", "served-b")]
+    # the served judge's records are what its scorer gives outside the job (greedy; both orders)
+    direct = make_scorer(_spec(judge_path, "openai", mode="pairwise", order="both", base_url=served + "/v1"))
+    want = direct.pair_columns(
+        [r["prompt"] for r in rows], [r["chosen"] for r in rows], [r["rejected"] for r in rows]
+    )
+    got = run_query(
+        con,
+        "SELECT row_index, score_chosen, score_rejected, judge_outputs FROM records WHERE model = 'served' ORDER BY row_index",
+    ).to_pylist()
+    assert [r["score_chosen"] for r in got] == want["score_chosen"]
+    assert [r["score_rejected"] for r in got] == want["score_rejected"]
+    assert [[(o["order"], _tail_trimmed(o["text"])) for o in r["judge_outputs"]] for r in got] == [
+        [(o["order"], _tail_trimmed(o["text"])) for o in outs] for outs in want["judge_outputs"]
+    ]
+    poll = run_query(con, "SELECT judge_outputs FROM records WHERE model = 'poll'").to_pylist()
+    assert all(
+        sorted({o["member"] for o in r["judge_outputs"]}) == ["local", "served", "served-b"] for r in poll
+    )
+    board = {r["model"]: r for r in leaderboard(results)}
+    assert set(board) == {"local", "poll", "served", "served-b"}
+    usage = {m["model"]: m["api"] for m in read_manifests(results)[0]["models"] if m["api"]}
+    assert usage["served"]["responses"] == 2 * n and usage["served-b"]["responses"] == n
