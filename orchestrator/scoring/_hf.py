@@ -12,6 +12,7 @@ from orchestrator._lazy import require
 from orchestrator.config import ModelSpec
 from orchestrator.errors import ModelError
 from orchestrator.scoring import named_templates
+from orchestrator.scoring._protocol import ModelInfo
 from orchestrator.scoring.formatting import resolve_chat_template
 from orchestrator.scoring.load_check import load_with_report
 from orchestrator.scoring.tokenizer_file import match_tokenizer_file
@@ -109,6 +110,33 @@ def load_pretrained(
     except Exception as exc:
         raise ModelError(f"model {spec.name!r}: cannot load {what}{path!r}: {exc}") from None
     return model.to(device).eval()
+
+
+def loaded_model_info(
+    spec: Any,
+    model: Any,
+    *,
+    dtype: str,
+    device: str,
+    start: float,
+    extra: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
+) -> ModelInfo:
+    """The :class:`~orchestrator.scoring.ModelInfo` of a transformers model loaded since ``start``
+    (``time.perf_counter()``): the revision asked for or the one the hub resolved, the model's fingerprint (or
+    ``fingerprint``, when the scorer folds its settings in), and its parameter count."""
+    import time
+
+    return ModelInfo(
+        path=spec.path,
+        revision=spec.revision or getattr(model.config, "_commit_hash", None),
+        fingerprint=fingerprint or model_fingerprint(spec.path, spec.revision),
+        dtype=dtype,
+        device=device,
+        load_seconds=time.perf_counter() - start,
+        num_parameters=sum(p.numel() for p in model.parameters()),
+        extra=dict(extra or {}),
+    )
 
 
 def model_fingerprint(path: str, revision: str | None = None) -> str:

@@ -21,10 +21,10 @@ from orchestrator.scoring._hf import (
     is_causal_decoder,
     load_pretrained,
     load_tokenizer,
-    model_fingerprint,
+    loaded_model_info,
     resolve_dtype,
 )
-from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo
+from orchestrator.scoring._protocol import BatchOutOfMemory
 from orchestrator.scoring.columns import list_columns, pair_columns
 from orchestrator.scoring.formatting import Encoded, format_conversations
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -89,14 +89,12 @@ class ClassifierScorer:
         self.causal = is_causal_decoder(model)
         self._batch_tokens: int | None = None
         self._oom_above = oom_threshold()  # test hook, see orchestrator.runtime.faults
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision or getattr(model.config, "_commit_hash", None),
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in model.parameters()),
+            start=start,
             extra={
                 "tokenizer_load_seconds": round(tokenizer_seconds, 4),
                 "model_load_seconds": round(model_seconds, 4),

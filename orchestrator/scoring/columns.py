@@ -94,3 +94,17 @@ def list_columns(
         out["tokens_chosen"].append(int(tc[0]) if c else None)
         out["tokens_rejected"].append(int(tr[0]) if r else None)
     return out
+
+
+def both_order_outputs(ab: Any, ba: Any) -> list[list[dict[str, Any]]]:
+    """A pair model's raw outputs per example, both orders: ``judge_outputs`` entries with ``order`` AB (chosen
+    shown first) or BA, ``target`` A or B and ``parsed`` that order's logit for the target (``ab[i]``, ``ba[i]``:
+    the two logits of example ``i``)."""
+    return [
+        [
+            {"target": t, "order": order, "sample": 0, "text": None, "parsed": float(v)}
+            for order, row in (("AB", ab[i]), ("BA", ba[i]))
+            for t, v in zip(("A", "B"), row)
+        ]
+        for i in range(len(ab))
+    ]

@@ -22,8 +22,13 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import DPOSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
-from orchestrator.scoring._protocol import ModelInfo
+from orchestrator.scoring._hf import (
+    load_pretrained,
+    load_tokenizer,
+    loaded_model_info,
+    model_fingerprint,
+    resolve_dtype,
+)
 from orchestrator.scoring.columns import list_columns
 from orchestrator.scoring.dpo_tokens import DPOSequence, tokenize, tokenize_pairs
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -224,15 +229,12 @@ class DPOScorer:
             self._logp_fn(self.model),
             self._logp_fn(self.ref_model) if self.ref_model is not None else None,
         )
-        params = sum(p.numel() for p in self.model.parameters())
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision or getattr(self.model.config, "_commit_hash", None),
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            self.model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=params,
+            start=start,
             extra={
                 "reference": spec.reference,
                 "reference_fingerprint": model_fingerprint(spec.reference) if spec.reference else None,

@@ -273,8 +273,13 @@ class JudgeScorer(JudgeBase):
     backend = "transformers"
 
     def __init__(self, spec: ModelSpec, device: str = "cpu"):
-        from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
-        from orchestrator.scoring._protocol import ModelInfo
+        from orchestrator.scoring._hf import (
+            load_pretrained,
+            load_tokenizer,
+            loaded_model_info,
+            model_fingerprint,
+            resolve_dtype,
+        )
 
         start = time.perf_counter()
         self._setup(spec, load_tokenizer(spec))
@@ -292,14 +297,13 @@ class JudgeScorer(JudgeBase):
         self._cache_arg = (
             "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         )
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision or getattr(model.config, "_commit_hash", None),
-            fingerprint=self._fingerprint(model_fingerprint(spec.path, spec.revision)),
+        self.info = loaded_model_info(
+            spec,
+            model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in model.parameters()),
+            start=start,
+            fingerprint=self._fingerprint(model_fingerprint(spec.path, spec.revision)),
             extra={
                 "judge": dict(vars(self.settings)),
                 "template": self.template.source,

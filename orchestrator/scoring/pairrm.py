@@ -36,9 +36,9 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import PairwiseSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring._hf import load_tokenizer, model_fingerprint, resolve_dtype
-from orchestrator.scoring._protocol import ModelInfo
+from orchestrator.scoring._hf import load_tokenizer, loaded_model_info, resolve_dtype
 from orchestrator.scoring.adapters import Adapter
+from orchestrator.scoring.columns import both_order_outputs
 from orchestrator.scoring.formatting import to_messages
 from orchestrator.scoring.prefetch import padded_batches, prefetch
 from orchestrator.scoring.tokenizer_file import configured_truncation_side
@@ -124,14 +124,12 @@ class PairRMScorer:
             raise ModelError(f"model {spec.name!r}: the tokenizer has no pad token")
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision,
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            self.model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in self.model.parameters()),
+            start=start,
             extra={"adapter": adapter.name, "marker_ids": self.marker_ids},
         )
 
@@ -221,14 +219,7 @@ class PairRMScorer:
         logit_ab = ab[:, 0] - ab[:, 1]  # chosen as candidate 1
         logit_ba = ba[:, 0] - ba[:, 1]  # rejected as candidate 1
         delta = logit_ab - logit_ba
-        outputs = [
-            [
-                {"target": t, "order": order, "sample": 0, "text": None, "parsed": float(v)}
-                for order, row in (("AB", ab[i]), ("BA", ba[i]))
-                for t, v in zip(("A", "B"), row)
-            ]
-            for i in range(n)
-        ]
+        outputs = both_order_outputs(ab, ba)
         return {
             "chosen": list(chosen),
             "rejected": list(rejected),

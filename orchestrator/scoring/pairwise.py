@@ -28,9 +28,14 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import PairwiseSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
-from orchestrator.scoring._protocol import ModelInfo
+from orchestrator.scoring._hf import (
+    load_pretrained,
+    load_tokenizer,
+    loaded_model_info,
+    resolve_dtype,
+)
 from orchestrator.scoring.adapters import Adapter, select_pairwise_adapter
+from orchestrator.scoring.columns import both_order_outputs
 from orchestrator.scoring.formatting import to_messages
 from orchestrator.scoring.prefetch import padded_batches, prefetch
 
@@ -88,14 +93,12 @@ class PairwiseScorer:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision,
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            self.model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in self.model.parameters()),
+            start=start,
             extra={"adapter": self.adapter.name, "token_ids": self.token_ids},
         )
 
@@ -155,14 +158,7 @@ class PairwiseScorer:
         p_ab = softmax_first(ab)  # chosen shown as A
         p_ba = 1.0 - softmax_first(ba)  # chosen shown as B
         p = (p_ab + p_ba) / 2
-        outputs = [
-            [
-                {"target": t, "order": order, "sample": 0, "text": None, "parsed": float(v)}
-                for order, row in (("AB", ab[i]), ("BA", ba[i]))
-                for t, v in zip(("A", "B"), row)
-            ]
-            for i in range(n)
-        ]
+        outputs = both_order_outputs(ab, ba)
         return {
             "chosen": list(chosen),
             "rejected": list(rejected),

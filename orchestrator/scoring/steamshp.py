@@ -29,8 +29,12 @@ import numpy as np
 from orchestrator._lazy import require
 from orchestrator.config import PairwiseSpec
 from orchestrator.errors import ModelError
-from orchestrator.scoring._hf import load_pretrained, load_tokenizer, model_fingerprint, resolve_dtype
-from orchestrator.scoring._protocol import ModelInfo
+from orchestrator.scoring._hf import (
+    load_pretrained,
+    load_tokenizer,
+    loaded_model_info,
+    resolve_dtype,
+)
 from orchestrator.scoring.adapters import Adapter
 from orchestrator.scoring.formatting import to_messages
 from orchestrator.scoring.prefetch import padded_batches, prefetch
@@ -97,14 +101,12 @@ class SteamSHPScorer:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         if device.startswith("cuda"):
             torch.cuda.synchronize(device)
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision,
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            self.model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in self.model.parameters()),
+            start=start,
             extra={"adapter": adapter.name, "token_ids": dict(zip(("A", "B"), self.ab_ids))},
         )
 

@@ -24,9 +24,9 @@ from orchestrator.scoring._hf import (
     is_causal_decoder,
     load_pretrained,
     load_tokenizer,
-    model_fingerprint,
+    loaded_model_info,
 )
-from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo
+from orchestrator.scoring._protocol import BatchOutOfMemory
 from orchestrator.scoring.adapters import Adapter, select_adapter
 from orchestrator.scoring.classifier import ClassifierScorer
 from orchestrator.scoring.columns import list_columns
@@ -193,14 +193,12 @@ class AdapterScorer(ClassifierScorer):
         self.model = model
         self._batch_tokens: int | None = None
         self._oom_above = oom_threshold()
-        self.info = ModelInfo(
-            path=spec.path,
-            revision=spec.revision,
-            fingerprint=model_fingerprint(spec.path, spec.revision),
+        self.info = loaded_model_info(
+            spec,
+            model,
             dtype=dtype_name,
             device=device,
-            load_seconds=time.perf_counter() - start,
-            num_parameters=sum(p.numel() for p in model.parameters()),
+            start=start,
             extra={
                 "adapter": self.adapter.name,
                 "profile": getattr(spec, "profile", "default"),
