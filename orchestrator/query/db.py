@@ -116,10 +116,10 @@ def connect(results: str | Path | Store) -> Any:
         con = duckdb.connect(":memory:")
         try:
             return _define(con, store)
-        except duckdb.Error as exc:
+        except (duckdb.Error, FileNotFoundError) as exc:
             con.close()
             # a compaction or gc removed a file between the listing and the read: list again
-            if attempt + 1 == _ATTEMPTS or not _GONE.search(str(exc)):
+            if attempt + 1 == _ATTEMPTS or not _gone(exc):
                 raise
             logger.info("store changed while connecting (%s); listing it again", str(exc).splitlines()[0])
     raise AssertionError("unreachable")
@@ -127,6 +127,12 @@ def connect(results: str | Path | Store) -> Any:
 
 _ATTEMPTS = 3
 _GONE = re.compile(r"No such file|not found|Failed to open", re.IGNORECASE)
+
+
+def _gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says a listed file is no longer there (pyarrow: while building a dataset; DuckDB: while
+    reading one)."""
+    return isinstance(exc, FileNotFoundError) or bool(_GONE.search(str(exc)))
 
 
 def read_store(results: str | Path | Store, read: Callable[[Any], T]) -> T:
@@ -138,8 +144,8 @@ def read_store(results: str | Path | Store, read: Callable[[Any], T]) -> T:
         con = connect(results)
         try:
             return read(con)
-        except duckdb.Error as exc:
-            if attempt + 1 == _ATTEMPTS or not _GONE.search(str(exc)):
+        except (duckdb.Error, FileNotFoundError) as exc:
+            if attempt + 1 == _ATTEMPTS or not _gone(exc):
                 raise
             logger.info("store changed while reading (%s); listing it again", str(exc).splitlines()[0])
         finally:
@@ -205,7 +211,7 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True)
 
 def _point_latest(con: Any, source: str) -> None:
     """``_latest_raw`` (what ``latest_records`` reads) := the latest records of the partitions of ``source``."""
-    con.execute(f"CREATE OR REPLACE VIEW _latest_raw AS SELECT * FROM {source}")
+    con.view(source).create_view("_latest_raw", replace=True)
 
 
 def _materialize(con: Any, view: str, source: str) -> None:
@@ -490,11 +496,11 @@ def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any]
     their (benchmark, model, subset)."""
     direct, targets = _sources(keys, catalog)
     _records_view(con, store, f"{name}_candidates", direct, targets, uniform)
-    con.execute(
-        f"CREATE OR REPLACE VIEW {name} AS SELECT c.* FROM {name}_candidates c "
-        "SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
-        "GROUP BY benchmark, model, subset) l USING (benchmark, model, subset, run_id)"
+    on = ["benchmark", "model", "subset", "run_id"]
+    latest_runs = con.table("_run_subsets").aggregate(
+        "benchmark, model, subset, max(run_id) AS run_id", "benchmark, model, subset"
     )
+    con.view(f"{name}_candidates").join(latest_runs, on, how="semi").create_view(name, replace=True)
 
 
 def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], list[Any]]:
