@@ -18,31 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SUBSETS = [
-    "alpacaeval-easy",
-    "alpacaeval-length",
-    "alpacaeval-hard",
-    "mt-bench-easy",
-    "mt-bench-med",
-    "mt-bench-hard",
-    "llmbar-natural",
-    "llmbar-adver-neighbor",
-    "llmbar-adver-GPTInst",
-    "llmbar-adver-GPTOut",
-    "llmbar-adver-manual",
-    "refusals-dangerous",
-    "refusals-offensive",
-    "xstest-should-refuse",
-    "xstest-should-respond",
-    "donotanswer",
-    "math-prm",
-    "hep-cpp",
-    "hep-go",
-    "hep-java",
-    "hep-js",
-    "hep-python",
-    "hep-rust",
-]
+from orchestrator.benchmarks.m_reward_bench import SUBSETS
+
 TWICE = ("alpacaeval-easy", "math-prm", "xstest-should-respond")
 TEXTS = {
     "arb_Arab": ("ما هي عاصمة فرنسا؟", "عاصمة فرنسا هي باريس.", "لا أعرف."),

@@ -23,47 +23,24 @@ from pathlib import Path
 
 from orchestrator.errors import ModelError
 from orchestrator.scoring.adapters import Adapter
-from orchestrator.scoring.adapters.heads import _derived_buffer, load_config
+from orchestrator.scoring.adapters.heads import NativeRewardModel, _derived_buffer, load_config
 from orchestrator.scoring.adapters.weights import load_state_dict
 
 GATE_PATTERN = (128009, 128006, 78191, 128007, 271)
 """The token ids the reference's ``find_token_for_gating`` looks for (last occurrence)."""
 
 
-class ArmoRMRewardModel:
+class ArmoRMRewardModel(NativeRewardModel):
     """The Llama base and ArmoRM's head; :meth:`hidden` as the other native heads, :meth:`head` with the gate."""
 
     gate_pattern: tuple[int, ...] = GATE_PATTERN
     """Where the gating network reads (the scorer finds the last occurrence in every input)."""
 
-    def __init__(self, base, head, config, adapter: Adapter):
-        self.base = base
-        self.head_module = head
-        self.config = config
-        self.adapter = adapter
-
-    def to(self, device):
-        self.base.to(device)
-        self.head_module.to(device)
-        return self
-
-    def eval(self):
-        self.base.eval()
-        self.head_module.eval()
-        return self
-
-    def parameters(self):
-        yield from self.base.parameters()
-        yield from self.head_module.parameters()
-
-    def hidden(self, **inputs):
-        return self.base(**inputs, use_cache=False).last_hidden_state
-
     def head(self, hidden, gate=None):
         """Scores ``[N, 1]`` (float32) from the hidden states at the reward positions and at the gate positions."""
         if gate is None:
             raise ModelError(f"adapter {self.adapter.name}: the gating network needs its read position")
-        return self.head_module(hidden, gate).float()[:, None]
+        return self.head_layer(hidden, gate).float()[:, None]
 
 
 def _gating_head(state: dict, config, where: str):
