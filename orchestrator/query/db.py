@@ -24,9 +24,10 @@ from orchestrator.results.catalog import read_catalog
 from orchestrator.results.records import (
     EXAMPLES_DIR,
     EXAMPLES_SCHEMA,
+    MODEL_RUNS_SCHEMA,
     RECORD_SCHEMA,
     SCHEMA_VERSION,
-    model_runs_table,
+    model_runs_rows,
 )
 from orchestrator.results.store import Store
 
@@ -73,27 +74,48 @@ _NO_RULE_SECTIONS = (
 
 
 def _define_rules(con: Any) -> None:
-    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions of their points / sections
-    (built with DuckDB's relational API: the rule views' names never become SQL text)."""
-    points, sections = con.sql(_NO_RULE_POINTS), con.sql(_NO_RULE_SECTIONS)
+    """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions (by column name) of their
+    points / sections views. The views' names reach DuckDB as a list parameter of ``query_table``, never as SQL
+    text."""
+    points: list[str] = []
+    sections: list[str] = []
     for rule in rules().values():
         if not rule.points_view:
             continue  # a built-in rule: computed in the numbered view files
         con.execute((SQL_DIR / rule.sql).read_text(encoding="utf-8"))
-        points = points.union(_columns_of(con.view(rule.points_view), points.columns, rule.points_view))
+        points.append(rule.points_view)
         if rule.sections_view:
-            view = con.view(rule.sections_view)
-            sections = sections.union(_columns_of(view, sections.columns, rule.sections_view))
-    points.create_view("rule_points", replace=True)
-    sections.create_view("rule_sections", replace=True)
+            sections.append(rule.sections_view)
+    _check_columns(con, points, con.sql(_NO_RULE_POINTS).columns)
+    _check_columns(con, sections, con.sql(_NO_RULE_SECTIONS).columns)
+    _union(con, "rule_points", points, _NO_RULE_POINTS, _RULE_POINTS_UNION)
+    _union(con, "rule_sections", sections, _NO_RULE_SECTIONS, _RULE_SECTIONS_UNION)
 
 
-def _columns_of(relation: Any, columns: list[str], name: str) -> Any:
-    """``relation`` projected on ``columns`` in that order (a positional union then matches by name)."""
-    missing = [c for c in columns if c not in relation.columns]
-    if missing:
-        raise QueryError(f"rule view {name} lacks the columns {missing}")
-    return relation.select(*[f'"{c}"' for c in columns])
+_RULE_POINTS_UNION = "SELECT * FROM query_table($views, true)"
+_RULE_SECTIONS_UNION = "SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM query_table($views, true)"
+
+
+def _union(con: Any, name: str, views: list[str], empty: str, union: str) -> None:
+    relation = con.sql(union, params={"views": views}) if views else con.sql(empty)
+    relation.create_view(name, replace=True)
+
+
+def _check_columns(con: Any, views: list[str], columns: list[str]) -> None:
+    """Every view in ``views`` has every one of ``columns``, else a :class:`QueryError` naming what it lacks."""
+    if not views:
+        return
+    have: dict[str, set[str]] = {v: set() for v in views}
+    for view, column in con.execute(
+        "SELECT view_name, column_name FROM duckdb_columns() c JOIN duckdb_views() v "
+        "ON c.table_oid = v.view_oid WHERE view_name IN (SELECT unnest($views))",
+        {"views": views},
+    ).fetchall():
+        have[view].add(column)
+    for view in views:
+        missing = [c for c in columns if c not in have[view]]
+        if missing:
+            raise QueryError(f"rule view {view} lacks the columns {missing}")
 
 
 def connect(results: str | Path | Store) -> Any:
@@ -164,20 +186,12 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True)
     for ref in catalog.refs:  # ... and so is one whose reused records lost a file
         if (ref.benchmark, ref.model, ref.from_run) in damaged:
             covered.pop((ref.benchmark, ref.model, ref.run_id), None)
-    runs = model_runs_table(catalog.manifests)
-    con.register("_run_models_arrow", runs)
-    con.execute("CREATE OR REPLACE TABLE run_models AS SELECT * FROM _run_models_arrow")
-    con.unregister("_run_models_arrow")
-    refs = pa.Table.from_pylist([r.as_dict() for r in catalog.refs], schema=_REFS_SCHEMA)
-    con.register("_refs_arrow", refs)
-    con.execute("CREATE OR REPLACE TABLE _record_refs AS SELECT * FROM _refs_arrow")
-    con.unregister("_refs_arrow")
+    _load_rows(con, "run_models", model_runs_rows(catalog.manifests))
+    _load_rows(con, "_record_refs", [r.as_dict() for r in catalog.refs])
     con.register("_record_schema", RECORD_SCHEMA.empty_table())
     con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
     con.unregister("_record_schema")
-    con.register("_totals_arrow", _totals_table(covered))
-    con.execute("CREATE OR REPLACE TABLE _subset_totals AS SELECT * FROM _totals_arrow")
-    con.unregister("_totals_arrow")
+    _load_rows(con, "_subset_totals", _totals_rows(covered))
     uniform = _uniform(catalog)
     everything = catalog.files()
     _examples(con, store)
@@ -209,9 +223,16 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True)
     return lock_down(con)
 
 
+_POINT = {
+    source: "CREATE OR REPLACE VIEW _latest_raw AS SELECT * FROM " + source
+    for source in ("_latest_all", "_latest_uncovered", "_latest_special")
+}
+"""The statement pointing ``_latest_raw`` at each of the latest-records views (constant text, made once)."""
+
+
 def _point_latest(con: Any, source: str) -> None:
     """``_latest_raw`` (what ``latest_records`` reads) := the latest records of the partitions of ``source``."""
-    con.view(source).create_view("_latest_raw", replace=True)
+    con.execute(_POINT[source])
 
 
 def _materialize(con: Any, view: str, source: str) -> None:
@@ -219,8 +240,15 @@ def _materialize(con: Any, view: str, source: str) -> None:
     (``_latest_uncovered``: those whose subsets have no valid totals; ``_latest_special``: those plus every
     partition holding judge records or records of a subset scored by a rule file), then point ``view`` at it."""
     _point_latest(con, source)
-    con.view(view).create(f"_{view}_table")
-    con.table(f"_{view}_table").create_view(view, replace=True)
+    create, point = _MATERIALIZE[view]
+    if view != "subset_accuracy" and not _has_rows(con, source):  # (it also holds the stored subset totals)
+        create = _MATERIALIZE_EMPTY[view]  # no records in: no row out, and no time spent planning for none
+    con.execute(create)
+    con.execute(point)
+
+
+def _has_rows(con: Any, source: str) -> bool:
+    return con.execute(_ANY_ROW[source]).fetchone() is not None
 
 
 _MATERIALIZED = {
@@ -233,6 +261,21 @@ views defined over them (sections, overall scores, leaderboard, analyses) then n
 of partitions with valid subset totals enter ``subset_accuracy`` through ``_subset_totals_latest`` instead; the
 judge views read only partitions that hold judge records (a partition without any adds no row to them), and the
 rule files' sections (``rule_sections``) only partitions that hold subsets of those rules."""
+
+_MATERIALIZE = {
+    view: (
+        "CREATE OR REPLACE TABLE _" + view + "_table AS SELECT * FROM " + view,
+        "CREATE OR REPLACE VIEW " + view + " AS SELECT * FROM _" + view + "_table",
+    )
+    for view in ("rule_sections", "judge_stats", "judge_reliability", "subset_accuracy")
+}
+"""The statements that evaluate each materialized view into a table and point the view at it (constant text,
+made once from the names above)."""
+_MATERIALIZE_EMPTY = {
+    view: "CREATE OR REPLACE TABLE _" + view + "_table AS SELECT * FROM " + view + " WHERE false"
+    for view in _MATERIALIZE
+}
+_ANY_ROW = {source: "SELECT 1 FROM " + source + "_candidates LIMIT 1" for source in _POINT}
 
 
 def _special(entry: dict[str, Any], by_rule: dict[Any, set[str]]) -> bool:
@@ -301,7 +344,7 @@ _TOTALS_SCHEMA = pa.schema(
 )
 
 
-def _totals_table(covered: dict[tuple[str, str, str], dict[str, Any]]) -> pa.Table:
+def _totals_rows(covered: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (benchmark, model, run_id), entry in covered.items():
         for subset, t in entry["subset_scores"].items():
@@ -317,7 +360,7 @@ def _totals_table(covered: dict[tuple[str, str, str], dict[str, Any]]) -> pa.Tab
                     "accuracy": t.get("accuracy"),
                 }
             )
-    return pa.Table.from_pylist(rows, schema=_TOTALS_SCHEMA)
+    return rows
 
 
 def subset_totals(con: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -406,24 +449,15 @@ def _examples(con: Any, store: Store) -> None:
 
 
 def _relation(con: Any, store: Store, name: str, files: list[Any], uniform: set[str]) -> str:
-    """Register view ``name`` over record ``files``: DuckDB's own Parquet reader over the files known to be in the
-    current schema (``uniform``: runs compacted or upgraded by this release; their columns are in schema order), a
-    pyarrow dataset in the current schema over the others (fields an older file lacks read as null). Returns
-    ``name``."""
-    # Arrow datasets only: the connection is locked down after the views are defined and reads no file itself
-    # (orchestrator.query._sandbox); DuckDB's own reader would fail there.
-    native: list[str] = []
-    other = [f for f in files if str(f) not in set(native)]
-    parts = []
-    if native:
-        parts.append(con.read_parquet(native, hive_partitioning=False))
-    if other:
-        con.register(f"{name}_dataset", _dataset(store, other, RECORD_SCHEMA))
-        parts.append(con.view(f"{name}_dataset"))
-    if not parts:
-        parts.append(con.table("_empty_records"))
-    relation = parts[0] if len(parts) == 1 else parts[0].union(parts[1])  # UNION ALL, both in schema order
-    relation.create_view(name, replace=True)
+    """Register ``name`` as a pyarrow dataset in the current record schema over record ``files`` (fields an older
+    file lacks read as null); returns the name to read them by (``_empty_records`` when there are none).
+
+    Arrow datasets only: the connection is locked down after the views are defined and reads no file itself
+    (:mod:`orchestrator.query._sandbox`), so DuckDB's own Parquet reader would fail there, even for the files
+    known to be in the current schema (``uniform``)."""
+    if not files:
+        return "_empty_records"
+    con.register(name, _dataset(store, files, RECORD_SCHEMA))
     return name
 
 
@@ -467,10 +501,7 @@ def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> set[tupl
                 ]
             else:
                 unknown.add(key)
-    table = pa.Table.from_pylist(known, schema=_RUN_SUBSETS_SCHEMA)
-    con.register("_known_subsets", table)
-    con.execute("CREATE OR REPLACE TABLE _run_subsets AS SELECT * FROM _known_subsets")
-    con.unregister("_known_subsets")
+    _load_rows(con, "_run_subsets", known)
     if unknown:
         direct, targets = _sources(unknown, catalog)
         _records_view(con, store, "_scan_records", direct, targets, uniform)
@@ -495,12 +526,20 @@ def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any]
     """View ``name``: the records of the partitions ``keys`` (and the units they reuse) that are the latest for
     their (benchmark, model, subset)."""
     direct, targets = _sources(keys, catalog)
-    _records_view(con, store, f"{name}_candidates", direct, targets, uniform)
-    on = ["benchmark", "model", "subset", "run_id"]
-    latest_runs = con.table("_run_subsets").aggregate(
-        "benchmark, model, subset, max(run_id) AS run_id", "benchmark, model, subset"
-    )
-    con.view(f"{name}_candidates").join(latest_runs, on, how="semi").create_view(name, replace=True)
+    _records_view(con, store, name + "_candidates", direct, targets, uniform)
+    con.execute(_LATEST[name])
+
+
+_LATEST = {
+    name: "CREATE OR REPLACE VIEW "
+    + name
+    + " AS SELECT * FROM "
+    + name
+    + "_candidates SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
+    "GROUP BY benchmark, model, subset) USING (benchmark, model, subset, run_id)"
+    for name in ("_latest_all", "_latest_uncovered", "_latest_special")
+}
+"""Each latest-records view: its candidates' records of the latest run per (benchmark, model, subset)."""
 
 
 def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], list[Any]]:
@@ -514,6 +553,35 @@ def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], 
 _RUN_SUBSETS_SCHEMA = pa.schema(
     [("benchmark", pa.string()), ("model", pa.string()), ("subset", pa.string()), ("run_id", pa.string())]
 )
+
+
+_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE"}
+
+
+def _from_lists(name: str, schema: pa.Schema) -> str:
+    columns = ", ".join(
+        "unnest(CAST($" + f.name + " AS " + _DUCKDB_TYPES[f.type] + "[])) AS " + f.name for f in schema
+    )
+    return "CREATE OR REPLACE TABLE " + name + " AS SELECT " + columns
+
+
+_TABLES = {
+    "run_models": MODEL_RUNS_SCHEMA,
+    "_record_refs": _REFS_SCHEMA,
+    "_subset_totals": _TOTALS_SCHEMA,
+    "_run_subsets": _RUN_SUBSETS_SCHEMA,
+}
+_FROM_LISTS = {name: _from_lists(name, schema) for name, schema in _TABLES.items()}
+"""Per base table, the statement that creates it from one list parameter per column (constant text made once
+from the schemas above; every value arrives as a parameter)."""
+
+
+def _load_rows(con: Any, name: str, rows: list[dict[str, Any]]) -> None:
+    """Create base table ``name`` (:data:`_TABLES`) holding ``rows``. The values go to DuckDB as list parameters,
+    not through Arrow: converting Python objects to Arrow imports pandas (a quarter of a second) where it is
+    installed."""
+    columns = _TABLES[name].names
+    con.execute(_FROM_LISTS[name], {c: [r.get(c) for r in rows] for c in columns})
 
 
 def check_read_only(sql: str) -> None:

@@ -44,10 +44,12 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -233,12 +235,29 @@ def _cache_schema() -> pa.Schema:
 CACHE_SCHEMA = _cache_schema()
 
 
+@dataclass(frozen=True)
+class ServedUnit:
+    """A unit whose every row is in the score cache."""
+
+    unit: Any
+    source: str
+    """Where its records come from (:meth:`ScoreCache._source`): equal sources mean equal records."""
+    build: Callable[[], pa.Table]
+    """Builds the unit's records for the run."""
+
+    def records(self) -> pa.Table:
+        return self.build()
+
+
 class _Entries:
-    """The cached rows under one settings key: example key -> row of ``table``."""
+    """The cached rows under one settings key: example key -> row of ``table``, and for each row the file it
+    came from (``names[file_of[row]]``, at ``row - starts[file_of[row]]`` in that file)."""
 
     def __init__(self, directory: Path):
         self.directory = directory
+        self.key = directory.name
         tables = []
+        names: list[str] = []
         # run ids sort by time, so on duplicate keys the newest file wins (a --no-cache refresh)
         for file in sorted(directory.glob("*.parquet")):
             try:
@@ -253,8 +272,24 @@ class _Entries:
                 )
                 continue
             tables.append(table)
+            names.append(file.name)
         self.table = pa.concat_tables(tables) if tables else CACHE_SCHEMA.empty_table()
         self.rows = {key: i for i, key in enumerate(self.table.column("example_key").to_pylist())}
+        self.names = names
+        self.starts = np.cumsum([0] + [t.num_rows for t in tables], dtype=np.int64)
+        self.unit_rows: dict[tuple[str, int, int], list[int] | None] = {}
+        """(benchmark, start, stop) -> the rows of a unit (None: not all cached), computed once."""
+
+    def provenance(self, rows: list[int]) -> list[tuple[str, np.ndarray]]:
+        """Where ``rows`` come from: (file name, rows in that file) for each run of consecutive rows of one file."""
+        at = np.asarray(rows, dtype=np.int64)
+        files = np.searchsorted(self.starts, at, side="right") - 1
+        cuts = np.flatnonzero(np.diff(files)) + 1
+        out = []
+        for chunk_rows, chunk_files in zip(np.split(at, cuts), np.split(files, cuts)):
+            f = int(chunk_files[0])
+            out.append((self.names[f], chunk_rows - self.starts[f]))
+        return out
 
 
 class ScoreCache:
@@ -331,31 +366,70 @@ class ScoreCache:
     def _rows(self, entries: _Entries | None, unit: Any) -> list[int] | None:
         if entries is None or not entries.rows:
             return None
-        rows: list[int] = []
-        for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]:
-            row = entries.rows.get(k)
-            if row is None:
-                return None
-            rows.append(row)
-        return rows
+        memo = (unit.benchmark, unit.start, unit.stop)
+        if memo not in entries.unit_rows:
+            rows: list[int] | None = []
+            for k in self._example_keys(unit.benchmark)[unit.start : unit.stop]:
+                row = entries.rows.get(k)
+                if row is None:
+                    rows = None
+                    break
+                rows.append(row)  # type: ignore[union-attr]
+            entries.unit_rows[memo] = rows
+        return entries.unit_rows[memo]
 
     def covers(self, specs: Iterable[ModelSpec], units: Iterable[Any]) -> bool:
         """True when every row of every unit is cached: the run needs no Ray, no actor, no model."""
         by_name = {s.name: s for s in specs}
         return all(self._rows(self._lookup(by_name[u.model]), u) is not None for u in units)
 
-    def cached_units(
-        self, spec: ModelSpec, units: Iterable[Any], *, run_id: str
-    ) -> Iterator[tuple[Any, pa.Table]]:
-        """``(unit, records)`` for every unit of ``spec`` whose rows are all cached, ``records`` ready to
-        write for ``run_id``; nothing when reading is off or the model's identity is unknown."""
+    def served_units(self, spec: ModelSpec, units: Iterable[Any], *, run_id: str) -> Iterator[ServedUnit]:
+        """Every unit of ``spec`` whose rows are all cached, with the digest of where its records come from and
+        a builder of those records for ``run_id``; nothing when reading is off or the model's identity is
+        unknown."""
         entries = self._lookup(spec)
         if entries is None:
             return
         for unit in list(units):
             rows = self._rows(entries, unit)
             if rows is not None:
-                yield unit, self._records(spec, unit, entries.table.take(pa.array(rows, pa.int64())), run_id)
+                build = functools.partial(self._records_of, spec, unit, entries, rows, run_id)
+                yield ServedUnit(unit, self._source(entries, spec, unit, rows), build)
+
+    def cached_units(
+        self, spec: ModelSpec, units: Iterable[Any], *, run_id: str
+    ) -> Iterator[tuple[Any, pa.Table]]:
+        """``(unit, records)`` for every unit of ``spec`` whose rows are all cached, ``records`` ready to
+        write for ``run_id`` (:meth:`served_units`, built)."""
+        for served in self.served_units(spec, units, run_id=run_id):
+            yield served.unit, served.records()
+
+    def _source(self, entries: _Entries, spec: ModelSpec, unit: Any, rows: list[int]) -> str:
+        """A digest of everything a cache-served unit's records are made of besides the run: the record schema,
+        the cache key, the data (benchmark, dataset fingerprint, row range, shard), the model's name and, for
+        every row, the cache file and the row in it that its scores come from (cache files are immutable).
+        Two units with the same digest have the same records but for ``run_id``."""
+        h = hashlib.sha256()
+        head = [
+            FORMAT,
+            SCHEMA_VERSION,
+            entries.key,
+            unit.benchmark,
+            self.examples[unit.benchmark].fingerprint,
+            spec.name,
+            unit.shard,
+            unit.start,
+            unit.stop,
+        ]
+        h.update(json.dumps(head).encode())
+        for name, local in entries.provenance(rows):
+            h.update(b"\0" + name.encode() + b"\0" + local.astype("<i8").tobytes())
+        return h.hexdigest()[:32]
+
+    def _records_of(
+        self, spec: ModelSpec, unit: Any, entries: _Entries, rows: list[int], run_id: str
+    ) -> pa.Table:
+        return self._records(spec, unit, entries.table.take(pa.array(rows, pa.int64())), run_id)
 
     def _records(self, spec: ModelSpec, unit: Any, cached: pa.Table, run_id: str) -> pa.Table:
         part = self.examples[unit.benchmark].table.slice(unit.start, unit.size)
@@ -464,6 +538,7 @@ def _json_bytes(document: Any) -> bytes:
 
 __all__ = [
     "ScoreCache",
+    "ServedUnit",
     "model_identity",
     "example_keys",
     "settings_document",

@@ -71,6 +71,16 @@ class ApiUsage(_Doc):
         return ApiUsage(retries=retries, cost=cost, fallback=fallback, **counts)
 
 
+class UnitSource(_Doc):
+    """Where the records of a unit served whole by the score cache come from."""
+
+    source: str
+    """Digest of what the records are made of: the record schema, the cache key, the data (benchmark, dataset
+    fingerprint, rows, shard), the model's name and, per row, the cache file and row its scores come from."""
+    records_run: str
+    """The run that holds those records as stored rows (this run, or the run a reference points to)."""
+
+
 class ModelOutcome(_Doc):
     """How one (model, benchmark) ended in a run."""
 
@@ -103,6 +113,9 @@ class ModelOutcome(_Doc):
     """Records whose scores came from the score cache."""
     cache_key: str | None = None
     """The score cache's settings key looked up (null: the model is not cacheable)."""
+    unit_sources: dict[int, UnitSource] = Field(default_factory=dict)
+    """Shard -> where a unit served whole by the score cache came from (only such units): a later run whose
+    unit has the same ``source`` writes a reference to ``records_run`` without reading any record."""
     subsets: dict[str, int] | None = None
     """Records per subset this run holds for the model (set by compaction, ``docs/store.md``; readers take the latest
     run per subset from it instead of scanning records)."""

@@ -387,8 +387,8 @@ class Stopwatch:
         return round(time.perf_counter() - self.start, 3)
 
 
-def model_runs_table(manifests: Iterable[dict[str, Any]]) -> pa.Table:
-    """Flatten manifests into one row per (run, benchmark, model) with its status."""
+def model_runs_rows(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flatten manifests into one row per (run, benchmark, model) with its status (columns: :data:`MODEL_RUNS_SCHEMA`)."""
     rows = []
     for m in manifests:
         for entry in m.get("models", []):
@@ -410,22 +410,25 @@ def model_runs_table(manifests: Iterable[dict[str, Any]]) -> pa.Table:
                     "score_seconds": entry.get("score_seconds"),
                 }
             )
-    schema = pa.schema(
-        [
-            ("run_id", pa.string()),
-            ("job", pa.string()),
-            ("started_at", pa.string()),
-            ("finished_at", pa.string()),
-            ("benchmark", pa.string()),
-            ("model", pa.string()),
-            ("kind", pa.string()),
-            ("status", pa.string()),
-            ("error", pa.string()),
-            ("n_records", pa.int64()),
-            ("fingerprint", pa.string()),
-            ("num_parameters", pa.int64()),
-            ("load_seconds", pa.float64()),
-            ("score_seconds", pa.float64()),
-        ]
-    )
-    return pa.Table.from_pylist(rows, schema=schema)
+    return rows
+
+
+MODEL_RUNS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("job", pa.string()),
+        ("started_at", pa.string()),
+        ("finished_at", pa.string()),
+        ("benchmark", pa.string()),
+        ("model", pa.string()),
+        ("kind", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("n_records", pa.int64()),
+        ("fingerprint", pa.string()),
+        ("num_parameters", pa.int64()),
+        ("load_seconds", pa.float64()),
+        ("score_seconds", pa.float64()),
+    ]
+)
+"""The columns of ``run_models`` (:func:`model_runs_rows`)."""

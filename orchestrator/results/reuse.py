@@ -19,7 +19,7 @@ import functools
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +37,9 @@ from orchestrator.results.records import (
     write_shard,
 )
 from orchestrator.results.store import Store, open_store
+
+if TYPE_CHECKING:
+    from orchestrator.results.manifest import UnitSource
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +125,52 @@ def _same(new: pa.Table, old: pa.Table, old_run: str) -> bool:
     return new.select(keep).equals(old.select(keep))
 
 
+def earlier_source(
+    root: str | Path | Store,
+    benchmark: str,
+    model: str,
+    run_id: str,
+    shard: int,
+    manifests: dict[str, dict[str, Any] | None],
+) -> UnitSource | None:
+    """Where unit ``shard`` of (benchmark, model) came from in the model's newest run before ``run_id`` (its
+    manifest's ``unit_sources``), when that run recorded it and the run holding the records still has them;
+    else None. ``manifests`` memoizes the manifests read (run id -> manifest or None)."""
+    from orchestrator.results.integrity import load_manifest
+    from orchestrator.results.manifest import UnitSource
+    from orchestrator.results.records import manifest_path
+
+    store = open_store(root)
+    previous = next((r for r in list_run_dirs(store, benchmark, model) if r < run_id), None)
+    if previous is None:
+        return None
+    if previous not in manifests:
+        manifests[previous], _ = load_manifest(store, manifest_path(store, previous), warn=False)
+    manifest = manifests[previous]
+    if manifest is None:
+        return None
+    entry = next(
+        (
+            e
+            for e in manifest.get("models", [])
+            if e.get("benchmark") == benchmark and e.get("model") == model and e.get("status") == "ok"
+        ),
+        None,
+    )
+    raw = ((entry or {}).get("unit_sources") or {}).get(str(shard))
+    try:
+        found = UnitSource.model_validate(raw) if raw is not None else None
+    except ValueError:
+        return None
+    if found is None:
+        return None
+    from orchestrator.results.catalog import partition_files
+
+    if not partition_files(store, benchmark, model, found.records_run)[0]:
+        return None  # the records it points to are gone (or are not stored rows)
+    return found
+
+
 def _write_bytes(target: Any, data: bytes) -> None:
     if isinstance(target, str):
         Path(target).write_bytes(data)
@@ -134,6 +183,14 @@ def write_cached_unit(
 ) -> Path | str:
     """Record a cache-served unit: a reference to the same unit of the model's newest earlier run when that gives
     exactly these records, else a shard file (:func:`write_shard`). Returns the path written."""
+    return record_cached_unit(root, table, benchmark=benchmark, model=model, run_id=run_id, shard=shard)[0]
+
+
+def record_cached_unit(
+    root: str | Path | Store, table: pa.Table, *, benchmark: str, model: str, run_id: str, shard: int
+) -> tuple[Path | str, str]:
+    """:func:`write_cached_unit`, also returning the run whose stored rows the unit's records now are (the
+    referenced run, or ``run_id`` when a shard file was written)."""
     store = open_store(root)
     new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
     for previous in list_run_dirs(store, benchmark, model):
@@ -145,19 +202,36 @@ def write_cached_unit(
         from_run, old = found
         if not _same(new, old, from_run):
             break  # the newest earlier unit differs: the scores changed since, store them
-        ref = {
-            "run_id": run_id,
-            "benchmark": benchmark,
-            "model": model,
-            "shard": shard,
-            "from_run": from_run,
-            "rows": new.num_rows,
-        }
-        data = json.dumps(ref, sort_keys=True).encode()
-        rel = _relative(store, partition_dir(store, benchmark, model, run_id)) + "/" + ref_name(shard)
-
-        return store.write_atomic(rel, functools.partial(_write_bytes, data=data))
-    return write_shard(store, new, benchmark=benchmark, model=model, run_id=run_id, shard=shard)
+        path = write_ref(
+            store,
+            benchmark=benchmark,
+            model=model,
+            run_id=run_id,
+            shard=shard,
+            from_run=from_run,
+            rows=new.num_rows,
+        )
+        return path, from_run
+    return write_shard(store, new, benchmark=benchmark, model=model, run_id=run_id, shard=shard), run_id
 
 
-__all__ = ["write_cached_unit", "stored_unit", "ref_name"]
+def write_ref(
+    root: str | Path | Store, *, benchmark: str, model: str, run_id: str, shard: int, from_run: str, rows: int
+) -> Path | str:
+    """Write ``shard-<n>.ref.json``: unit ``shard`` of ``run_id`` is the ``rows`` records of run ``from_run``
+    (which must hold them as records, not as a reference)."""
+    store = open_store(root)
+    ref = {
+        "run_id": run_id,
+        "benchmark": benchmark,
+        "model": model,
+        "shard": shard,
+        "from_run": from_run,
+        "rows": rows,
+    }
+    data = json.dumps(ref, sort_keys=True).encode()
+    rel = _relative(store, partition_dir(store, benchmark, model, run_id)) + "/" + ref_name(shard)
+    return store.write_atomic(rel, functools.partial(_write_bytes, data=data))
+
+
+__all__ = ["write_cached_unit", "record_cached_unit", "write_ref", "stored_unit", "ref_name"]

@@ -30,7 +30,7 @@ from orchestrator.errors import (
     RowErrorFailure,
     ScoringFailure,
 )
-from orchestrator.results.cache import ScoreCache
+from orchestrator.results.cache import ScoreCache, ServedUnit
 from orchestrator.results.manifest import (
     ApiUsage,
     DatasetInfo,
@@ -39,6 +39,7 @@ from orchestrator.results.manifest import (
     RunStatus,
     Schedule,
     ScheduleEntry,
+    UnitSource,
 )
 from orchestrator.results.records import (
     Stopwatch,
@@ -50,7 +51,7 @@ from orchestrator.results.records import (
     write_manifest,
     write_shard,
 )
-from orchestrator.results.reuse import write_cached_unit
+from orchestrator.results.reuse import earlier_source, record_cached_unit, write_ref
 from orchestrator.results.store import LockHeld, Store, open_store
 from orchestrator.runtime import faults
 from orchestrator.runtime.planning import WorkUnit, plan_units
@@ -354,6 +355,8 @@ class _Driver:
     ):
         self.ray = ray
         self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus > 0)
+        self._earlier_manifests: dict[str, dict[str, Any] | None] = {}
+        """Earlier runs' manifests read for :meth:`_reuse` (run id -> manifest, None when unreadable)."""
         self.defer_manifest = False
         """True while cached units are written: ``_finish_model`` leaves the manifest to one write after them."""
         self.done: dict[tuple[str, str], Any] = done or {}
@@ -396,9 +399,10 @@ class _Driver:
         try:
             for state in self.models.values():
                 if state.queue and state.spec.preflight() is None:
-                    for unit, table in self.cache.cached_units(state.spec, state.queue, run_id=self.run_id):
-                        state.queue.remove(unit)
-                        self._write(unit, table)
+                    for served in self.cache.served_units(state.spec, state.queue, run_id=self.run_id):
+                        state.queue.remove(served.unit)
+                        if not self._reuse(served):
+                            self._write(served.unit, served.records(), source=served.source)
                     if not state.queue:  # no actor, no model load
                         self._from_cache(state)
             if self.ray is None:  # run_job found every unit cached or committed
@@ -595,17 +599,48 @@ class _Driver:
         if not any(p[1] == state.name for p in self.pending.values()):
             self._finish_model(state)
 
-    def _write(self, unit: WorkUnit, table: Any) -> None:
+    def _reuse(self, served: ServedUnit) -> bool:
+        """Record a unit served whole by the cache as a reference without building or reading any record, when
+        the model's newest earlier run has that unit from the same source (:class:`UnitSource`); False (nothing
+        written) otherwise."""
+        unit = served.unit
+        found = earlier_source(
+            self.root, unit.benchmark, unit.model, self.run_id, unit.shard, self._earlier_manifests
+        )
+        if found is None or found.source != served.source:
+            return False
+        write_ref(
+            self.root,
+            benchmark=unit.benchmark,
+            model=unit.model,
+            run_id=self.run_id,
+            shard=unit.shard,
+            from_run=found.records_run,
+            rows=unit.size,
+        )
+        outcome = self.models[unit.model].outcomes[unit.benchmark]
+        outcome.cache_key = self.cache.lookup_keys.get(unit.model)
+        outcome.cached_records += unit.size
+        outcome.n_records += unit.size
+        outcome.shards.append(unit.shard)
+        outcome.unit_sources[unit.shard] = found
+        self.progress.advance(unit.model, unit.benchmark, unit.size)
+        return True
+
+    def _write(self, unit: WorkUnit, table: Any, source: str | None = None) -> None:
+        """Write a unit's records; ``source``: the unit was served whole by the cache from that source."""
         from orchestrator.runtime.worker import shard_stats
 
         cached = table.num_rows - table.column("cached_from").null_count
-        # a unit served whole by the cache is recorded as a reference to the earlier records it repeats
-        write = write_cached_unit if cached == table.num_rows else write_shard
-        write(
-            self.root, table, benchmark=unit.benchmark, model=unit.model, run_id=self.run_id, shard=unit.shard
-        )
         state = self.models[unit.model]
         outcome = state.outcomes[unit.benchmark]
+        b, m, r, s = unit.benchmark, unit.model, self.run_id, unit.shard
+        if cached == table.num_rows:  # recorded as a reference to the earlier records it repeats, if any
+            _, records_run = record_cached_unit(self.root, table, benchmark=b, model=m, run_id=r, shard=s)
+            if source is not None:
+                outcome.unit_sources[s] = UnitSource(source=source, records_run=records_run)
+        else:
+            write_shard(self.root, table, benchmark=b, model=m, run_id=r, shard=s)
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
         outcome.cached_records += cached
         if cached < table.num_rows:  # newly scored rows join the score cache

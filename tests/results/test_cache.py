@@ -340,6 +340,7 @@ def _synthetic_records(keys_from: int, n: int, run_id: str) -> pa.Table:
 class _Examples:
     def __init__(self, table):
         self.table = table
+        self.fingerprint = "sha256:test-examples"
 
 
 def _examples(n: int) -> dict:
@@ -480,3 +481,45 @@ def test_key_of_a_judge_with_a_fallback_parser(tmp_path, tiny_models):
     assert first != key(path="other-extractor") and first != key(max_new_tokens=8)
     template.write_text("Another prompt: {{ output }}")  # same file name, other content
     assert key() != first
+
+
+def test_nights_with_nothing_new_reference_without_reading_a_record(
+    ray_cluster, filtered_path, tiny_models, tmp_path, monkeypatch
+):
+    """The first cache-served night compares its units with the records they repeat and notes where each came
+    from (``unit_sources``); the nights after it write references from that note alone. A --no-cache refresh
+    changes where the cached scores come from, so the night after it compares again."""
+    import orchestrator.results.reuse as reuse
+
+    results = tmp_path / "results"
+    a = {"path": str(tiny_models["tiny-rm"])}
+    scored = run_job(_job(filtered_path, results, {"a": a}))
+    first = run_job(_job(filtered_path, results, {"a": a}))  # compared with the scored records
+    manifests = {m["run_id"]: m for m in read_manifests(results)}
+    sources = manifests[first.run_id]["models"][0]["unit_sources"]
+    assert sorted(sources) == ["0", "1", "2"]
+    assert {s["records_run"] for s in sources.values()} == {scored.run_id}
+
+    reads = []
+    real = reuse.stored_unit
+    monkeypatch.setattr(reuse, "stored_unit", lambda *a, **k: reads.append(a) or real(*a, **k))
+    second = run_job(_job(filtered_path, results, {"a": a}))
+    assert reads == []  # no earlier record was read
+    out = _by_model(second)["a"]
+    assert second.ok and out.n_records == N and out.cached_records == N and out.shards == [0, 1, 2]
+    manifests = {m["run_id"]: m for m in read_manifests(results)}
+    assert manifests[second.run_id]["models"][0]["unit_sources"] == sources
+    assert {r["from_run"] for r in manifests[second.run_id]["reused_shards"]} == {scored.run_id}
+    old, new = _records(results, first.run_id, "a"), _records(results, second.run_id, "a")
+    assert set(new.column("run_id").to_pylist()) == {second.run_id}
+    rest = [c for c in old.column_names if c != "run_id"]
+    assert new.select(rest).equals(old.select(rest))  # cached_from too: the scoring run's id
+
+    refreshed = run_job(_job(filtered_path, results, {"a": a}, cache=False))  # new cache files, newest win
+    third = run_job(_job(filtered_path, results, {"a": a}))
+    assert len(reads) == 3  # the sources changed: each unit compared again, with the refreshed records
+    assert set(_records(results, third.run_id, "a").column("cached_from").to_pylist()) == {refreshed.run_id}
+    manifests = {m["run_id"]: m for m in read_manifests(results)}
+    again = manifests[third.run_id]["models"][0]["unit_sources"]
+    assert {s["records_run"] for s in again.values()} == {refreshed.run_id}
+    assert all(again[k]["source"] != sources[k]["source"] for k in sources)
