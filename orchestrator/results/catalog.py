@@ -157,7 +157,8 @@ def _join(base: Path | str, name: str) -> Path | str:
     return base / name if isinstance(base, Path) else f"{base}/{name}"
 
 
-def list_partitions(store: Store) -> dict[tuple[str, str, str], Partition]:
+def list_partitions(store: Store, runs: set[str] | None = None) -> dict[tuple[str, str, str], Partition]:
+    """Every (benchmark, model, run) partition (only those of ``runs`` when given) and its files."""
     out: dict[tuple[str, str, str], Partition] = {}
     for bdir, is_dir in _entries(store, RECORDS_DIR):
         benchmark = _value(bdir, "benchmark=")
@@ -169,7 +170,7 @@ def list_partitions(store: Store) -> dict[tuple[str, str, str], Partition]:
                 continue
             for rdir, is_dir in _entries(store, f"{RECORDS_DIR}/{bdir}/{mdir}"):
                 run_id = _value(rdir, "run=")
-                if not is_dir or run_id is None:
+                if not is_dir or run_id is None or (runs is not None and run_id not in runs):
                     continue
                 rel = f"{RECORDS_DIR}/{bdir}/{mdir}/{rdir}"
                 base = store.path(rel)

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from orchestrator.results.catalog import PART_PREFIX, list_partitions, partition_files, read_ref
 from orchestrator.results.records import (
     RECORD_SCHEMA,
+    RUNS_DIR,
     SCHEMA_VERSION,
     _relative,
     _with_fields,
@@ -75,6 +76,16 @@ def _read(store: Store, path: Path | str, columns: list[str] | None = None) -> p
         return pq.read_table(path, columns=columns)
     with store.fs.open_input_file(str(path)) as fh:
         return pq.read_table(fh, columns=columns)
+
+
+def _manifest(store: Store, run_id: str) -> dict[str, Any] | None:
+    """Run ``run_id``'s manifest, or None when it is missing or damaged (a damaged one is logged)."""
+    from orchestrator.results.integrity import load_manifest
+    from orchestrator.results.records import manifest_path
+
+    if not store.is_file(f"{RUNS_DIR}/{encode_part(run_id)}.json"):
+        return None
+    return load_manifest(store, manifest_path(store, run_id))[0]
 
 
 def _delete(store: Store, path: Path | str) -> int:
@@ -120,10 +131,44 @@ def _subset_counts(store: Store, files: list[Path | str], shards: set[int] | Non
     return counts
 
 
+def _whole_partition_counts(
+    store: Store,
+    benchmark: str,
+    model: str,
+    target: str,
+    shards: set[int],
+    manifests: dict[str, dict[str, Any] | None],
+) -> Counter | None:
+    """Records per subset of the units ``shards`` of run ``target`` from its manifest, when they are every unit
+    it wrote for (benchmark, model), it reuses none of them and compaction counted them (``subsets``); else None
+    (the records are counted)."""
+    if target not in manifests:
+        manifests[target] = _manifest(store, target)
+    manifest = manifests[target] or {}
+    if any(
+        (r.get("benchmark"), r.get("model")) == (benchmark, model)
+        for r in manifest.get("reused_shards") or []
+    ):
+        return None
+    entry = next(
+        (e for e in manifest.get("models", []) if (e.get("benchmark"), e.get("model")) == (benchmark, model)),
+        None,
+    )
+    if (
+        entry is None
+        or not manifest.get("compacted")
+        or entry.get("status") != "ok"
+        or not isinstance(entry.get("subsets"), dict)
+        or sorted(entry.get("shards") or []) != sorted(shards)
+    ):
+        return None
+    return Counter({str(k): int(v) for k, v in entry["subsets"].items()})
+
+
 def compact_run(results: str | Path | Store, run_id: str) -> CompactReport:
     """Compact one finished run (see the module docstring)."""
     store = open_store(results)
-    manifest = next((m for m in read_manifests(store) if m.get("run_id") == run_id), None)
+    manifest = _manifest(store, run_id)
     if manifest is None:
         return CompactReport(run_id, "skipped: no manifest")
     if manifest.get("status") != "ok":
@@ -137,10 +182,10 @@ def compact_run(results: str | Path | Store, run_id: str) -> CompactReport:
 
 def _compact_locked(store: Store, run_id: str) -> CompactReport:
     report = CompactReport(run_id, "compacted")
-    manifest = next((m for m in read_manifests(store) if m.get("run_id") == run_id), None)
+    manifest = _manifest(store, run_id)
     if manifest is None:
         return CompactReport(run_id, "skipped: no manifest")
-    partitions = {k: p for k, p in list_partitions(store).items() if k[2] == run_id}
+    partitions = list_partitions(store, {run_id})
     to_delete_shards: list[Path | str] = []
     for _key, p in sorted(partitions.items()):
         shard_files = [f for f in p.files if str(f).rsplit("/", 1)[-1].startswith("shard-")]
@@ -156,10 +201,11 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
     for path in to_delete_shards:  # the part file holds them now
         _delete(store, path)
     # subsets per model entry and the unit references, into the manifest
-    partitions = {k: p for k, p in list_partitions(store).items() if k[2] == run_id}
+    partitions = list_partitions(store, {run_id})
     reused = {(r["benchmark"], r["model"], int(r["shard"])): r for r in manifest.get("reused_shards") or []}
     ref_files: list[Path | str] = []
     counts: dict[tuple[str, str], Counter] = {}
+    manifests: dict[str, dict[str, Any] | None] = {}
     for (benchmark, model, _), p in partitions.items():
         c = _subset_counts(store, p.files)
         by_target: dict[str, set[int]] = {}
@@ -176,6 +222,10 @@ def _compact_locked(store: Store, run_id: str) -> CompactReport:
             if key[:2] == (benchmark, model):
                 by_target.setdefault(reused[key]["from_run"], set()).add(key[2])
         for target, shards in by_target.items():
+            whole = _whole_partition_counts(store, benchmark, model, target, shards, manifests)
+            if whole is not None:
+                c += whole
+                continue
             files, _ = partition_files(store, benchmark, model, target)
             c += _subset_counts(store, files, shards)
         counts[(benchmark, model)] = c
@@ -211,7 +261,7 @@ def _add_totals(store: Store, manifest: dict[str, Any], partitions: dict[tuple[s
         UnitRef(run_id, r["benchmark"], r["model"], int(r["shard"]), r["from_run"], int(r["rows"]))
         for r in manifest.get("reused_shards") or []
     ]
-    listing = list_partitions(store)
+    listing = list_partitions(store, {run_id} | {r.from_run for r in refs})
     key = scoring_key()
     totals = _copied_totals(store, manifest, listing, refs, key)
     rest = [
@@ -219,11 +269,11 @@ def _add_totals(store: Store, manifest: dict[str, Any], partitions: dict[tuple[s
         for e in manifest.get("models", [])
         if e.get("status") == "ok" and (e.get("benchmark"), e.get("model")) not in totals
     ]
-    if rest:  # computed from the records
-        pairs = {(e.get("benchmark"), e.get("model")) for e in rest}
+    for batch in _batches(rest):  # computed from the records, a bounded number of records at a time
+        pairs = {(e.get("benchmark"), e.get("model")) for e in batch}
         own = [r for r in refs if (r.benchmark, r.model) in pairs]
         wanted = {(b, m, run_id) for b, m in pairs} | {(r.benchmark, r.model, r.from_run) for r in own}
-        doc = {**manifest, "models": rest}
+        doc = {**manifest, "models": batch}
         catalog = Catalog(store, {k: p for k, p in listing.items() if k in wanted}, own, [doc])
         con = connect_catalog(catalog, totals=False)
         try:
@@ -244,6 +294,26 @@ def _add_totals(store: Store, manifest: dict[str, Any], partitions: dict[tuple[s
     manifest["totals_key"] = key
 
 
+TOTALS_BATCH_RECORDS = 500_000
+"""Compaction computes subset totals over at most about this many records per connection (whole model entries;
+an entry's totals depend on its own records only), so its memory does not grow with the run."""
+
+
+def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """``entries`` in consecutive groups of about :data:`TOTALS_BATCH_RECORDS` records (by ``n_records``)."""
+    out: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        n = entry.get("n_records")
+        n = n if isinstance(n, int) and n > 0 else 1
+        if not out or size + n > TOTALS_BATCH_RECORDS:
+            out.append([])
+            size = 0
+        out[-1].append(entry)
+        size += n
+    return out
+
+
 def _copied_totals(
     store: Store,
     manifest: dict[str, Any],
@@ -259,9 +329,7 @@ def _copied_totals(
     for r in refs:
         by_pair.setdefault((r.benchmark, r.model), []).append(r)
     targets = {r.from_run for r in refs}
-    earlier = (
-        {m.get("run_id"): m for m in read_manifests(store) if m.get("run_id") in targets} if targets else {}
-    )
+    earlier = {t: m for t in sorted(targets) if (m := _manifest(store, t)) is not None}
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in manifest.get("models", []):
         pair = (entry.get("benchmark"), entry.get("model"))

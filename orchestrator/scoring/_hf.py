@@ -148,19 +148,32 @@ def model_fingerprint(path: str, revision: str | None = None) -> str:
     local = Path(path).expanduser()
     if not local.is_dir():
         return f"hub:{path}@{revision or 'main'}"
-    digest = hashlib.sha256()
     files = (
         p for p in local.rglob("*") if not any(part.startswith(".") for part in p.relative_to(local).parts)
     )
-    for file in sorted(p for p in files if p.is_file()):
-        stat = file.stat()
+    listed = [(file, file.stat()) for file in sorted(p for p in files if p.is_file())]
+    # the same files (names, sizes, mtimes) as last time in this process: the same content, not read again
+    signature = (str(local.resolve()), tuple((str(f), st.st_size, st.st_mtime_ns) for f, st in listed))
+    found = _FINGERPRINTS.get(signature)
+    if found is not None:
+        return found
+    digest = hashlib.sha256()
+    for file, stat in listed:
         digest.update(f"{file.relative_to(local).as_posix()}:{stat.st_size}\n".encode())
         big = stat.st_size > (8 << 20 if file.suffix in _WEIGHT_SUFFIXES else 64 << 20)
         if big:
             digest.update(str(stat.st_mtime_ns).encode())
         else:
             digest.update(file.read_bytes())
-    return "sha256:" + digest.hexdigest()
+    out = "sha256:" + digest.hexdigest()
+    if len(_FINGERPRINTS) >= 256:
+        _FINGERPRINTS.clear()
+    _FINGERPRINTS[signature] = out
+    return out
+
+
+_FINGERPRINTS: dict[tuple[str, tuple[tuple[str, int, int], ...]], str] = {}
+"""Fingerprints computed in this process, by the directory and every file's name, size and mtime."""
 
 
 def is_causal_decoder(model) -> bool:

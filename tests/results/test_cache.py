@@ -514,6 +514,8 @@ def test_nights_with_nothing_new_reference_without_reading_a_record(
     assert set(new.column("run_id").to_pylist()) == {second.run_id}
     rest = [c for c in old.column_names if c != "run_id"]
     assert new.select(rest).equals(old.select(rest))  # cached_from too: the scoring run's id
+    subsets = manifests[second.run_id]["models"][0]["subsets"]  # from the scoring run's manifest
+    assert subsets == manifests[scored.run_id]["models"][0]["subsets"] and sum(subsets.values()) == N
 
     refreshed = run_job(_job(filtered_path, results, {"a": a}, cache=False))  # new cache files, newest win
     third = run_job(_job(filtered_path, results, {"a": a}))

@@ -65,13 +65,15 @@ def _table(src, model, run_id, *, seed=0, cached_from=None):
     )
 
 
-def _night(root, src, run_id, models, *, cached_from=None, seeds=None, status="ok"):
-    """One run over ``models`` as the driver writes it: scored units as shards, cache-served ones via reuse."""
+def _night(root, src, run_id, models, *, cached_from=None, seeds=None, status="ok", only=None):
+    """One run over ``models`` as the driver writes it: scored units as shards, cache-served ones via reuse
+    (``only``: just those shards)."""
     seeds = seeds or {}
     entries = []
     for i, model in enumerate(models):
         table = _table(src, model, run_id, seed=seeds.get(model, i), cached_from=cached_from)
-        for shard in range(0, (src.num_rows + SHARD - 1) // SHARD):
+        shards = list(range(0, (src.num_rows + SHARD - 1) // SHARD))
+        for shard in shards if only is None else only:
             part = table.slice(shard * SHARD, SHARD)
             write = write_cached_unit if cached_from else write_shard
             write(root, part, benchmark="reward-bench", model=model, run_id=run_id, shard=shard)
@@ -82,6 +84,7 @@ def _night(root, src, run_id, models, *, cached_from=None, seeds=None, status="o
                 "kind": "classifier",
                 "status": status,
                 "n_records": src.num_rows,
+                "shards": shards if only is None else only,
             }
         )
     write_manifest(root, {"run_id": run_id, "job": "t", "status": status, "models": entries})
@@ -182,6 +185,29 @@ def test_compaction_merges_shards_and_folds_references_without_changing_a_view(t
     assert _all_records(tmp_path).equals(before)
     assert _board(tmp_path) == board
     assert compact_store(tmp_path) == []  # nothing left to compact
+
+
+def test_compaction_counts_the_subsets_of_a_partly_reused_run_from_its_records(tmp_path, filtered_path):
+    """A run reusing every unit of a compacted run takes its subset counts from that run's manifest; one reusing
+    only some units counts the reused records (and either way the counts are those of the records)."""
+    src = _examples(filtered_path)
+    night1, night2, night3 = "20260101T000000Z-a", "20260102T000000Z-b", "20260103T000000Z-c"
+    _night(tmp_path, src, night1, ["m1"])
+    compact_store(tmp_path)
+    _night(tmp_path, src, night2, ["m1"], cached_from=night1, only=[0, 2])
+    _night(tmp_path, src, night3, ["m1"], cached_from=night1)
+    compact_store(tmp_path)
+    manifests = {m["run_id"]: m for m in read_manifests(tmp_path)}
+    con = connect(tmp_path)
+    for run in (night1, night2, night3):
+        counted = dict(
+            con.execute(
+                "SELECT subset, count(*) FROM records WHERE run_id = $r GROUP BY subset", {"r": run}
+            ).fetchall()
+        )
+        assert manifests[run]["models"][0]["subsets"] == dict(sorted(counted.items())), run
+    assert sum(manifests[night2]["models"][0]["subsets"].values()) == src.num_rows - SHARD
+    assert manifests[night3]["models"][0]["subsets"] == manifests[night1]["models"][0]["subsets"]
 
 
 def test_compaction_skips_runs_a_driver_holds_or_may_resume(tmp_path, filtered_path):
