@@ -31,6 +31,7 @@ from orchestrator.results.records import (
     TEXT_COLUMNS,
     _relative,
     _with_fields,
+    metadata_of,
     partition_dir,
     split_texts,
     texts_key,
@@ -135,7 +136,7 @@ def write_cached_unit(
     """Record a cache-served unit: a reference to the same unit of the model's newest earlier run when that gives
     exactly these records, else a shard file (:func:`write_shard`). Returns the path written."""
     store = open_store(root)
-    new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
+    new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA), metadata_of(table))
     for previous in list_run_dirs(store, benchmark, model):
         if previous >= run_id:
             continue
