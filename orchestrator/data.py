@@ -464,7 +464,8 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     table = table.append_column("source_id", pa.array(text, pa.string()))
     if position is not None:  # where the source showed the chosen completion (JudgeBench's A/B)
         table = table.append_column("chosen_position", position)
-    if metadata is not None:  # what the loader keeps of each example besides its texts (PPE's battle metadata)
+    # what the loader keeps of each example besides its texts (PPE's battle metadata)
+    if metadata is not None:
         table = table.append_column("metadata", metadata)
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:

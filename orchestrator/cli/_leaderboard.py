@@ -85,7 +85,9 @@ def _print_ranking(results: str | Path, benchmark: str, fmt: Format, n_boot: int
     ]
     if not rows:
         if benchmark != "ppe-human":
-            raise ConfigError(f"--ranking: the ranking metrics are PPE human preference's (ppe-human), not {benchmark!r}")
+            raise ConfigError(
+                f"--ranking: the ranking metrics are PPE human preference's (ppe-human), not {benchmark!r}"
+            )
         err_console.print(f"no results for benchmark {benchmark!r} in {results}")
         return
     columns = list(rows[0])

@@ -84,10 +84,10 @@ def _credit(battles: Battles, take: np.ndarray | None = None) -> tuple[np.ndarra
     if take is not None:
         a, b, o = a[take], b[take], o[take]
     m = len(battles.models)
-    w = np.zeros(m * m)
-    np.add.at(w, a * m + b, o)
-    np.add.at(w, b * m + a, 1.0 - o)
-    w = w.reshape(m, m)
+    flat = np.zeros(m * m)
+    np.add.at(flat, a * m + b, o)
+    np.add.at(flat, b * m + a, 1.0 - o)
+    w = flat.reshape(m, m)
     return w, w + w.T
 
 
@@ -265,7 +265,9 @@ class Ranking:
     def as_row(self) -> dict[str, Any]:
         """The metrics as a leaderboard row (NaN as None: JSON has no NaN; ``note`` says why)."""
         return {
-            k: None if isinstance(getattr(self, k), float) and math.isnan(getattr(self, k)) else getattr(self, k)
+            k: None
+            if isinstance(getattr(self, k), float) and math.isnan(getattr(self, k))
+            else getattr(self, k)
             for k in (
                 "model",
                 "kind",
@@ -373,7 +375,11 @@ def ranking_rows(
         by_model.setdefault(r["model"], []).append(r)
     out = []
     for model, recs in by_model.items():
-        missing = [r["row_index"] for r in recs if r["model_a"] is None or r["model_b"] is None or r["winner"] is None]
+        missing = [
+            r["row_index"]
+            for r in recs
+            if r["model_a"] is None or r["model_b"] is None or r["winner"] is None
+        ]
         if missing:
             raise QueryError(
                 f"{benchmark}: model {model!r}: {len(missing)} record(s) (first row {missing[0]}) have no battle "

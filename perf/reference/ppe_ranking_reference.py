@@ -34,7 +34,10 @@ from scipy import stats
 from sklearn.metrics import brier_score_loss
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests/fixtures/benchmarks/ppe/human/lmarena-ai/PPE-Human-Preference-V1/data/test-00000-of-00001.jsonl"
+FIXTURE = (
+    REPO
+    / "tests/fixtures/benchmarks/ppe/human/lmarena-ai/PPE-Human-Preference-V1/data/test-00000-of-00001.jsonl"
+)
 N_BOOT = 100
 SEED = 0
 
@@ -77,7 +80,9 @@ def _cell(cells: list[str], marker: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--arena-hard", required=True, help="a directory with utils_math.py and benchmark_statistics.ipynb")
+    ap.add_argument(
+        "--arena-hard", required=True, help="a directory with utils_math.py and benchmark_statistics.ipynb"
+    )
     ap.add_argument("--out", default=str(REPO / "tests/fixtures/reference/ppe_ranking_crosscheck.json"))
     args = ap.parse_args()
     src = Path(args.arena_hard)
@@ -106,14 +111,26 @@ def main() -> None:
             um.LogisticRegression = plain
 
     out: dict = {
-        "versions": {"numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__,
-                     "scikit-learn": sklearn.__version__},
-        "arena_hard_commits": {"utils_math.py": "a06dde2607bd14a350ebf91fb52eaa513b1a57cc",
-                               "benchmark_statistics.ipynb": "bd52a78991225700e9b8403f3e1f3cd4a6b45141"},
+        "versions": {
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+        "arena_hard_commits": {
+            "utils_math.py": "a06dde2607bd14a350ebf91fb52eaa513b1a57cc",
+            "benchmark_statistics.ipynb": "bd52a78991225700e9b8403f3e1f3cd4a6b45141",
+        },
     }
     rows = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
-    fx = pd.DataFrame({"model_a": [r["model_a"] for r in rows], "model_b": [r["model_b"] for r in rows],
-                       "winner": [r["winner"] for r in rows], "rm_winner": [fixture_pick(i) for i in range(len(rows))]})
+    fx = pd.DataFrame(
+        {
+            "model_a": [r["model_a"] for r in rows],
+            "model_b": [r["model_b"] for r in rows],
+            "winner": [r["winner"] for r in rows],
+            "rm_winner": [fixture_pick(i) for i in range(len(rows))],
+        }
+    )
     h, r = elo(fx, "winner"), elo(fx, "rm_winner")
     models = sorted(h.index)
     ht, rt = tight_elo(fx, "winner"), tight_elo(fx, "rm_winner")
@@ -134,9 +151,15 @@ def main() -> None:
     r_reps = pd.DataFrame([elo(syn.iloc[take], "rm_winner") for take in idx])[models]
 
     def table(reps: pd.DataFrame, point: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"model": models, "lower": [np.percentile(reps[m], 2.5) for m in models],
-                             "upper": [np.percentile(reps[m], 97.5) for m in models],
-                             "score": [point[m] for m in models], "results": [reps[m].to_numpy() for m in models]})
+        return pd.DataFrame(
+            {
+                "model": models,
+                "lower": [np.percentile(reps[m], 2.5) for m in models],
+                "upper": [np.percentile(reps[m], 97.5) for m in models],
+                "score": [point[m] for m in models],
+                "results": [reps[m].to_numpy() for m in models],
+            }
+        )
 
     rm_table, human_table = table(r_reps, r), table(h_reps, h)
     ns: dict = {"np": np, "pd": pd, "comb": __import__("math").comb}
@@ -146,8 +169,14 @@ def main() -> None:
     from itertools import combinations
 
     agreement_cell = _cell(cells, 'print(f"Arena Hard (With Confidence)')
-    elo_subset = pd.DataFrame({"index": models, "rating_q025": human_table["lower"], "rating_q975": human_table["upper"],
-                               "rating": human_table["score"]})
+    elo_subset = pd.DataFrame(
+        {
+            "index": models,
+            "rating_q025": human_table["lower"],
+            "rating_q975": human_table["upper"],
+            "rating": human_table["score"],
+        }
+    )
     ns.update(arena_hard=rm_table, elo_subset=elo_subset, combinations=combinations)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -155,8 +184,14 @@ def main() -> None:
     agreement = float(buf.getvalue().strip().rsplit(":", 1)[1])
     forecast = {"norm": stats.norm, "combinations": combinations, "np": np, "pd": pd}
     exec(_cell(cells, "def calculate_predictions_and_labels("), forecast)
-    pred = {"mean": {m: float(r_reps[m].mean()) for m in models}, "var": {m: float(np.var(r_reps[m])) for m in models}}
-    true = {"rating": {m: float(h[m]) for m in models}, "variance": {m: float(np.var(h_reps[m])) for m in models}}
+    pred = {
+        "mean": {m: float(r_reps[m].mean()) for m in models},
+        "var": {m: float(np.var(r_reps[m])) for m in models},
+    }
+    true = {
+        "rating": {m: float(h[m]) for m in models},
+        "variance": {m: float(np.var(h_reps[m])) for m in models},
+    }
     res = forecast["calculate_predictions_and_labels"](models, pred, true)
     out["synthetic"] = {
         "battles": syn.to_dict(orient="list"),
@@ -169,15 +204,20 @@ def main() -> None:
         "rm_ratings_tight": {m: float(v) for m, v in tight_elo(syn, "rm_winner").items()},
         "spearman": float(stats.spearmanr([r[m] for m in models], [h[m] for m in models]).statistic),
         "kendall": float(stats.kendalltau([r[m] for m in models], [h[m] for m in models]).statistic),
-        "rm_intervals": {m: [float(lo), float(hi)] for m, lo, hi in zip(models, rm_table["lower"], rm_table["upper"])},
-        "human_intervals": {m: [float(lo), float(hi)] for m, lo, hi in
-                            zip(models, human_table["lower"], human_table["upper"])},
+        "rm_intervals": {
+            m: [float(lo), float(hi)] for m, lo, hi in zip(models, rm_table["lower"], rm_table["upper"])
+        },
+        "human_intervals": {
+            m: [float(lo), float(hi)] for m, lo, hi in zip(models, human_table["lower"], human_table["upper"])
+        },
         "separability": 1 - overlap / total,
         "confidence_agreement": agreement,
         "brier": float(brier_score_loss(res["label"], res["p(a<b)"])),
     }
     Path(args.out).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(json.dumps({k: v for k, v in out["synthetic"].items() if k != "battles"}, indent=1), file=sys.stderr)
+    print(
+        json.dumps({k: v for k, v in out["synthetic"].items() if k != "battles"}, indent=1), file=sys.stderr
+    )
 
 
 if __name__ == "__main__":

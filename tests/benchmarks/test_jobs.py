@@ -155,7 +155,8 @@ def test_ppe_job(ray_cluster, tiny_models, tmp_path, monkeypatch):
     [hrow] = leaderboard(results, "ppe-human")
     assert hrow["Human Preference"] == pytest.approx(np.mean(decided))
     # the battles' metadata went through the scoring actor to the examples table: the categories from it
-    raw = [json.loads(line) for line in next((fixture / "human").rglob("*.jsonl")).read_text().splitlines()][:12]
+    lines = next((fixture / "human").rglob("*.jsonl")).read_text().splitlines()
+    raw = [json.loads(line) for line in lines[:12]]
     con = connect(results)
     cats = {
         r["category"]: r

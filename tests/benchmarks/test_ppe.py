@@ -337,7 +337,8 @@ def _scored_fixture(root, model="rm"):
 # if_prompt i % 5 == 0, math_prompt i % 6 == 0, language LANGUAGES[i % 7]; ties at i % 5 == 2 and i % 7 == 3) and
 # _pick: (category, battles, decided, right), the right ones listed.
 BY_HAND = {
-    "overall": (36, 25, 11),  # right: 4 15 18 19 20 21 23 25 26 29 34; wrong: 0 1 5 6 8 9 11 13 14 16 28 30 33 35
+    # right: 4 15 18 19 20 21 23 25 26 29 34; wrong: 0 1 5 6 8 9 11 13 14 16 28 30 33 35
+    "overall": (36, 25, 11),
     "hard_prompt": (12, 8, 3),  # 0 3 6 ... 33; decided 0 6 9 15 18 21 30 33; right 15 18 21
     "easy_prompt": (24, 17, 8),  # right 4 19 20 23 25 26 29 34
     "if_prompt": (8, 7, 3),  # 0 5 10 15 20 25 30 35 (10 a tie); right 15 20 25
@@ -364,10 +365,12 @@ def test_per_category_accuracy_by_hand(tmp_path):
     for category, (n, decided, right) in BY_HAND.items():
         r = got[category]
         assert (r["n"], r["n_decided"]) == (n, decided), category
-        assert r["accuracy"] == (None if right is None else pytest.approx(right / decided, abs=1e-15)), category
+        want = None if right is None else pytest.approx(right / decided, abs=1e-15)
+        assert r["accuracy"] == want, category
         assert r["grouping"] == ("language" if category.startswith("language=") else "category")
     [row] = leaderboard(tmp_path, "ppe-human")
-    assert row["Human Preference"] == pytest.approx(11 / 25)  # the overall category is the leaderboard's accuracy
+    # the overall category is the leaderboard's accuracy
+    assert row["Human Preference"] == pytest.approx(11 / 25)
     # the metadata reaches SQL through records / latest_records
     langs = run_query(
         con, "SELECT metadata['language'] AS l, count(*) AS n FROM latest_records GROUP BY l ORDER BY l"
@@ -380,16 +383,38 @@ def test_per_category_accuracy_by_hand(tmp_path):
         {"l": "Russian", "n": 5},
     ]
     out = CliRunner().invoke(
-        app, ["leaderboard", "--benchmark", "ppe-human", "--by", "category", "--results", str(tmp_path), "--format", "json"]
+        app,
+        [
+            "leaderboard",
+            "--benchmark",
+            "ppe-human",
+            "--by",
+            "category",
+            "--results",
+            str(tmp_path),
+            "--format",
+            "json",
+        ],
     )
     assert out.exit_code == 0, out.output
     [cli] = json.loads(out.output)
-    assert list(cli)[:10] == ["model", "kind", "overall", "hard_prompt", "easy_prompt", "if_prompt", "is_code",
-                              "math_prompt", "english", "non_english"]
+    assert list(cli)[:10] == [
+        "model",
+        "kind",
+        "overall",
+        "hard_prompt",
+        "easy_prompt",
+        "if_prompt",
+        "is_code",
+        "math_prompt",
+        "english",
+        "non_english",
+    ]
     assert list(cli)[10] == "language=English" and cli["language=Russian"] is None
     assert cli["math_prompt"] == pytest.approx(1 / 4)
     table = CliRunner().invoke(
-        app, ["leaderboard", "--benchmark", "ppe-human", "--by", "category", "--results", str(tmp_path)],
+        app,
+        ["leaderboard", "--benchmark", "ppe-human", "--by", "category", "--results", str(tmp_path)],
         env={"COLUMNS": "300"},
     )
     assert table.exit_code == 0 and "hard_prompt" in table.output and "25.00" in table.output  # math_prompt
@@ -403,5 +428,7 @@ def test_records_without_metadata_have_only_the_overall_category(tmp_path):
         {"subset": "human-preference", "score_chosen": 0.0, "score_rejected": 1.0, "chosen_position": None},
     ]
     write_records(tmp_path, "run-1", "ppe-human", "m", rows)
-    got = run_query(connect(tmp_path), "SELECT category, n, n_decided, accuracy FROM ppe_preference_categories")
+    got = run_query(
+        connect(tmp_path), "SELECT category, n, n_decided, accuracy FROM ppe_preference_categories"
+    )
     assert got.to_pylist() == [{"category": "overall", "n": 3, "n_decided": 2, "accuracy": 0.5}]

@@ -18,8 +18,8 @@ from orchestrator.query.db import connect
 from orchestrator.query.ppe_ranking import (
     Battles,
     _credit,
-    bt_ratings,
     brier,
+    bt_ratings,
     confidence_agreement,
     kendall_tau_b,
     rank_metrics,
@@ -33,7 +33,10 @@ from tests.conftest import REPO
 
 CROSSCHECK = json.loads((REPO / "tests/fixtures/reference/ppe_ranking_crosscheck.json").read_text())
 HUMAN = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
-FIXTURE = REPO / "tests/fixtures/benchmarks/ppe/human/lmarena-ai/PPE-Human-Preference-V1/data/test-00000-of-00001.jsonl"
+FIXTURE = (
+    REPO
+    / "tests/fixtures/benchmarks/ppe/human/lmarena-ai/PPE-Human-Preference-V1/data/test-00000-of-00001.jsonl"
+)
 # compute_mle_elo's lbfgs stops at tol 1e-8 (and scikit-learn's newton-cholesky at its own criterion): the likelihood
 # gradient at its solution is ~1e-7, at ours ~1e-14, so the ratings agree to this, not to 1e-9 (see
 # docs/benchmark-rules.md); the ranks, correlations and interval metrics agree exactly.
@@ -96,8 +99,9 @@ def test_bt_and_rank_correlations_match_arena_hard():
         assert sorted(want["human_ratings"]) == models
         mine_h, mine_r = bt_ratings(human), bt_ratings(Battles(models, human.a, human.b, rm))
         for key, mine in (("human_ratings", mine_h), ("rm_ratings", mine_r)):
-            assert mine == pytest.approx(_centred(want[key], models), abs=ELO_TOL)  # compute_mle_elo as it ships
-            assert mine == pytest.approx(_centred(want[key + "_tight"], models), abs=ELO_TOL)  # newton-cholesky
+            # compute_mle_elo as it ships, and solved by newton-cholesky
+            assert mine == pytest.approx(_centred(want[key], models), abs=ELO_TOL)
+            assert mine == pytest.approx(_centred(want[key + "_tight"], models), abs=ELO_TOL)
         r = rank_metrics("rm", "classifier", human, rm, n_boot=10)
         assert r.spearman == pytest.approx(want["spearman"], abs=1e-12)  # scipy.stats.spearmanr
         assert r.kendall == pytest.approx(want["kendall"], abs=1e-12)  # scipy.stats.kendalltau (tau-b)
@@ -179,8 +183,18 @@ def test_ranking_from_the_store_and_the_cli(tmp_path):
     assert r.kendall == pytest.approx(want["kendall"], abs=1e-12)
     out = CliRunner().invoke(
         app,
-        ["leaderboard", "--benchmark", "ppe-human", "--ranking", "--n-boot", "50", "--results", str(tmp_path),
-         "--format", "json"],
+        [
+            "leaderboard",
+            "--benchmark",
+            "ppe-human",
+            "--ranking",
+            "--n-boot",
+            "50",
+            "--results",
+            str(tmp_path),
+            "--format",
+            "json",
+        ],
     )
     assert out.exit_code == 0, out.output
     [row] = json.loads(out.output)
@@ -189,7 +203,9 @@ def test_ranking_from_the_store_and_the_cli(tmp_path):
 
 
 def test_records_without_battle_metadata_cannot_be_ranked(tmp_path):
-    rows = [{"subset": "human-preference", "score_chosen": 1.0, "score_rejected": 0.0, "chosen_position": 0}] * 3
+    rows = [
+        {"subset": "human-preference", "score_chosen": 1.0, "score_rejected": 0.0, "chosen_position": 0}
+    ] * 3
     write_records(tmp_path, "run-1", "ppe-human", "m", rows)
     with pytest.raises(QueryError, match=r"model 'm': 3 record\(s\) \(first row 0\) have no battle metadata"):
         ranking_rows(connect(tmp_path))

@@ -141,7 +141,9 @@ def _manifest(root):
             "run_id": "run-1",
             "job": "t",
             "started_at": "2026-01-01T00:00:00+00:00",
-            "models": [{"model": "m", "benchmark": "ppe-human", "kind": "classifier", "status": "ok", "n_records": 2}],
+            "models": [
+                {"model": "m", "benchmark": "ppe-human", "kind": "classifier", "status": "ok", "n_records": 2}
+            ],
         },
     )
 
@@ -173,12 +175,13 @@ def test_metadata_goes_to_the_examples_table_and_reads_from_sql(tmp_path):
 
     meta = [{"model_a": "x", "language": "English"}, {"model_a": "y", "language": "Русский"}]
     write_shard(tmp_path, _pairs_table(2, meta), benchmark="ppe-human", model="m", run_id="run-1", shard=0)
-    write_shard(tmp_path, _pairs_table(2, run_id="run-0"), benchmark="ppe-human", model="m", run_id="run-0", shard=0)
+    write_shard(
+        tmp_path, _pairs_table(2, run_id="run-0"), benchmark="ppe-human", model="m", run_id="run-0", shard=0
+    )
     _manifest(tmp_path)
     assert len(list((tmp_path / "examples").glob("*.parquet"))) == 2  # other metadata, another examples file
-    rows = connect(tmp_path).sql(
-        "SELECT run_id, row_index, prompt, metadata['language'] AS lang, metadata FROM records ORDER BY run_id, row_index"
-    ).fetchall()
+    sql = "SELECT run_id, row_index, prompt, metadata['language'], metadata FROM records ORDER BY run_id, row_index"
+    rows = connect(tmp_path).sql(sql).fetchall()
     assert [r[:4] for r in rows] == [
         ("run-0", 0, "p0", None),
         ("run-0", 1, "p1", None),
