@@ -77,8 +77,8 @@ def categories_html(rows: list[dict[str, Any]]) -> str:
     for m in wide.values():
         cells = [_td(html.escape(m["model"])), _td(html.escape(m["kind"] or ""))]
         for c in categories:
-            r = m.get(c)
-            v = None if r is None else r["accuracy"]
+            found = m.get(c)
+            v = None if found is None else found["accuracy"]
             cells.append(_td(_pct(v), "" if v is None else v))
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
