@@ -80,6 +80,10 @@ def test_hub_id_defaults_load_offline_from_a_directory_named_like_the_hub(monkey
     monkeypatch.chdir(HUMAN)  # datasets reads ./lmarena-ai/PPE-Human-Preference-V1 as that hub dataset
     human = load_examples(BenchmarkSpec(name="ppe-human")).table
     assert human.num_rows == 36 and human.column("chosen_position").null_count == 11
+    local = load_examples(BenchmarkSpec(name="ppe-human", source=str(HUMAN))).table
+    assert (
+        human.column("metadata").to_pylist() == local.column("metadata").to_pylist()
+    )  # the hub path keeps it too
     monkeypatch.chdir(CORRECTNESS)  # the default names all five lmarena-ai/PPE-*-Best-of-K ids
     t = load_examples(BenchmarkSpec(name="ppe-correctness")).table
     assert t.num_rows == 20 and len(set(t.column("subset").to_pylist())) == 5

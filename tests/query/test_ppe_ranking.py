@@ -18,6 +18,7 @@ from orchestrator.query.db import connect
 from orchestrator.query.ppe_ranking import (
     Battles,
     _credit,
+    _verdict,
     brier,
     bt_ratings,
     confidence_agreement,
@@ -209,3 +210,17 @@ def test_records_without_battle_metadata_cannot_be_ranked(tmp_path):
     write_records(tmp_path, "run-1", "ppe-human", "m", rows)
     with pytest.raises(QueryError, match=r"model 'm': 3 record\(s\) \(first row 0\) have no battle metadata"):
         ranking_rows(connect(tmp_path))
+
+
+def test_verdicts_from_scores_and_judge_credits():
+    """model_a's outcome: response_1 (model_a's) is the chosen one unless chosen_position is 1."""
+    rm = {"kind": "classifier", "judge_credit": None}
+    assert _verdict({**rm, "chosen_position": 0, "score_chosen": 2.0, "score_rejected": 1.0}) == 1.0
+    assert _verdict({**rm, "chosen_position": 1, "score_chosen": 2.0, "score_rejected": 1.0}) == 0.0
+    assert _verdict({**rm, "chosen_position": None, "score_chosen": 1.0, "score_rejected": 3.0}) == 0.0
+    assert _verdict({**rm, "chosen_position": 1, "score_chosen": 1.0, "score_rejected": 1.0}) == 0.5
+    assert _verdict({**rm, "chosen_position": 0, "score_chosen": None, "score_rejected": None}) is None
+    judge = {"kind": "judge", "score_chosen": None, "score_rejected": None}
+    assert _verdict({**judge, "chosen_position": 0, "judge_credit": 1.0}) == 1.0
+    assert _verdict({**judge, "chosen_position": 1, "judge_credit": 1.0}) == 0.0  # chosen = model_b's, it won
+    assert _verdict({**judge, "chosen_position": 1, "judge_credit": 0.5}) == 0.5
