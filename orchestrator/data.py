@@ -418,7 +418,8 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
 
     The table holds ``prompt, chosen, rejected, subset, id, row_index, source_id``: ``chosen``/``rejected`` are text
     for pairs and lists of text for best-of-N data; ``id`` is the integer id (the row position where the source id is
-    not an integer, as RewardBench 2's Ties ``ref:3``); ``source_id`` is the source's id as text.
+    not an integer, as RewardBench 2's Ties ``ref:3``); ``source_id`` is the source's id as text. Where the loader
+    gives them, ``chosen_position`` and ``metadata`` (text keys to text values, kept in the examples table) follow.
     """
     bench = get_benchmark(spec.name)
     split = spec.split or bench.default_split
@@ -456,12 +457,16 @@ def load_examples(spec: BenchmarkSpec) -> Examples:
     example_ids = [i if i is not None else row for row, i in enumerate(ints)]
     example_ids = _unique_keys(subsets, example_ids, spec, where)
     position = table.column("chosen_position") if "chosen_position" in table.column_names else None
+    metadata = table.column("metadata") if "metadata" in table.column_names else None
     table = table.select(columns)
     table = table.set_column(4, "id", pa.array(example_ids, pa.int64()))
     table = table.append_column("row_index", pa.array(range(n), pa.int64()))
     table = table.append_column("source_id", pa.array(text, pa.string()))
     if position is not None:  # where the source showed the chosen completion (JudgeBench's A/B)
         table = table.append_column("chosen_position", position)
+    # what the loader keeps of each example besides its texts (PPE's battle metadata)
+    if metadata is not None:
+        table = table.append_column("metadata", metadata)
     keep = _selected_rows(subsets, spec.subsets, spec.limit)
     if keep is not None:
         table = table.take(pa.array(keep, pa.int64()))

@@ -6,6 +6,7 @@ shards, or the same rows as ``.json`` / ``.jsonl``. A local path is a file, or a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,26 @@ def text(row: dict[str, Any], key: str, at: str) -> str:
     if not isinstance(value, str):
         raise DataError(f"{at}: {key!r} must be text, found {type(value).__name__}")
     return value
+
+
+def metadata(row: dict[str, Any], skip: frozenset[str]) -> dict[str, str]:
+    """A row's metadata as text keys and values: every field not in ``skip`` (the texts and what the example
+    itself holds), a nested object flattened to dotted keys (``category_tag.math_v0.1.math``); booleans as
+    ``true`` / ``false``, numbers and lists as JSON, text as it is; null fields left out."""
+    out: dict[str, str] = {}
+
+    def put(key: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                put(f"{key}.{k}", v)
+        elif isinstance(value, str):
+            out[key] = value
+        else:
+            out[key] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    for key, value in row.items():
+        if key not in skip:
+            put(key, value)
+    return out

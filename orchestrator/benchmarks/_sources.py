@@ -3,7 +3,8 @@
 A loader (``orchestrator/benchmarks/<name>.py``) turns a benchmark's own files into the example table every
 scorer takes: ``prompt`` (text, or a list of ``{role, content}`` messages), ``chosen`` and ``rejected`` (lists of
 text, in the source's order), ``subset``, ``id`` and, where the source shows the completions in an order,
-``chosen_position`` (0 = shown first / response A, 1 = second / B).
+``chosen_position`` (0 = shown first / response A, 1 = second / B), and where the loader keeps some, ``metadata``
+(text keys to text values, e.g. PPE's battle models and category flags; written to the examples table).
 """
 
 from __future__ import annotations
@@ -137,4 +138,9 @@ def example_table(rows: list[dict[str, Any]], where: str) -> pa.Table:
     }
     if "chosen_position" in rows[0]:
         cols["chosen_position"] = pa.array([r["chosen_position"] for r in rows], pa.int8())
+    if "metadata" in rows[0]:
+        cols["metadata"] = pa.array(
+            [None if r["metadata"] is None else list(r["metadata"].items()) for r in rows],
+            pa.map_(pa.string(), pa.string()),
+        )
     return pa.table(cols)

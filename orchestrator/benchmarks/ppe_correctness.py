@@ -5,7 +5,8 @@ answered 32 times by one model (``model_name``), with ``question_id``, ``prompt`
 set lacks them, ``conflict_pairs`` / ``sampled_conflict_pairs`` (0-based index pairs of a correct and an
 incorrect response), beside each set's own columns (``question``/``options``/``category`` for MMLU-Pro,
 ``problem``/``level``/``type`` for MATH, ``Question``/``choices`` for GPQA, ``instruction_id_list``/``kwargs``/
-``score_data`` for IFEval, ``task_id``/``code``/``test_list`` for MBPP-Plus), which are not kept.
+``score_data`` for IFEval, ``task_id``/``code``/``test_list`` for MBPP-Plus), which are not kept; the example's
+``metadata`` (in the examples table) keeps ``model_name`` and ``question_id``.
 
 A row becomes one best-of-K list: ``chosen`` = the correct responses and ``rejected`` = the incorrect ones, each
 in the row's order (either may be empty: a prompt every response gets right, or wrong), id
@@ -104,6 +105,7 @@ def shape(row: dict[str, Any], subset: str, at: str) -> dict[str, Any]:
         "rejected": [r for r, ok in zip(responses, labels) if not ok],
         "subset": subset,
         "id": f"{question_id}/{model}",
+        "metadata": {"model_name": model, "question_id": str(question_id)},
     }
 
 

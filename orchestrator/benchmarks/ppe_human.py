@@ -3,7 +3,11 @@ battles; Frick et al., arXiv 2410.14872).
 
 Each row carries ``question_id, model_a, model_b, winner, prompt, response_1, response_2`` (response_1 is
 model_a's, response_2 model_b's) and the battle's metadata (``language``, ``conv_metadata``, ``is_code``,
-``category_tag``, ``hard_prompt``, ...), which is not kept. ``winner`` is ``model_a``, ``model_b``, ``tie`` or
+``category_tag``, ``hard_prompt``, ...). Everything but the texts and ``question_id`` is kept as the
+example's ``metadata`` (:func:`orchestrator.benchmarks._ppe.metadata`: ``model_a``, ``model_b``, ``language``,
+``is_code``, ``hard_prompt``, ``conv_metadata.turns``, ``category_tag.math_v0.1.math``, ...), written to the
+examples table, where the per-category accuracy (``ppe_preference_categories``) and the model-level ranking
+metrics (:mod:`orchestrator.query.ppe_ranking`) read it. ``winner`` is ``model_a``, ``model_b``, ``tie`` or
 ``tie (bothbad)``. The chosen completion is the winner's response and ``chosen_position`` says where the battle
 showed it (0 = response_1, 1 = response_2); a tie keeps response_1 as chosen and response_2 as rejected with
 ``chosen_position`` null, which is how the metric (``orchestrator/query/sql/rules/ppe_preference.sql``) leaves
@@ -20,13 +24,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from orchestrator.benchmarks._ppe import data_files, local_rows, text
+from orchestrator.benchmarks._ppe import data_files, local_rows, metadata, text
 from orchestrator.benchmarks._sources import example_table, hub_rows, looks_local, messages
 from orchestrator.data import check_own_table, register_loader
 from orchestrator.errors import DataError
 
 SUBSET = "human-preference"
 WINNERS = {"model_a": 0, "model_b": 1, "tie": None, "tie (bothbad)": None}
+NOT_METADATA = frozenset({"question_id", "prompt", "response_1", "response_2"})
+"""The fields the example itself holds (its id and texts); every other field is metadata (``winner`` too: the
+ranking metrics tell ties from decided battles by it)."""
 
 
 def shape(row: dict[str, Any], at: str) -> dict[str, Any]:
@@ -48,6 +55,7 @@ def shape(row: dict[str, Any], at: str) -> dict[str, Any]:
         "subset": SUBSET,
         "id": row["question_id"],
         "chosen_position": position,
+        "metadata": metadata(row, NOT_METADATA),
     }
 
 

@@ -38,6 +38,7 @@ class Format(str, Enum):
 class By(str, Enum):
     section = "section"
     subset = "subset"
+    category = "category"
 
 
 def _fail(exc: RaywardError) -> None:

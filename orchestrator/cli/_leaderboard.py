@@ -23,6 +23,8 @@ def _leaderboard_rows(
 ) -> tuple[list[dict[str, Any]], list[str], set[str]]:
     from orchestrator.query.db import leaderboard_rows, read_store, stored_query
 
+    if by is By.category:
+        return _category_rows(results, benchmark)
     if by is By.subset:
         long = read_store(
             results, lambda con: stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist()
@@ -47,6 +49,58 @@ def _leaderboard_rows(
     if any(not r["complete"] for r in rows):
         columns += ["complete", "incomplete_subsets"]
     return rows, columns, {*sections, "score", *judge_columns}
+
+
+def _category_rows(results: str | Path, benchmark: str) -> tuple[list[dict[str, Any]], list[str], set[str]]:
+    """PPE human preference accuracy per category and per language (view ``ppe_preference_categories``): one
+    column per category in the data table's order, then ``language=<name>`` columns, most battles first."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.query.db import read_store, stored_query
+
+    long = read_store(
+        results, lambda con: stored_query(con, "ppe_categories", benchmark=benchmark).to_pylist()
+    )
+    if not long and benchmark != "ppe-human":
+        raise ConfigError(
+            f"--by category: categories are PPE human preference's (ppe-human); {benchmark!r} has none"
+        )
+    categories: list[str] = []
+    wide: dict[str, dict[str, Any]] = {}
+    for r in long:  # ordered by the query: categories, then languages by battles
+        if r["category"] not in categories:
+            categories.append(r["category"])
+        wide.setdefault(r["model"], {"model": r["model"], "kind": r["kind"]})[r["category"]] = r["accuracy"]
+    return list(wide.values()), ["model", "kind", *categories], set(categories)
+
+
+def _print_ranking(results: str | Path, benchmark: str, fmt: Format, n_boot: int, seed: int) -> None:
+    """PPE's model-level ranking metrics (:mod:`orchestrator.query.ppe_ranking`), one row per reward model."""
+    from orchestrator.errors import ConfigError
+    from orchestrator.query.db import read_store
+    from orchestrator.query.ppe_ranking import ranking_rows
+
+    rows = [
+        r.as_row()
+        for r in read_store(results, lambda con: ranking_rows(con, benchmark, n_boot=n_boot, seed=seed))
+    ]
+    if not rows:
+        if benchmark != "ppe-human":
+            raise ConfigError(
+                f"--ranking: the ranking metrics are PPE human preference's (ppe-human), not {benchmark!r}"
+            )
+        err_console.print(f"no results for benchmark {benchmark!r} in {results}")
+        return
+    columns = list(rows[0])
+    _emit(
+        rows,
+        columns,
+        fmt,
+        percent={"separability", "confidence_agreement"},
+        title=(
+            f"{benchmark} ranking of the battle models: Bradley-Terry from each model's verdicts vs the human votes "
+            f"(bootstrap {n_boot} resamples, seed {seed})"
+        ),
+    )
 
 
 def _add_cis(
@@ -124,6 +178,10 @@ def _print_leaderboard(
     seed: int = 0,
 ) -> None:
     rows, columns, percent = _leaderboard_rows(results, benchmark, by)
+    if ci and by is By.category:
+        from orchestrator.errors import ConfigError
+
+        raise ConfigError("--ci: bootstrap CIs cover the sections and subsets, not --by category")
     if ci:
         columns = _add_cis(results, benchmark, rows, columns, fmt, n_boot, seed, by)
     if fmt is Format.json and by is By.section:
@@ -139,11 +197,11 @@ def _print_leaderboard(
         return
     if fmt is Format.table:  # a quick run (`limit:`) leaves every subset partial: name a few, count the rest
         rows = [{**r, "incomplete_subsets": _abbreviate(r.get("incomplete_subsets"))} for r in rows]
-    title = (
-        f"{benchmark} leaderboard (accuracy %)"
-        if by is By.section
-        else f"{benchmark} per-subset accuracy (%)"
-    )
+    title = {
+        By.section: f"{benchmark} leaderboard (accuracy %)",
+        By.subset: f"{benchmark} per-subset accuracy (%)",
+        By.category: f"{benchmark} accuracy per category and language (%, ties left out)",
+    }[by]
     if ci:
         title += f", bootstrap 95% CI over prompts, {n_boot} resamples, seed {seed}"
     _emit(rows, columns, fmt, percent=percent, title=title)
@@ -161,7 +219,11 @@ def _abbreviate(incomplete: str | None, keep: int = 3) -> str | None:
 def leaderboard(
     results: str = typer.Option("results", "--results", help="Results store: a directory or a URI."),
     benchmark: str = typer.Option("reward-bench", "--benchmark", help="Benchmark to rank on."),
-    by: By = typer.Option(By.section, "--by", help="section (leaderboard) or subset (per-subset accuracy)."),
+    by: By = typer.Option(
+        By.section,
+        "--by",
+        help="section (leaderboard), subset (per-subset accuracy) or category (ppe-human: per category and language).",
+    ),
     fmt: Format = typer.Option(Format.table, "--format", help="table, json, csv or markdown."),
     ci: bool = typer.Option(False, "--ci", help="Add bootstrap 95% CIs (prompts resampled within subsets)."),
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples for --ci."),
@@ -169,9 +231,18 @@ def leaderboard(
     all_benchmarks: bool = typer.Option(
         False, "--all", help="Cross-benchmark summary: every benchmark's overall score and rank, Kendall tau."
     ),
+    ranking: bool = typer.Option(
+        False,
+        "--ranking",
+        help="ppe-human: rank the battle models by each model's verdicts (Bradley-Terry) against the human votes: "
+        "Spearman, Kendall, separability, confidence agreement, Brier (--n-boot, --seed).",
+    ),
 ) -> None:
     """Print the leaderboard (latest successful run of each model)."""
     try:
+        if ranking:
+            _print_ranking(results, benchmark, fmt, n_boot, seed)
+            return
         if all_benchmarks:
             from orchestrator.cli._summary import print_summary
 

@@ -238,15 +238,22 @@ def render_report(
         runs = run_query(con, "SELECT * FROM run_models ORDER BY run_id DESC, benchmark, model").to_pylist()
         matrix = stored_query(con, "report_style_matrix", benchmark="rm-bench").to_pylist()
         curves = stored_query(con, "report_best_of_k", benchmark="ppe-correctness").to_pylist()
+        categories = stored_query(con, "ppe_categories", benchmark="ppe-human").to_pylist()
     finally:
         con.close()
-    from orchestrator.outputs.report_benchmarks import best_of_k_chart, style_matrix_chart, summary_html
+    from orchestrator.outputs.report_benchmarks import (
+        best_of_k_chart,
+        categories_html,
+        style_matrix_chart,
+        summary_html,
+    )
     from orchestrator.query.summary import summary
 
     across = summary(results)
     parts["summary"] = summary_html(across.rows, across.benchmarks, across.agreement)
     parts["rm-bench"] = style_matrix_chart(matrix, _figure_html, _empty)
     parts["ppe"] = best_of_k_chart(curves, _figure_html, _empty)
+    parts["ppe-categories"] = categories_html(categories)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     title = f"Rayward report: {html.escape(benchmark)}"
     data = json.dumps({"models": [r["model"] for r in board]}).replace("</", "<\\/")
@@ -267,6 +274,7 @@ Click a column header to sort.</p>
 <section><h2>All benchmarks</h2>{parts["summary"]}</section>
 <section><h2>RM-Bench difficulty</h2>{parts["rm-bench"]}</section>
 <section><h2>PPE best-of-K</h2>{parts["ppe"]}</section>
+<section><h2>PPE human preference by category</h2>{parts["ppe-categories"]}</section>
 <section><h2>Runs</h2>{_runs_html(runs)}</section>
 <script type="text/javascript">{_SORT_JS}</script>
 <script type="text/javascript">window.raywardReportData = {data};</script>

@@ -1,6 +1,7 @@
 """Report sections beyond one benchmark's leaderboard: the cross-benchmark summary (scores, ranks, Kendall tau),
 RM-Bench's difficulty matrix (chosen style x rejected style, mean over domains) and PPE's best-of-K curves (the
-expected correctness of the reward model's pick among K responses, K = 1..32, mean over the correctness sets)."""
+expected correctness of the reward model's pick among K responses, K = 1..32, mean over the correctness sets) and
+PPE's human preference accuracy per category and language."""
 
 from __future__ import annotations
 
@@ -57,6 +58,34 @@ def summary_html(rows: list[dict[str, Any]], benchmarks: list[str], agreement: l
         "missing or partial) and rank (1 = best).</p>"
         '<table id="kendall"><thead><tr><th>benchmark a</th><th>benchmark b</th><th>models</th>'
         f"<th>incomplete</th><th>Kendall tau-b</th></tr></thead><tbody>{tau_rows}</tbody></table>"
+    )
+
+
+def categories_html(rows: list[dict[str, Any]]) -> str:
+    """PPE human preference accuracy per category and language (query ``ppe_categories``): one row per model, one
+    column per category in the query's order (the data table's categories, then the languages)."""
+    if not rows:
+        return '<p id="ppe-categories" class="empty-summary">No PPE human preference results.</p>'
+    categories: list[str] = []
+    wide: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["category"] not in categories:
+            categories.append(r["category"])
+        wide.setdefault(r["model"], {"model": r["model"], "kind": r["kind"]})[r["category"]] = r
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["model", "kind", *categories])
+    body = []
+    for m in wide.values():
+        cells = [_td(html.escape(m["model"])), _td(html.escape(m["kind"] or ""))]
+        for c in categories:
+            found = m.get(c)
+            v = None if found is None else found["accuracy"]
+            cells.append(_td(_pct(v), "" if v is None else v))
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<table id="ppe-categories" class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+        '<p class="meta">PPE human preference accuracy % per category and language (ties in winner left out; '
+        "view ppe_preference_categories).</p>"
     )
 
 

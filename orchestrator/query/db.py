@@ -57,6 +57,7 @@ def _params() -> dict[str, list[str]]:
         "subsets_csv": [str(p) for p in table_files("subsets")],
         "sections_csv": [str(p) for p in table_files("sections")],
         "rules_csv": [str(p) for p in table_files("rules")],
+        "ppe_categories_csv": [str(p) for p in table_files("ppe_categories")],
     }
 
 

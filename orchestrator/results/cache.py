@@ -55,7 +55,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestrator.config import ModelSpec
-from orchestrator.results.records import RECORD_SCHEMA, SCHEMA_VERSION, SCORES_VERSION, encode_part
+from orchestrator.results.records import (
+    METADATA_COLUMN,
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    SCORES_VERSION,
+    encode_part,
+)
 from orchestrator.results.store import Store, open_store
 
 logger = logging.getLogger(__name__)
@@ -455,7 +461,10 @@ class ScoreCache:
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
             arrays.append(column.cast(f.type))
-        return pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+        table = pa.Table.from_arrays(arrays, schema=RECORD_SCHEMA)
+        if METADATA_COLUMN in part.column_names:  # the examples' metadata, for the examples table
+            table = table.append_column(METADATA_COLUMN, part.column(METADATA_COLUMN))
+        return table
 
     def model_info(self, spec: ModelSpec) -> dict[str, Any] | None:
         """What a worker reported when it loaded this model (``model.json``), for a run that loads none."""

@@ -133,10 +133,17 @@ RUNS_DIR = "runs"
 EXAMPLES_DIR = "examples"
 TEXT_COLUMNS = ("prompt", "chosen", "rejected", "texts_chosen", "texts_rejected")
 """The record fields that hold example texts: written once per shard of a dataset into ``examples/``."""
+METADATA = pa.map_(pa.string(), pa.string())
+"""An example's metadata as its loader keeps it (PPE: the battle's ``model_a``, ``model_b``, ``language`` and
+category flags): text keys to text values, in the examples table only (never a record field)."""
 EXAMPLES_SCHEMA = pa.schema(
     [pa.field("texts", pa.string(), nullable=False), pa.field("row_index", pa.int64(), nullable=False)]
     + [RECORD_SCHEMA.field(name) for name in TEXT_COLUMNS]
+    + [pa.field("metadata", METADATA)]
 )
+"""An examples file: the texts of one shard's rows, and their ``metadata`` (added after schema version 7
+without a record schema bump: an older examples file has no such column and reads as null)."""
+METADATA_COLUMN = "metadata"
 
 
 def new_run_id() -> str:
@@ -219,13 +226,17 @@ def _buffers_digest(texts: pa.Table) -> bytes:
 def _flatten(arr: pa.Array) -> list[pa.Array]:
     """``arr`` (its buffers include its children's only at the top level) and its child arrays."""
     out = [arr]
-    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+    if pa.types.is_map(arr.type):
+        out += _flatten(arr.keys) + _flatten(arr.items)
+    elif pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
         out += _flatten(arr.values)
     return out
 
 
 def texts_key(texts: pa.Table) -> str:
-    """The content address of a shard's texts (``row_index`` and the text columns): equal texts, equal key."""
+    """The content address of a shard's texts (``row_index`` and the text columns, and ``metadata`` where the
+    table has that column): equal texts, equal key. Without metadata the key is what it was before metadata
+    existed, so the examples files of every benchmark that keeps none stay where they are."""
     memo = _buffers_digest(texts)
     found = _TEXTS_KEYS.get(memo)
     if found is None:
@@ -244,6 +255,12 @@ def _texts_key(texts: pa.Table) -> str:
             json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
         )
         digest.update(b"\0")
+    if METADATA_COLUMN in texts.column_names:
+        values = [None if m is None else sorted(m) for m in texts.column(METADATA_COLUMN).to_pylist()]
+        digest.update(b"metadata\0")
+        digest.update(
+            json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        )
     return digest.hexdigest()[:32]
 
 
@@ -251,19 +268,34 @@ def examples_rel(key: str) -> str:
     return f"{EXAMPLES_DIR}/{encode_part(key)}.parquet"
 
 
-def split_texts(store: Store, table: pa.Table) -> pa.Table:
-    """Move a records table's texts into ``examples/<key>.parquet`` (written once: content-addressed, so a file
-    that exists already holds exactly these texts) and return the records with the texts null and ``texts`` set.
-    Records whose ``texts`` is already set are returned as they are."""
+def metadata_of(table: pa.Table) -> pa.ChunkedArray | None:
+    """The ``metadata`` column a records table carries beside the record fields (from its examples), or None
+    when it has none or every value is null."""
+    if METADATA_COLUMN not in table.column_names:
+        return None
+    column = table.column(METADATA_COLUMN)
+    if column.null_count == len(column):
+        return None
+    return column.cast(METADATA)
+
+
+def split_texts(store: Store, table: pa.Table, metadata: pa.ChunkedArray | None = None) -> pa.Table:
+    """Move a records table's texts (and the examples' ``metadata``, when given) into ``examples/<key>.parquet``
+    (written once: content-addressed, so a file that exists already holds exactly these texts) and return the
+    records with the texts null and ``texts`` set. Records whose ``texts`` is already set are returned as they
+    are."""
     if table.num_rows == 0 or table.column("texts").null_count < table.num_rows:
         return table
     texts = table.select(["row_index", *TEXT_COLUMNS])
+    if metadata is not None:
+        texts = texts.append_column(pa.field(METADATA_COLUMN, METADATA), metadata)
     key = texts_key(texts)
     rel = examples_rel(key)
     if not store.is_file(rel):
-        examples = pa.Table.from_arrays(
-            [pa.array([key] * table.num_rows, pa.string()), *texts.columns], schema=EXAMPLES_SCHEMA
-        )
+        columns = [pa.array([key] * table.num_rows, pa.string()), *texts.columns]
+        if metadata is None:
+            columns.append(pa.nulls(table.num_rows, METADATA))
+        examples = pa.Table.from_arrays(columns, schema=EXAMPLES_SCHEMA)
         store.write_atomic(rel, lambda target: pq.write_table(examples, target, compression="zstd"))
     out = table
     for name in TEXT_COLUMNS:
@@ -280,9 +312,10 @@ def write_shard(
 ) -> Path | str:
     """Write one shard's records atomically (see :mod:`orchestrator.results.store`); returns its path.
 
-    The texts go to the examples table once (:func:`split_texts`); the shard file holds keys and scores."""
+    The texts go to the examples table once (:func:`split_texts`), with the examples' ``metadata`` where
+    ``table`` carries that column beside the record fields; the shard file holds keys and scores."""
     store = open_store(root)
-    table = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
+    table = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA), metadata_of(table))
     path = shard_path(store, benchmark, model, run_id, shard)
     store.write_atomic(
         _relative(store, path), lambda target: pq.write_table(table, target, compression="zstd")

@@ -31,6 +31,7 @@ from orchestrator.results.records import (
     TEXT_COLUMNS,
     _relative,
     _with_fields,
+    metadata_of,
     partition_dir,
     split_texts,
     texts_key,
@@ -192,7 +193,7 @@ def record_cached_unit(
     """:func:`write_cached_unit`, also returning the run whose stored rows the unit's records now are (the
     referenced run, or ``run_id`` when a shard file was written)."""
     store = open_store(root)
-    new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA))
+    new = split_texts(store, _with_fields(table).cast(RECORD_SCHEMA), metadata_of(table))
     for previous in list_run_dirs(store, benchmark, model):
         if previous >= run_id:
             continue

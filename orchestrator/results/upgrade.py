@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 from orchestrator.results.catalog import list_partitions
 from orchestrator.results.compact import CompactReport, compact_store
 from orchestrator.results.records import (
-    EXAMPLES_SCHEMA,
     RECORD_SCHEMA,
     SCHEMA_VERSION,
     TEXT_COLUMNS,
@@ -94,7 +93,7 @@ def upgrade_file(store: Store, path: Path | str) -> bool:
     # nothing lost: the examples file read back holds the texts, the new file the same rows, ids and scores
     keys = set(new.column("texts").to_pylist())
     for key in keys:
-        stored = _read(store, store.path(examples_rel(key))).cast(EXAMPLES_SCHEMA)
+        stored = _read(store, store.path(examples_rel(key)))
         by_row = {r: i for i, r in enumerate(stored.column("row_index").to_pylist())}
         rows = [by_row.get(r) for r in old.column("row_index").to_pylist()]
         if None in rows:

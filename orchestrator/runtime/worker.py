@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from orchestrator.config import model_spec
 from orchestrator.errors import ModelError, OutOfMemoryFailure, RowErrorFailure
-from orchestrator.results.records import SCHEMA_VERSION, make_table
+from orchestrator.results.records import METADATA_COLUMN, SCHEMA_VERSION, make_table
 from orchestrator.runtime import faults
 from orchestrator.scoring._protocol import BatchOutOfMemory, ModelInfo, Rebatchable, Scorer
 from orchestrator.scoring.finite import as_error_rows, non_finite_rows
@@ -184,6 +184,8 @@ class ScoringWorker:
                 **({"error": errors} if errors is not None else {}),
             }
         )
+        if METADATA_COLUMN in part.column_names:  # the examples' metadata travels to the examples table
+            table = table.append_column(METADATA_COLUMN, part.column(METADATA_COLUMN))
         budget = self.scorer.batch_tokens if isinstance(self.scorer, Rebatchable) else None
         stats: dict[str, Any] = {"oom_retries": oom_retries, "batch_tokens": budget}
         if hasattr(self.scorer, "take_usage"):

@@ -3,6 +3,8 @@ per subset, the real data via their `source:` override); every completion is sco
 scorer, and the leaderboards recompute from the records by the benchmarks' formulas. Without `source:` the
 default is the hub id, which needs the hub."""
 
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -148,10 +150,39 @@ def test_ppe_job(ray_cluster, tiny_models, tmp_path, monkeypatch):
     assert res.ok, res.failed
     results = tmp_path / "results"
     human = _records(results, "ppe-human", "tiny-rm")
-    assert len(human) == 12 and sum(r["chosen_position"] is None for r in human) == 6
+    assert len(human) == 12 and sum(r["chosen_position"] is None for r in human) == 4
     decided = [r["score_chosen"] > r["score_rejected"] for r in human if r["chosen_position"] is not None]
     [hrow] = leaderboard(results, "ppe-human")
     assert hrow["Human Preference"] == pytest.approx(np.mean(decided))
+    # the battles' metadata went through the scoring actor to the examples table: the categories from it
+    lines = next((fixture / "human").rglob("*.jsonl")).read_text().splitlines()
+    raw = [json.loads(line) for line in lines[:12]]
+    con = connect(results)
+    cats = {
+        r["category"]: r
+        for r in run_query(con, "SELECT * FROM ppe_preference_categories WHERE model = 'tiny-rm'").to_pylist()
+    }
+    by_row = {r["row_index"]: r for r in human}
+    for category, flag in (("hard_prompt", "hard_prompt"), ("is_code", "is_code"), ("english", None)):
+        rows = [i for i, x in enumerate(raw) if (x[flag] if flag else x["language"] == "English")]
+        wins = [
+            by_row[i]["score_chosen"] > by_row[i]["score_rejected"]
+            for i in rows
+            if by_row[i]["chosen_position"] is not None
+        ]
+        assert cats[category]["n"] == len(rows) and cats[category]["n_decided"] == len(wins)
+        assert cats[category]["accuracy"] == (pytest.approx(np.mean(wins)) if wins else None)
+    assert cats["overall"]["n"] == 12 and "language=Chinese" in cats
+    # a rerun served by the score cache keeps the metadata (the cached records take it from the examples too)
+    again = run_job(JobConfig.from_dict(data))
+    assert again.ok, again.failed
+    rerun = run_query(
+        connect(results),
+        "SELECT count(*) AS n, count(metadata) AS with_metadata, count(DISTINCT run_id) AS runs, "
+        "count(cached_from) AS cached FROM latest_records WHERE benchmark = 'ppe-human'",
+    ).to_pylist()
+    assert rerun == [{"n": 12, "with_metadata": 12, "runs": 1, "cached": 12}]
+    assert human[0]["run_id"] not in {r["run_id"] for r in _records(results, "ppe-human", "tiny-rm")}
     recs = _records(results, "ppe-correctness", "tiny-rm")
     assert len(recs) == 15
     ex = load_examples(BenchmarkSpec(name="ppe-correctness", source=str(fixture / "correctness"), limit=3))

@@ -9,8 +9,10 @@ import json
 from fractions import Fraction
 
 import pytest
+from typer.testing import CliRunner
 
 from orchestrator.benchmarks import expected_counts
+from orchestrator.cli import app
 from orchestrator.config import BenchmarkSpec
 from orchestrator.data import load_examples
 from orchestrator.errors import DataError
@@ -31,7 +33,7 @@ def _fixture_rows(path):
 def test_human_loader_keeps_the_winner_and_marks_ties():
     t = load_examples(BenchmarkSpec(name="ppe-human", source=str(HUMAN))).table.to_pylist()
     raw = _fixture_rows(next(HUMAN.rglob("*.jsonl")))
-    assert len(t) == len(raw) == 24
+    assert len(t) == len(raw) == 36
     for r, x in zip(t, raw):
         assert r["subset"] == "human-preference" and r["source_id"] == x["question_id"]
         assert r["prompt"] == x["prompt"]
@@ -46,7 +48,7 @@ def test_human_loader_keeps_the_winner_and_marks_ties():
                 None,
             )
     assert {"用一句话解释量子纠缠。", "ما هي عاصمة أستراليا؟"} <= {r["prompt"] for r in t}
-    assert sum(r["chosen_position"] is None for r in t) == 10
+    assert sum(r["chosen_position"] is None for r in t) == 11
 
 
 def test_correctness_loader_splits_by_correctness():
@@ -77,7 +79,11 @@ def test_correctness_loader_splits_by_correctness():
 def test_hub_id_defaults_load_offline_from_a_directory_named_like_the_hub(monkeypatch):
     monkeypatch.chdir(HUMAN)  # datasets reads ./lmarena-ai/PPE-Human-Preference-V1 as that hub dataset
     human = load_examples(BenchmarkSpec(name="ppe-human")).table
-    assert human.num_rows == 24 and human.column("chosen_position").null_count == 10
+    assert human.num_rows == 36 and human.column("chosen_position").null_count == 11
+    local = load_examples(BenchmarkSpec(name="ppe-human", source=str(HUMAN))).table
+    assert (
+        human.column("metadata").to_pylist() == local.column("metadata").to_pylist()
+    )  # the hub path keeps it too
     monkeypatch.chdir(CORRECTNESS)  # the default names all five lmarena-ai/PPE-*-Best-of-K ids
     t = load_examples(BenchmarkSpec(name="ppe-correctness")).table
     assert t.num_rows == 20 and len(set(t.column("subset").to_pylist())) == 5
@@ -283,3 +289,150 @@ def test_crosscheck_against_numpy_and_sklearn(tmp_path):
     write_records(tmp_path / "h", "run-1", "ppe-human", "m", recs)
     [row] = leaderboard(tmp_path / "h", "ppe-human")
     assert row["Human Preference"] == pytest.approx(h["accuracy"], abs=1e-12)
+
+
+def test_human_loader_keeps_the_battle_metadata():
+    """Every published column but the texts and question_id is the example's metadata (text values; nested objects
+    flattened to dotted keys), in the examples table and so in records / latest_records."""
+    t = load_examples(BenchmarkSpec(name="ppe-human", source=str(HUMAN))).table.to_pylist()
+    raw = _fixture_rows(next(HUMAN.rglob("*.jsonl")))
+    m = dict(t[0]["metadata"])
+    assert m["model_a"] == "model-0" and m["model_b"] == "model-1" and m["winner"] == "model_b"
+    assert m["language"] == "English" and m["is_code"] == "true" and m["hard_prompt"] == "true"
+    assert m["category_tag.math_v0.1.math"] == "true" and m["category_tag.if_v0.1.score"] == "0"
+    assert m["conv_metadata.turns"] == "2" and m["longer_won"] == "A" and m["sim"] == str(raw[0]["sim"])
+    assert not {"prompt", "response_1", "response_2", "question_id"} & set(m)
+    assert dict(t[1]["metadata"])["language"] == "Chinese" and dict(t[1]["metadata"])["is_code"] == "false"
+    c = load_examples(BenchmarkSpec(name="ppe-correctness", source=str(CORRECTNESS))).table.to_pylist()
+    assert all(dict(r["metadata"])["model_name"] == r["source_id"].split("/")[1] for r in c)
+
+
+def _pick(i):
+    """The test reward model's verdict on fixture battle i: response_1, response_2, or equal scores (battle 9)."""
+    return None if i == 9 else 1 if i % 3 != 1 else 2
+
+
+def _scored_fixture(root, model="rm"):
+    """Records of the human fixture as a run writes them (texts and metadata in the examples table), scored by
+    _pick: the picked response 1.0, the other 0.0, battle 9 both 0.5."""
+    ex = load_examples(BenchmarkSpec(name="ppe-human", source=str(HUMAN))).table.to_pylist()
+    rows = []
+    for i, r in enumerate(ex):
+        s1, s2 = {1: (1.0, 0.0), 2: (0.0, 1.0), None: (0.5, 0.5)}[_pick(i)]
+        chosen, rejected = (s2, s1) if r["chosen_position"] == 1 else (s1, s2)
+        rows.append(
+            {
+                "subset": r["subset"],
+                "prompt": r["prompt"],
+                "chosen": r["chosen"],
+                "rejected": r["rejected"],
+                "source_id": r["source_id"],
+                "chosen_position": r["chosen_position"],
+                "score_chosen": chosen,
+                "score_rejected": rejected,
+                "correct": chosen > rejected,
+                "metadata": dict(r["metadata"]),
+            }
+        )
+    write_records(root, "run-1", "ppe-human", model, rows)
+
+
+# By hand from the fixture (make_fixture.py: battle i's flags hard_prompt i % 3 == 0, is_code i % 4 == 0,
+# if_prompt i % 5 == 0, math_prompt i % 6 == 0, language LANGUAGES[i % 7]; ties at i % 5 == 2 and i % 7 == 3) and
+# _pick: (category, battles, decided, right), the right ones listed.
+BY_HAND = {
+    # right: 4 15 18 19 20 21 23 25 26 29 34; wrong: 0 1 5 6 8 9 11 13 14 16 28 30 33 35
+    "overall": (36, 25, 11),
+    "hard_prompt": (12, 8, 3),  # 0 3 6 ... 33; decided 0 6 9 15 18 21 30 33; right 15 18 21
+    "easy_prompt": (24, 17, 8),  # right 4 19 20 23 25 26 29 34
+    "if_prompt": (8, 7, 3),  # 0 5 10 15 20 25 30 35 (10 a tie); right 15 20 25
+    "is_code": (9, 6, 2),  # 0 4 8 ... 32 (12 24 32 ties); right 4 20
+    "math_prompt": (6, 4, 1),  # 0 6 12 18 24 30 (12 24 ties); right 18
+    "english": (16, 13, 4),  # right 19 21 23 26 (9: equal scores, wrong)
+    "non_english": (20, 12, 7),  # right 4 15 18 20 25 29 34
+    "language=English": (16, 13, 4),
+    "language=Chinese": (5, 4, 2),  # 1 8 15 22 29 (22 a tie); right 15 29
+    "language=Russian": (5, 0, None),  # 3 10 17 24 31: every one a tie, no accuracy
+    "language=Arabic": (5, 4, 3),  # 4 11 18 25 32 (32 a tie); right 4 18 25
+    "language=Japanese": (5, 4, 2),  # 6 13 20 27 34 (27 a tie); right 20 34
+}
+
+
+def test_per_category_accuracy_by_hand(tmp_path):
+    _scored_fixture(tmp_path)
+    con = connect(tmp_path)
+    got = {
+        r["category"]: r
+        for r in run_query(con, "SELECT * FROM ppe_preference_categories WHERE model = 'rm'").to_pylist()
+    }
+    assert set(got) == set(BY_HAND)
+    for category, (n, decided, right) in BY_HAND.items():
+        r = got[category]
+        assert (r["n"], r["n_decided"]) == (n, decided), category
+        want = None if right is None else pytest.approx(right / decided, abs=1e-15)
+        assert r["accuracy"] == want, category
+        assert r["grouping"] == ("language" if category.startswith("language=") else "category")
+    [row] = leaderboard(tmp_path, "ppe-human")
+    # the overall category is the leaderboard's accuracy
+    assert row["Human Preference"] == pytest.approx(11 / 25)
+    # the metadata reaches SQL through records / latest_records
+    langs = run_query(
+        con, "SELECT metadata['language'] AS l, count(*) AS n FROM latest_records GROUP BY l ORDER BY l"
+    ).to_pylist()
+    assert langs == [
+        {"l": "Arabic", "n": 5},
+        {"l": "Chinese", "n": 5},
+        {"l": "English", "n": 16},
+        {"l": "Japanese", "n": 5},
+        {"l": "Russian", "n": 5},
+    ]
+    out = CliRunner().invoke(
+        app,
+        [
+            "leaderboard",
+            "--benchmark",
+            "ppe-human",
+            "--by",
+            "category",
+            "--results",
+            str(tmp_path),
+            "--format",
+            "json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    [cli] = json.loads(out.output)
+    assert list(cli)[:10] == [
+        "model",
+        "kind",
+        "overall",
+        "hard_prompt",
+        "easy_prompt",
+        "if_prompt",
+        "is_code",
+        "math_prompt",
+        "english",
+        "non_english",
+    ]
+    assert list(cli)[10] == "language=English" and cli["language=Russian"] is None
+    assert cli["math_prompt"] == pytest.approx(1 / 4)
+    table = CliRunner().invoke(
+        app,
+        ["leaderboard", "--benchmark", "ppe-human", "--by", "category", "--results", str(tmp_path)],
+        env={"COLUMNS": "300"},
+    )
+    assert table.exit_code == 0 and "hard_prompt" in table.output and "25.00" in table.output  # math_prompt
+
+
+def test_records_without_metadata_have_only_the_overall_category(tmp_path):
+    """A store written before the examples kept metadata: no flags, no language, only the overall category."""
+    rows = [
+        {"subset": "human-preference", "score_chosen": 2.0, "score_rejected": 1.0, "chosen_position": 0},
+        {"subset": "human-preference", "score_chosen": 0.0, "score_rejected": 1.0, "chosen_position": 1},
+        {"subset": "human-preference", "score_chosen": 0.0, "score_rejected": 1.0, "chosen_position": None},
+    ]
+    write_records(tmp_path, "run-1", "ppe-human", "m", rows)
+    got = run_query(
+        connect(tmp_path), "SELECT category, n, n_decided, accuracy FROM ppe_preference_categories"
+    )
+    assert got.to_pylist() == [{"category": "overall", "n": 3, "n_decided": 2, "accuracy": 0.5}]

@@ -5,6 +5,7 @@ import pytest
 
 from orchestrator.outputs.report import write_report
 from tests.benchmarks._records import write_records
+from tests.benchmarks.test_ppe import _scored_fixture
 from tests.outputs.test_report import CHROMIUM, IN_CI, _chromium
 from tests.query.test_summary import _store
 
@@ -20,6 +21,7 @@ def report_html(tmp_path_factory):
     store = _store(tmp_path_factory.mktemp("bench-store"))
     for model, rows in PPE_ROWS.items():
         write_records(store, f"ppe-{model}", "ppe-correctness", model, rows)
+    _scored_fixture(store, "ppe-human-rm")  # the 36 PPE human battles (tests/benchmarks/test_ppe.py)
     return write_report(store, tmp_path_factory.mktemp("report") / "report.html", n_boot=20)
 
 
@@ -33,6 +35,17 @@ def test_summary_and_matrix_in_the_page(report_html):
     assert "chosen concise" in text and "rejected detailed-markdown" in text
     assert 'id="chart-ppe-best-of-k"' in text and "PPE best-of-K" in text
     assert "<th>ppe-correctness</th>" in text  # the summary (`rayward leaderboard --all`) has PPE's overall
+
+
+def test_ppe_categories_in_the_page(report_html):
+    """The per-category table: tests/benchmarks/test_ppe.py's BY_HAND numbers (overall 11/25, math_prompt 1/4,
+    Russian: every battle a tie, empty)."""
+    text = report_html.read_text(encoding="utf-8")
+    table = text[text.index('id="ppe-categories"') :]
+    table = table[: table.index("</table>")]
+    assert "<th>hard_prompt</th>" in table and "<th>language=Japanese</th>" in table
+    assert 'data-value="0.44">44.00</td>' in table and 'data-value="0.25">25.00</td>' in table
+    assert "ppe-human-rm" in table
 
 
 def test_best_of_k_curves_by_hand(report_html):

@@ -18,6 +18,6 @@ SELECT r.* REPLACE (
     CASE WHEN r.texts IS NULL THEN r.rejected ELSE e.rejected END AS rejected,
     CASE WHEN r.texts IS NULL THEN r.texts_chosen ELSE e.texts_chosen END AS texts_chosen,
     CASE WHEN r.texts IS NULL THEN r.texts_rejected ELSE e.texts_rejected END AS texts_rejected
-)
+), e.metadata
 FROM _latest_raw r
 LEFT JOIN examples e ON e.texts = r.texts AND e.row_index = r.row_index;

@@ -14,3 +14,27 @@ SELECT l.*, s.rule,
 FROM latest_records l
 JOIN benchmark_subsets s USING (benchmark, subset)
 WHERE s.rule = 'ppe-preference';
+
+-- PPE's human preference accuracy per category (the categories of the data table ppe_categories, from
+-- orchestrator/benchmarks/data/ppe_categories.csv by 03_ppe_categories.sql: a battle is in
+-- a category when its metadata[key] equals (match 'equals') or differs from (match 'differs') the value; an empty
+-- key is every battle) and per language (every value of metadata['language'], category 'language=<value>').
+-- The battle's metadata is the examples table's (orchestrator/benchmarks/ppe_human.py keeps every published column
+-- but the texts). Accuracy as in ppe_preference_points: ties in `winner` left out (n counts them, n_decided not).
+CREATE OR REPLACE VIEW ppe_preference_categories AS
+WITH tagged AS (
+    SELECT p.model, p.kind, p.benchmark, p.points, c.category, 'category' AS grouping, c.category_order
+    FROM ppe_preference_points p
+    JOIN ppe_categories c
+      ON c.key = ''
+      OR (c.match = 'equals' AND p.metadata[c.key] = c.value)
+      OR (c.match = 'differs' AND p.metadata[c.key] <> c.value)
+    UNION ALL
+    SELECT p.model, p.kind, p.benchmark, p.points, 'language=' || p.metadata['language'], 'language', NULL
+    FROM ppe_preference_points p
+    WHERE p.metadata['language'] IS NOT NULL
+)
+SELECT model, any_value(kind) AS kind, benchmark, category, grouping, any_value(category_order) AS category_order,
+       count(*) AS n, count(points) AS n_decided, avg(points) AS accuracy
+FROM tagged
+GROUP BY model, benchmark, category, grouping;
