@@ -106,7 +106,7 @@ def sql(
 
     The connection cannot read or write files or change settings; a statement past --timeout is
     interrupted (exit 124), Ctrl-C cancels it (exit 130)."""
-    from orchestrator.query._sandbox import DEFAULT_MAX_ROWS, execute
+    from orchestrator.query._sandbox import DEFAULT_MAX_ROWS, QueryCancelled, execute
     from orchestrator.query.db import check_read_only, connect
     from orchestrator.query.shell import DEFAULT_MAX_ROWS as SESSION_MAX_ROWS
 
@@ -119,7 +119,13 @@ def sql(
     cap = DEFAULT_MAX_ROWS if max_rows is None else max_rows
     try:
         check_read_only(query)
-        con = connect(results)
+        try:
+            con = connect(results)
+        except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C while the views are defined: cancelled too
+            # "Query interrupted": DuckDB's word for a SIGINT during one of the statements
+            if isinstance(exc, RuntimeError) and str(exc) != "Query interrupted":
+                raise
+            raise QueryCancelled("query cancelled (Ctrl-C)") from None
         result = execute(con, query, timeout=timeout, max_rows=cap or None)
     except RaywardError as exc:
         _fail(exc)
