@@ -316,18 +316,29 @@ def _covered(catalog: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
     """(benchmark, model, run) -> manifest entry, for the successful entries whose subset totals were computed
     under the current :func:`scoring_key`."""
     key = scoring_key()
+    current = [m for m in catalog.manifests if m.get("totals_key") == key]
+    held = {
+        (m.get("run_id"), e.get("benchmark"), e.get("model")): e
+        for m in current
+        for e in m.get("models", [])
+        if e.get("status") == "ok" and isinstance(e.get("subset_scores"), dict)
+    }
     out = {}
-    for m in catalog.manifests:
-        if m.get("totals_key") != key:
-            continue
+    for m in current:
         for entry in m.get("models", []):
-            scores = entry.get("subset_scores")
-            if (
-                entry.get("status") == "ok"
-                and isinstance(scores, dict)
-                and isinstance(entry.get("subsets"), dict)
-            ):
-                out[(entry.get("benchmark"), entry.get("model"), m.get("run_id"))] = entry
+            if entry.get("status") != "ok" or not isinstance(entry.get("subsets"), dict):
+                continue
+            benchmark, model = entry.get("benchmark"), entry.get("model")
+            if isinstance(entry.get("subset_scores"), dict):
+                out[(benchmark, model, m.get("run_id"))] = entry
+            elif isinstance(entry.get("totals_from"), str):  # the totals of the run whose records it reuses
+                source = held.get((entry["totals_from"], benchmark, model))
+                if source is not None:
+                    scores = {
+                        "subset_scores": source["subset_scores"],
+                        "judge_records": source.get("judge_records"),
+                    }
+                    out[(benchmark, model, m.get("run_id"))] = {**entry, **scores}
     return out
 
 

@@ -282,7 +282,7 @@ def _add_totals(store: Store, manifest: dict[str, Any], partitions: dict[tuple[s
             con.close()
     for entry in manifest.get("models", []):
         pair = (entry.get("benchmark"), entry.get("model"))
-        for name in ("subset_scores", "judge_records", "part_files"):
+        for name in ("subset_scores", "judge_records", "part_files", "totals_from"):
             entry.pop(name, None)
         if entry.get("status") != "ok" or pair not in totals:
             continue
@@ -323,7 +323,10 @@ def _copied_totals(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Totals of the entries whose every record is a reference to one earlier run with valid totals (a nightly
     rerun served by the score cache): that run's totals, since the referenced rows differ from its rows only in
-    ``run_id`` and ``cached_from``, which no score reads. Everything else is computed from the records."""
+    ``run_id`` and ``cached_from``, which no score reads. They are recorded as ``totals_from`` (that run), not
+    copied, so a night with nothing new adds no per-subset numbers; readers take them from that run's manifest
+    (:func:`orchestrator.query.db._covered`), and read the records where it is gone. Everything else is computed
+    from the records."""
     run_id = manifest["run_id"]
     by_pair: dict[tuple[str, str], list[Any]] = {}
     for r in refs:
@@ -353,10 +356,7 @@ def _copied_totals(
             or found["subsets"] != entry.get("subsets")
         ):
             continue
-        out[pair] = {
-            "subset_scores": {k: dict(v) for k, v in found["subset_scores"].items()},
-            "judge_records": found.get("judge_records", 0),
-        }
+        out[pair] = {"totals_from": target["run_id"]}  # its totals are read from there, not copied
     return out
 
 
