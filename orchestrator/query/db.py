@@ -193,16 +193,15 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True)
     con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
     con.unregister("_record_schema")
     _load_rows(con, "_subset_totals", _totals_rows(covered))
-    uniform = _uniform(catalog)
     everything = catalog.files()
     _examples(con, store)
-    _records_view(con, store, "raw_records", everything, everything, uniform)
-    latest = _latest(con, store, catalog, uniform)
+    _records_view(con, store, "raw_records", everything, everything)
+    latest = _latest(con, store, catalog)
     by_rule = _rule_subsets()
     special = {k for k in latest if k not in covered or _special(covered[k], by_rule)}
-    _latest_view(con, store, catalog, "_latest_all", latest, uniform)
-    _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered}, uniform)
-    _latest_view(con, store, catalog, "_latest_special", special, uniform)
+    _latest_view(con, store, catalog, "_latest_all", latest)
+    _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered})
+    _latest_view(con, store, catalog, "_latest_special", special)
     _point_latest(con, "_latest_all")
     rules_defined = False
     for path in _view_files():
@@ -268,7 +267,7 @@ _MATERIALIZE = {
         "CREATE OR REPLACE TABLE _" + view + "_table AS SELECT * FROM " + view,
         "CREATE OR REPLACE VIEW " + view + " AS SELECT * FROM _" + view + "_table",
     )
-    for view in ("rule_sections", "judge_stats", "judge_reliability", "subset_accuracy")
+    for view in ("rule_sections", *(v for views in _MATERIALIZED.values() for v, _ in views))
 }
 """The statements that evaluate each materialized view into a table and point the view at it (constant text,
 made once from the names above)."""
@@ -460,37 +459,28 @@ def _examples(con: Any, store: Store) -> None:
     con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _examples_data")
 
 
-def _relation(con: Any, store: Store, name: str, files: list[Any], uniform: set[str]) -> str:
+def _relation(con: Any, store: Store, name: str, files: list[Any]) -> str:
     """Register ``name`` as a pyarrow dataset in the current record schema over record ``files`` (fields an older
     file lacks read as null); returns the name to read them by (``_empty_records`` when there are none).
 
     Arrow datasets only: the connection is locked down after the views are defined and reads no file itself
-    (:mod:`orchestrator.query._sandbox`), so DuckDB's own Parquet reader would fail there, even for the files
-    known to be in the current schema (``uniform``)."""
+    (:mod:`orchestrator.query._sandbox`), so DuckDB's own Parquet reader would fail there."""
     if not files:
         return "_empty_records"
     con.register(name, _dataset(store, files, RECORD_SCHEMA))
     return name
 
 
-def _records_view(
-    con: Any, store: Store, name: str, direct: list[Any], targets: list[Any], uniform: set[str]
-) -> None:
+def _records_view(con: Any, store: Store, name: str, direct: list[Any], targets: list[Any]) -> None:
     """View ``name``: the records stored in ``direct`` plus the units runs reuse from the records in ``targets``
     (with the reusing run's id, and ``cached_from`` = the run whose scores they are)."""
-    stored = _relation(con, store, f"_{name}_direct", direct, uniform)
-    reused = stored if targets is direct else _relation(con, store, f"_{name}_targets", targets, uniform)
+    stored = _relation(con, store, f"_{name}_direct", direct)
+    reused = stored if targets is direct else _relation(con, store, f"_{name}_targets", targets)
     sql = read_sql("base/records.sql")
     con.execute(sql.replace("$stored", stored).replace("$reused", reused).replace("$name", name))
 
 
-def _uniform(catalog: Any) -> set[str]:
-    """Files of runs whose manifest says every record file is in the current schema (set by compaction/upgrade)."""
-    runs = {m["run_id"] for m in catalog.manifests if m.get("record_schema_version") == SCHEMA_VERSION}
-    return {str(f) for (_, _, r), p in catalog.partitions.items() if r in runs for f in p.files}
-
-
-def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> set[tuple[str, str, str]]:
+def _latest(con: Any, store: Store, catalog: Any) -> set[tuple[str, str, str]]:
     """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
     run's records); returns the (benchmark, model, run) partitions that are the latest for some subset."""
     ok = {
@@ -516,7 +506,7 @@ def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> set[tupl
     _load_rows(con, "_run_subsets", known)
     if unknown:
         direct, targets = _sources(unknown, catalog)
-        _records_view(con, store, "_scan_records", direct, targets, uniform)
+        _records_view(con, store, "_scan_records", direct, targets)
         con.register(
             "_unknown_runs",
             pa.Table.from_pylist([{"benchmark": b, "model": m, "run_id": r} for b, m, r in sorted(unknown)]),
@@ -534,11 +524,11 @@ def _latest(con: Any, store: Store, catalog: Any, uniform: set[str]) -> set[tupl
     return latest
 
 
-def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any], uniform: set[str]) -> None:
+def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any]) -> None:
     """View ``name``: the records of the partitions ``keys`` (and the units they reuse) that are the latest for
     their (benchmark, model, subset)."""
     direct, targets = _sources(keys, catalog)
-    _records_view(con, store, name + "_candidates", direct, targets, uniform)
+    _records_view(con, store, name + "_candidates", direct, targets)
     con.execute(_LATEST[name])
 
 
@@ -567,33 +557,21 @@ _RUN_SUBSETS_SCHEMA = pa.schema(
 )
 
 
-_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE"}
-
-
-def _from_lists(name: str, schema: pa.Schema) -> str:
-    columns = ", ".join(
-        "unnest(CAST($" + f.name + " AS " + _DUCKDB_TYPES[f.type] + "[])) AS " + f.name for f in schema
-    )
-    return "CREATE OR REPLACE TABLE " + name + " AS SELECT " + columns
-
-
 _TABLES = {
     "run_models": MODEL_RUNS_SCHEMA,
     "_record_refs": _REFS_SCHEMA,
     "_subset_totals": _TOTALS_SCHEMA,
     "_run_subsets": _RUN_SUBSETS_SCHEMA,
 }
-_FROM_LISTS = {name: _from_lists(name, schema) for name, schema in _TABLES.items()}
-"""Per base table, the statement that creates it from one list parameter per column (constant text made once
-from the schemas above; every value arrives as a parameter)."""
+_FROM_ROWS = {name: "CREATE OR REPLACE TABLE " + name + " AS SELECT * FROM _rows" for name in _TABLES}
+"""Per base table, the statement that creates it from the registered rows (constant text, made once)."""
 
 
 def _load_rows(con: Any, name: str, rows: list[dict[str, Any]]) -> None:
-    """Create base table ``name`` (:data:`_TABLES`) holding ``rows``. The values go to DuckDB as list parameters,
-    not through Arrow: converting Python objects to Arrow imports pandas (a quarter of a second) where it is
-    installed."""
-    columns = _TABLES[name].names
-    con.execute(_FROM_LISTS[name], {c: [r.get(c) for r in rows] for c in columns})
+    """Create base table ``name`` (:data:`_TABLES`: its schema) holding ``rows``."""
+    con.register("_rows", pa.Table.from_pylist(rows, schema=_TABLES[name]))
+    con.execute(_FROM_ROWS[name])
+    con.unregister("_rows")
 
 
 def check_read_only(sql: str) -> None:

@@ -256,8 +256,8 @@ class ServedUnit:
 
 
 class _Entries:
-    """The cached rows under one settings key: example key -> row of ``table``, and for each row the file it
-    came from (``names[file_of[row]]``, at ``row - starts[file_of[row]]`` in that file)."""
+    """The cached rows under one settings key: example key -> row of ``table``. File ``names[i]`` holds the rows
+    from ``starts[i]`` on (:meth:`provenance`)."""
 
     def __init__(self, directory: Path):
         self.directory = directory

@@ -132,11 +132,13 @@ def earlier_source(
     model: str,
     run_id: str,
     shard: int,
-    manifests: dict[str, dict[str, Any] | None],
+    entries: dict[str, dict[tuple[str, str], dict[str, Any]]],
 ) -> UnitSource | None:
     """Where unit ``shard`` of (benchmark, model) came from in the model's newest run before ``run_id`` (its
     manifest's ``unit_sources``), when that run recorded it and the run holding the records still has them;
-    else None. ``manifests`` memoizes the manifests read (run id -> manifest or None)."""
+    else None. ``entries`` memoizes the successful entries of the manifests read (run id -> (benchmark, model)
+    -> entry), so a run over many models reads and indexes each earlier manifest once."""
+    from orchestrator.results.catalog import partition_files
     from orchestrator.results.integrity import load_manifest
     from orchestrator.results.manifest import UnitSource
     from orchestrator.results.records import manifest_path
@@ -145,30 +147,20 @@ def earlier_source(
     previous = next((r for r in list_run_dirs(store, benchmark, model) if r < run_id), None)
     if previous is None:
         return None
-    if previous not in manifests:
-        manifests[previous], _ = load_manifest(store, manifest_path(store, previous), warn=False)
-    manifest = manifests[previous]
-    if manifest is None:
-        return None
-    entry = next(
-        (
-            e
-            for e in manifest.get("models", [])
-            if e.get("benchmark") == benchmark and e.get("model") == model and e.get("status") == "ok"
-        ),
-        None,
-    )
-    raw = ((entry or {}).get("unit_sources") or {}).get(str(shard))
+    if previous not in entries:
+        manifest, _ = load_manifest(store, manifest_path(store, previous), warn=False)
+        entries[previous] = {
+            (e.get("benchmark"), e.get("model")): e
+            for e in (manifest or {}).get("models", [])
+            if e.get("status") == "ok"
+        }
+    raw = (entries[previous].get((benchmark, model), {}).get("unit_sources") or {}).get(str(shard))
     try:
         found = UnitSource.model_validate(raw) if raw is not None else None
     except ValueError:
         return None
-    if found is None:
-        return None
-    from orchestrator.results.catalog import partition_files
-
-    if not partition_files(store, benchmark, model, found.records_run)[0]:
-        return None  # the records it points to are gone (or are not stored rows)
+    if found is None or not partition_files(store, benchmark, model, found.records_run)[0]:
+        return None  # no note, or the records it points to are gone (or are not stored rows)
     return found
 
 

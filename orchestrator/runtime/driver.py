@@ -355,8 +355,9 @@ class _Driver:
     ):
         self.ray = ray
         self.cache = scores or ScoreCache(root, examples, want_gpu=job.resources.gpus > 0)
-        self._earlier_manifests: dict[str, dict[str, Any] | None] = {}
-        """Earlier runs' manifests read for :meth:`_reuse` (run id -> manifest, None when unreadable)."""
+        self._earlier_entries: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        """Earlier runs' successful manifest entries read for :meth:`_reuse` (run id -> (benchmark, model) ->
+        entry; empty when the manifest is unreadable)."""
         self.defer_manifest = False
         """True while cached units are written: ``_finish_model`` leaves the manifest to one write after them."""
         self.done: dict[tuple[str, str], Any] = done or {}
@@ -605,7 +606,7 @@ class _Driver:
         written) otherwise."""
         unit = served.unit
         found = earlier_source(
-            self.root, unit.benchmark, unit.model, self.run_id, unit.shard, self._earlier_manifests
+            self.root, unit.benchmark, unit.model, self.run_id, unit.shard, self._earlier_entries
         )
         if found is None or found.source != served.source:
             return False
@@ -618,14 +619,19 @@ class _Driver:
             from_run=found.records_run,
             rows=unit.size,
         )
+        self._committed(unit, unit.size, unit.size).unit_sources[unit.shard] = found
+        return True
+
+    def _committed(self, unit: WorkUnit, rows: int, cached: int) -> ModelOutcome:
+        """Count a written unit of ``rows`` records (``cached`` of them from the score cache) in its outcome and
+        the progress display; returns the outcome."""
         outcome = self.models[unit.model].outcomes[unit.benchmark]
         outcome.cache_key = self.cache.lookup_keys.get(unit.model)
-        outcome.cached_records += unit.size
-        outcome.n_records += unit.size
+        outcome.cached_records += cached
+        outcome.n_records += rows
         outcome.shards.append(unit.shard)
-        outcome.unit_sources[unit.shard] = found
-        self.progress.advance(unit.model, unit.benchmark, unit.size)
-        return True
+        self.progress.advance(unit.model, unit.benchmark, rows)
+        return outcome
 
     def _write(self, unit: WorkUnit, table: Any, source: str | None = None) -> None:
         """Write a unit's records; ``source``: the unit was served whole by the cache from that source."""
@@ -641,18 +647,14 @@ class _Driver:
                 outcome.unit_sources[s] = UnitSource(source=source, records_run=records_run)
         else:
             write_shard(self.root, table, benchmark=b, model=m, run_id=r, shard=s)
-        outcome.cache_key = self.cache.lookup_keys.get(unit.model)
-        outcome.cached_records += cached
         if cached < table.num_rows:  # newly scored rows join the score cache
             self.cache.add(state.spec, unit, table, outcome.model_dump())
-        outcome.n_records += table.num_rows
-        outcome.shards.append(unit.shard)
+        self._committed(unit, table.num_rows, cached)
         stats = shard_stats(table)
         if stats.get("api") is not None:
             outcome.api = (outcome.api or ApiUsage()).plus(stats["api"])
         outcome.oom_retries += stats.get("oom_retries", 0)
         outcome.batch_tokens = stats.get("batch_tokens", outcome.batch_tokens)
-        self.progress.advance(unit.model, unit.benchmark, table.num_rows)
         errors = table.column("error")
         if errors.null_count < table.num_rows:
             self._row_errors(state, unit, table, table.num_rows - errors.null_count)

@@ -411,6 +411,26 @@ def test_a_cache_served_night_takes_its_totals_from_the_night_it_reuses(tmp_path
     assert all(not second[m].get("part_files") for m in ("m1", "m2"))  # no record file of its own
 
 
+def test_a_night_reusing_a_run_with_stale_totals_redoes_them_there_once(tmp_path, filtered_path):
+    """After an upgrade of the scoring SQL, the run a night reuses has totals under an old key: compacting the night
+    recomputes that run's totals (once), so the night and the ones after it point to them instead of reading."""
+    from tests._synth import assert_totals_exact
+
+    src = _examples(filtered_path, 1500)
+    night1, night2 = "20260101T000000Z-a", "20260102T000000Z-b"
+    _night(tmp_path, src, night1, ["m1"])
+    compact_store(tmp_path)
+    old = {m["run_id"]: m for m in read_manifests(tmp_path)}[night1]
+    current = old["totals_key"]
+    write_manifest(tmp_path, {**old, "totals_key": "from-an-older-release"})
+    _night(tmp_path, src, night2, ["m1"], cached_from=night1)
+    compact_store(tmp_path, run_ids=[night2])
+    manifests = {m["run_id"]: m for m in read_manifests(tmp_path)}
+    assert manifests[night1]["totals_key"] == current  # redone in the reused run
+    assert manifests[night2]["models"][0]["totals_from"] == night1
+    assert_totals_exact(tmp_path)
+
+
 def test_a_read_that_loses_its_files_to_a_compaction_lists_the_store_again(tmp_path, filtered_path):
     """Records are read lazily: another run's compaction may remove shards a connection listed (two runs on one
     store, one printing its leaderboard while the other compacts). `read_store` lists again and reads again."""
