@@ -141,6 +141,16 @@ def _castable(have: Any, want: Any) -> bool:
         return True
     if (pa.types.is_string(have) or pa.types.is_large_string(have)) and pa.types.is_string(want):
         return True
+    if pa.types.is_list(have) and pa.types.is_list(want):
+        return have.value_type == want.value_type or _castable(have.value_type, want.value_type)
+    if pa.types.is_struct(have) and pa.types.is_struct(want):
+        # an older record schema's struct: every field it has is one of the current struct's, of a castable type;
+        # the fields added since read as null (as a missing top-level field does)
+        wanted = {want.field(i).name: want.field(i).type for i in range(want.num_fields)}
+        return all(
+            f.name in wanted and (f.type == wanted[f.name] or _castable(f.type, wanted[f.name]))
+            for f in (have.field(i) for i in range(have.num_fields))
+        )
     return False
 
 
