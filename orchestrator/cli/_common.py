@@ -7,11 +7,13 @@ import io
 import json
 import logging
 import math
+import os
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -44,6 +46,41 @@ class By(str, Enum):
 def _fail(exc: RaywardError) -> None:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
+
+
+_T = TypeVar("_T")
+
+
+def _cancellable(work: Callable[[], _T], what: str = "query") -> _T:
+    """Run read-only ``work`` in a thread of its own; Ctrl-C ends the process at once with exit 130.
+
+    Ctrl-C (a KeyboardInterrupt, delivered to the main thread only) otherwise surfaces from wherever DuckDB is
+    (an error wrapping it from inside an Arrow scan, a retried view definition), and a normal interpreter exit
+    while DuckDB's threads still scan Python-registered Arrow data aborts the process ("FATAL: exception not
+    rethrown", CPython ending threads that ask for the GIL during finalisation). A read-only command has
+    nothing to finish or flush but its consoles, so it leaves with ``os._exit``."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # handed to the main thread (typer.Exit included)
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="rayward-read", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        err_console.print(f"[bold red]error:[/] {what} cancelled (Ctrl-C)", highlight=False)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    error = box.get("error")
+    if error is not None:
+        raise error
+    return box["result"]
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -10,6 +10,7 @@ import typer
 from orchestrator.cli._common import (
     By,
     Format,
+    _cancellable,
     _emit,
     _fail,
     app,
@@ -239,16 +240,19 @@ def leaderboard(
     ),
 ) -> None:
     """Print the leaderboard (latest successful run of each model)."""
-    try:
+
+    def run() -> None:
         if ranking:
             _print_ranking(results, benchmark, fmt, n_boot, seed)
-            return
-        if all_benchmarks:
+        elif all_benchmarks:
             from orchestrator.cli._summary import print_summary
 
             print_summary(results, fmt)
-            return
-        _print_leaderboard(results, benchmark, by, fmt, ci, n_boot, seed)
+        else:
+            _print_leaderboard(results, benchmark, by, fmt, ci, n_boot, seed)
+
+    try:
+        _cancellable(run, "leaderboard")
     except RaywardError as exc:
         _fail(exc)
 

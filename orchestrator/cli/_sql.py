@@ -12,6 +12,7 @@ import typer
 
 from orchestrator.cli._common import (
     Format,
+    _cancellable,
     _emit,
     _fail,
     app,
@@ -39,7 +40,7 @@ def _sql_session(results: str | Path, fmt: Format, max_rows: int, timeout: float
     from orchestrator.query.db import connect
     from orchestrator.query.shell import SqlShell
 
-    con = connect(results)
+    con = _cancellable(lambda: connect(results), "session")  # a statement's Ctrl-C is the shell's (execute)
     shell = SqlShell(con, max_rows=max_rows, fmt=fmt.value, timeout=timeout)
     interactive = sys.stdin.isatty()
     history = Path(os.environ.get("RAYWARD_HISTORY", Path.home() / ".rayward_history"))
@@ -106,7 +107,7 @@ def sql(
 
     The connection cannot read or write files or change settings; a statement past --timeout is
     interrupted (exit 124), Ctrl-C cancels it (exit 130)."""
-    from orchestrator.query._sandbox import DEFAULT_MAX_ROWS, QueryCancelled, execute
+    from orchestrator.query._sandbox import DEFAULT_MAX_ROWS, QueryResult, execute
     from orchestrator.query.db import check_read_only, connect
     from orchestrator.query.shell import DEFAULT_MAX_ROWS as SESSION_MAX_ROWS
 
@@ -117,16 +118,13 @@ def sql(
             _fail(exc)
         return
     cap = DEFAULT_MAX_ROWS if max_rows is None else max_rows
-    try:
+
+    def run() -> QueryResult:
         check_read_only(query)
-        try:
-            con = connect(results)
-        except (KeyboardInterrupt, RuntimeError) as exc:  # Ctrl-C while the views are defined: cancelled too
-            # "Query interrupted": DuckDB's word for a SIGINT during one of the statements
-            if isinstance(exc, RuntimeError) and str(exc) != "Query interrupted":
-                raise
-            raise QueryCancelled("query cancelled (Ctrl-C)") from None
-        result = execute(con, query, timeout=timeout, max_rows=cap or None)
+        return execute(connect(results), query, timeout=timeout, max_rows=cap or None)
+
+    try:
+        result = _cancellable(run)
     except RaywardError as exc:
         _fail(exc)
     table = result.table
@@ -153,7 +151,7 @@ def analyze(
 
     try:
         spec = get_analysis(name)
-        table = analysis_table(results, name, benchmark)
+        table = _cancellable(lambda: analysis_table(results, name, benchmark), "analysis")
     except RaywardError as exc:
         _fail(exc)
     rows, columns = table.to_pylist(), table.column_names
