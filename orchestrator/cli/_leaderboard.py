@@ -28,7 +28,9 @@ def _leaderboard_rows(
         return _category_rows(results, benchmark)
     if by is By.subset:
         long = read_store(
-            results, lambda con: stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist()
+            results,
+            lambda con: stored_query(con, "subset_accuracy", benchmark=benchmark).to_pylist(),
+            records=False,
         )
         subsets: list[str] = []
         wide: dict[str, dict[str, Any]] = {}
@@ -37,7 +39,7 @@ def _leaderboard_rows(
                 subsets.append(r["subset"])
             wide.setdefault(r["model"], {"model": r["model"]})[r["subset"]] = r["accuracy"]
         return list(wide.values()), ["model", *subsets], set(subsets)
-    rows, sections = read_store(results, lambda con: leaderboard_rows(con, benchmark))
+    rows, sections = read_store(results, lambda con: leaderboard_rows(con, benchmark), records=False)
     columns = ["model", "kind", *sections, "score"]
     judges = [r for r in rows if r["kind"] == "judge"]
     judge_columns = ["parse_failure_rate", "position_consistency"] if judges else []

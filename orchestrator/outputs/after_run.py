@@ -82,7 +82,7 @@ def write_leaderboards(
     store = open_store(results)
     formats = list(dict.fromkeys(formats))
     names = list(dict.fromkeys(benchmarks))
-    boards = read_store(store, lambda con: [leaderboard_rows(con, bench) for bench in names])
+    boards = read_store(store, lambda con: [leaderboard_rows(con, bench) for bench in names], records=False)
     written: list[Path | str] = []
     for bench, (rows, sections) in zip(names, boards):
         columns = ["model", "kind", *sections, "score", "complete", "incomplete_subsets", "run_id"]

@@ -74,14 +74,14 @@ _NO_RULE_SECTIONS = (
 )
 
 
-def _define_rules(con: Any) -> None:
+def _define_rules(con: Any, *, files: bool = True) -> None:
     """Each rule file's views, then ``rule_points`` / ``rule_sections``: the unions (by column name) of their
     points / sections views. The views' names reach DuckDB as a list parameter of ``query_table``, never as SQL
-    text."""
+    text. ``files=False`` (no latest partition holds a subset of a rule file): no rule file, both unions empty."""
     points: list[str] = []
     sections: list[str] = []
     for rule in rules().values():
-        if not rule.points_view:
+        if not rule.points_view or not files:
             continue  # a built-in rule: computed in the numbered view files
         con.execute((SQL_DIR / rule.sql).read_text(encoding="utf-8"))
         points.append(rule.points_view)
@@ -94,12 +94,18 @@ def _define_rules(con: Any) -> None:
 
 
 _RULE_POINTS_UNION = "SELECT * FROM query_table($views, true)"
-_RULE_SECTIONS_UNION = "SELECT model, kind, benchmark, section, score, n_subsets, run_id, complete FROM query_table($views, true)"
+_RULE_SECTIONS_UNION = (
+    "SELECT model, kind, benchmark, section, score::DOUBLE AS score, n_subsets::BIGINT AS n_subsets, run_id, "
+    "complete::BOOLEAN AS complete FROM query_table($views, true)"
+)
+"""The rule files' sections, typed as :data:`_NO_RULE_SECTIONS` (so with or without rule files the same)."""
 
 
 def _union(con: Any, name: str, views: list[str], empty: str, union: str) -> None:
-    relation = con.sql(union, params={"views": views}) if views else con.sql(empty)
-    relation.create_view(name, replace=True)
+    if not views:
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty}")
+        return
+    con.sql(union, params={"views": views}).create_view(name, replace=True)
 
 
 def _check_columns(con: Any, views: list[str], columns: list[str]) -> None:
@@ -119,7 +125,7 @@ def _check_columns(con: Any, views: list[str], columns: list[str]) -> None:
             raise QueryError(f"rule view {view} lacks the columns {missing}")
 
 
-def connect(results: str | Path | Store) -> Any:
+def connect(results: str | Path | Store, *, records: bool = True) -> Any:
     """An in-memory DuckDB connection with every view over ``results`` (a directory or a URI) defined.
 
     What the store holds comes from its listing and its manifests (:mod:`orchestrator.results.catalog`); records
@@ -130,7 +136,15 @@ def connect(results: str | Path | Store) -> Any:
     Damaged record files are skipped with a warning naming them and their run. The connection is then locked
     down (:func:`orchestrator.query._sandbox.lock_down`: no file access, no setting changes), which is why every
     file reaches DuckDB as an Arrow dataset registered before the lock. A local path that does not exist, or is
-    a file, is a :class:`ConfigError`."""
+    a file, is a :class:`ConfigError`.
+
+    ``records=False``: a connection for the score views only (``leaderboard``, ``section_scores``,
+    ``overall_scores``, ``subset_accuracy``, ``judge_stats``, ``run_models``, ...). Where every latest partition
+    has valid stored totals (and holds no judge record, no subset of a rule file, no file compaction did not
+    check), it is built from the manifests alone: no record file is opened, nothing goes through Arrow (which
+    imports pandas) and the record views (``raw_records``, ``records``, ``latest_records``, ``examples`` and the
+    analyses over them) are left out, so reading one is a catalog error, never an empty answer. Otherwise it is
+    the full connection. The score views' numbers are the same either way."""
     duckdb = require("duckdb")
     from orchestrator.results.integrity import require_readable_store
 
@@ -138,14 +152,29 @@ def connect(results: str | Path | Store) -> Any:
     for attempt in range(_ATTEMPTS):
         con = duckdb.connect(":memory:")
         try:
-            return _define(con, store)
+            catalog = read_catalog(store)
+            if not records:
+                try:
+                    return _define(con, store, catalog, records=False)
+                except _RecordsNeeded as why:
+                    logger.info("scores-only connection: %s; defining every view", why)
+                    con.close()
+                    con = duckdb.connect(":memory:")
+            return _define(con, store, catalog)
         except (duckdb.Error, FileNotFoundError) as exc:
             con.close()
             # a compaction or gc removed a file between the listing and the read: list again
             if attempt + 1 == _ATTEMPTS or not _gone(exc):
                 raise
             logger.info("store changed while connecting (%s); listing it again", str(exc).splitlines()[0])
+        except BaseException:
+            con.close()
+            raise
     raise AssertionError("unreachable")
+
+
+class _RecordsNeeded(Exception):
+    """The score views of this store cannot come from stored totals alone (the reason is the message)."""
 
 
 _ATTEMPTS = 3
@@ -158,13 +187,14 @@ def _gone(exc: BaseException) -> bool:
     return isinstance(exc, FileNotFoundError) or bool(_GONE.search(str(exc)))
 
 
-def read_store(results: str | Path | Store, read: Callable[[Any], T]) -> T:
-    """``read(con)`` over a fresh connection to ``results``, closed afterwards. Records are read lazily, so a
-    compaction or gc of another run on the same store can remove a file this connection listed while ``read`` runs;
-    then the store is listed again and ``read`` (read-only work) runs again, up to three times."""
+def read_store(results: str | Path | Store, read: Callable[[Any], T], *, records: bool = True) -> T:
+    """``read(con)`` over a fresh connection to ``results`` (``records``: as in :func:`connect`), closed
+    afterwards. Records are read lazily, so a compaction or gc of another run on the same store can remove a file
+    this connection listed while ``read`` runs; then the store is listed again and ``read`` (read-only work) runs
+    again, up to three times."""
     duckdb = require("duckdb")
     for attempt in range(_ATTEMPTS):
-        con = connect(results)
+        con = connect(results, records=records)
         try:
             return read(con)
         except (duckdb.Error, FileNotFoundError) as exc:
@@ -176,37 +206,43 @@ def read_store(results: str | Path | Store, read: Callable[[Any], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True) -> Any:
+def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True, records: bool = True) -> Any:
     """Every view over ``catalog`` (default: the store's); ``totals=False`` ignores the per-run subset totals of
-    the manifests (compaction computes them that way)."""
+    the manifests (compaction computes them that way); ``records=False``: the score views only, from the stored
+    totals (:func:`connect`), or :class:`_RecordsNeeded` where they do not suffice."""
     catalog = catalog if catalog is not None else read_catalog(store)
     covered = _covered(catalog) if totals else {}
-    damaged = _drop_damaged(catalog, covered)
-    for key in damaged:  # a partition that lost a file is read from what is left of its records
-        covered.pop(key, None)
-    for ref in catalog.refs:  # ... and so is one whose reused records lost a file
-        if (ref.benchmark, ref.model, ref.from_run) in damaged:
-            covered.pop((ref.benchmark, ref.model, ref.run_id), None)
+    if records:
+        damaged = _drop_damaged(catalog, covered)
+        for key in damaged:  # a partition that lost a file is read from what is left of its records
+            covered.pop(key, None)
+        for ref in catalog.refs:  # ... and so is one whose reused records lost a file
+            if (ref.benchmark, ref.model, ref.from_run) in damaged:
+                covered.pop((ref.benchmark, ref.model, ref.run_id), None)
     _load_rows(con, "run_models", model_runs_rows(catalog.manifests))
     _load_rows(con, "_record_refs", [r.as_dict() for r in catalog.refs])
-    con.register("_record_schema", RECORD_SCHEMA.empty_table())
-    con.execute("CREATE OR REPLACE TABLE _empty_records AS SELECT * FROM _record_schema")
-    con.unregister("_record_schema")
+    con.execute(_EMPTY_RECORDS)
     _load_rows(con, "_subset_totals", _totals_rows(covered))
-    everything = catalog.files()
-    _examples(con, store)
+    everything = catalog.files() if records else []
+    if records:
+        _examples(con, store)
+    else:
+        con.execute(_NO_EXAMPLES)
+        con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _no_examples")
     _records_view(con, store, "raw_records", everything, everything)
-    latest = _latest(con, store, catalog)
+    latest = _latest(con, store, catalog, scan=records)
     by_rule = _rule_subsets()
     special = {k for k in latest if k not in covered or _special(covered[k], by_rule)}
-    _latest_view(con, store, catalog, "_latest_all", latest)
+    if not records:
+        _require_totals_only(catalog, latest, covered, special)
+    _latest_view(con, store, catalog, "_latest_all", latest if records else set())
     _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered})
     _latest_view(con, store, catalog, "_latest_special", special)
     _point_latest(con, "_latest_all")
     rules_defined = False
     for path in _view_files():
         if not rules_defined and int(path.name[:2]) >= RULES_BEFORE:
-            _define_rules(con)
+            _define_rules(con, files=records)  # scores-only: no partition read from records holds rule subsets
             _materialize(con, "rule_sections", "_latest_special")
             rules_defined = True
         sql = path.read_text(encoding="utf-8")
@@ -219,8 +255,41 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True)
             )
         for view, source in _MATERIALIZED.get(path.name, ()):  # computed once: later views read a table
             _materialize(con, view, source)
-    _point_latest(con, "_latest_all")
+    if records:
+        _point_latest(con, "_latest_all")
+    else:  # the record views read these: left out, reading them is an error (the score views read tables)
+        for view in _DROP_VIEW:
+            con.execute(_DROP_VIEW[view])
     return lock_down(con)
+
+
+_DROP_VIEW = {view: "DROP VIEW " + view for view in ("_latest_raw", "_latest_all", "raw_records", "examples")}
+
+
+def _require_totals_only(
+    catalog: Any,
+    latest: set[tuple[str, str, str]],
+    covered: dict[tuple[str, str, str], dict[str, Any]],
+    special: set[tuple[str, str, str]],
+) -> None:
+    """:class:`_RecordsNeeded` unless every ``latest`` partition's scores come from its stored totals alone: it
+    is covered and not special, and every file of it (and of the partitions its unit references point to) is
+    one compaction checked (name and size in ``part_files``), so none would be left out as damaged."""
+    if special:
+        raise _RecordsNeeded(f"{len(special)} latest partitions are read from their records")
+    targets: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    for ref in catalog.refs:
+        if (ref.benchmark, ref.model, ref.run_id) in latest:
+            targets[(ref.benchmark, ref.model, ref.from_run)] = (ref.benchmark, ref.model, ref.run_id)
+    for key in sorted(latest | set(targets)):
+        partition = catalog.partitions.get(key)
+        if partition is None:
+            continue
+        known = (covered.get(key) or {}).get("part_files") or {}
+        for path in partition.files:
+            name = str(path).rsplit("/", 1)[-1]
+            if partition.sizes.get(name) is None or known.get(name) != partition.sizes.get(name):
+                raise _RecordsNeeded(f"record file {path} of run {key[2]} is not one compaction checked")
 
 
 _POINT = {
@@ -242,9 +311,25 @@ def _materialize(con: Any, view: str, source: str) -> None:
     _point_latest(con, source)
     create, point = _MATERIALIZE[view]
     if view != "subset_accuracy" and not _has_rows(con, source):  # (it also holds the stored subset totals)
-        create = _MATERIALIZE_EMPTY[view]  # no records in: no row out, and no time spent planning for none
+        create = _empty_like(con, view)  # no records in: no row out, and no time spent planning for none
     con.execute(create)
     con.execute(point)
+
+
+def _empty_like(con: Any, view: str) -> str:
+    """The statement creating ``view``'s table empty, its columns typed as the catalog holds them (planning the
+    view itself, even with ``WHERE false``, costs a tenth of a second)."""
+    columns = con.execute(_VIEW_COLUMNS, {"view": view}).fetchall()
+    if not columns:  # pragma: no cover - every materialized view is defined before it is materialized
+        raise QueryError(f"view {view} is not defined")
+    body = ", ".join('"' + name.replace('"', '""') + '" ' + kind for name, kind in columns)
+    return "CREATE OR REPLACE TABLE _" + view + "_table (" + body + ")"
+
+
+_VIEW_COLUMNS = (
+    "SELECT c.column_name, c.data_type FROM duckdb_columns() c JOIN duckdb_views() v ON c.table_oid = v.view_oid "
+    "WHERE v.view_name = $view AND NOT v.internal ORDER BY c.column_index"
+)
 
 
 def _has_rows(con: Any, source: str) -> bool:
@@ -271,10 +356,6 @@ _MATERIALIZE = {
 }
 """The statements that evaluate each materialized view into a table and point the view at it (constant text,
 made once from the names above)."""
-_MATERIALIZE_EMPTY = {
-    view: "CREATE OR REPLACE TABLE _" + view + "_table AS SELECT * FROM " + view + " WHERE false"
-    for view in _MATERIALIZE
-}
 _ANY_ROW = {source: "SELECT 1 FROM " + source + "_candidates LIMIT 1" for source in _POINT}
 
 
@@ -480,9 +561,10 @@ def _records_view(con: Any, store: Store, name: str, direct: list[Any], targets:
     con.execute(sql.replace("$stored", stored).replace("$reused", reused).replace("$name", name))
 
 
-def _latest(con: Any, store: Store, catalog: Any) -> set[tuple[str, str, str]]:
+def _latest(con: Any, store: Store, catalog: Any, *, scan: bool = True) -> set[tuple[str, str, str]]:
     """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
-    run's records); returns the (benchmark, model, run) partitions that are the latest for some subset."""
+    run's records; ``scan=False``: :class:`_RecordsNeeded` instead); returns the (benchmark, model, run)
+    partitions that are the latest for some subset."""
     ok = {
         tuple(row)
         for row in con.execute(
@@ -504,6 +586,8 @@ def _latest(con: Any, store: Store, catalog: Any) -> set[tuple[str, str, str]]:
             else:
                 unknown.add(key)
     _load_rows(con, "_run_subsets", known)
+    if unknown and not scan:
+        raise _RecordsNeeded(f"{len(unknown)} runs' manifests do not list their subsets")
     if unknown:
         direct, targets = _sources(unknown, catalog)
         _records_view(con, store, "_scan_records", direct, targets)
@@ -563,15 +647,54 @@ _TABLES = {
     "_subset_totals": _TOTALS_SCHEMA,
     "_run_subsets": _RUN_SUBSETS_SCHEMA,
 }
-_FROM_ROWS = {name: "CREATE OR REPLACE TABLE " + name + " AS SELECT * FROM _rows" for name in _TABLES}
-"""Per base table, the statement that creates it from the registered rows (constant text, made once)."""
+def _sql_type(t: pa.DataType) -> str:
+    """DuckDB's name for Arrow type ``t`` (the types of the base tables and of the record schema)."""
+    if pa.types.is_list(t):
+        return _sql_type(t.value_type) + "[]"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in t) + ")"
+    if pa.types.is_map(t):
+        return f"MAP({_sql_type(t.key_type)}, {_sql_type(t.item_type)})"
+    return _SQL_TYPES[t]
+
+
+_SQL_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.bool_(): "BOOLEAN",
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+}
+
+
+def _from_lists(name: str, schema: pa.Schema) -> str:
+    columns = ", ".join(f"unnest(CAST(${f.name} AS {_sql_type(f.type)}[])) AS {f.name}" for f in schema)
+    return f"CREATE OR REPLACE TABLE {name} AS SELECT {columns}"
+
+
+_FROM_LISTS = {name: _from_lists(name, schema) for name, schema in _TABLES.items()}
+"""Per base table, the statement that creates it from one list parameter per column (constant text made once
+from the schemas above; every value arrives as a parameter)."""
+_EMPTY_RECORDS = (
+    "CREATE OR REPLACE TABLE _empty_records ("
+    + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in RECORD_SCHEMA)
+    + ")"
+)
+"""The empty records relation in the current record schema (what a view over no record file reads)."""
+_NO_EXAMPLES = (
+    "CREATE OR REPLACE TABLE _no_examples ("
+    + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in EXAMPLES_SCHEMA)
+    + ")"
+)
 
 
 def _load_rows(con: Any, name: str, rows: list[dict[str, Any]]) -> None:
-    """Create base table ``name`` (:data:`_TABLES`: its schema) holding ``rows``."""
-    con.register("_rows", pa.Table.from_pylist(rows, schema=_TABLES[name]))
-    con.execute(_FROM_ROWS[name])
-    con.unregister("_rows")
+    """Create base table ``name`` (:data:`_TABLES`: its schema) holding ``rows``. The values reach DuckDB as list
+    parameters, not through Arrow: DuckDB imports pandas for any Arrow object (a quarter of a second), which a
+    scores-only connection never needs."""
+    con.execute(_FROM_LISTS[name], {c: [r.get(c) for r in rows] for c in _TABLES[name].names})
 
 
 def check_read_only(sql: str) -> None:

@@ -23,7 +23,7 @@ class Summary:
 
 
 def summary(results: str | Path | Store) -> Summary:
-    con = connect(results)
+    con = connect(results, records=False)
     try:
         long = stored_query(con, "summary_scores").to_pylist()
         agreement = stored_query(con, "summary_agreement").to_pylist()
