@@ -112,7 +112,8 @@ def assert_totals_exact(root: str | Path) -> dict[str, int]:
             write_manifest(root, doc)
     assert all(r.status == "compacted" for r in compact_store(root))
     with_totals, from_records = connect(root), connect_catalog(read_catalog(root), totals=False)
-    scores_only = connect(root, records=False)  # from the manifests alone where no latest partition needs records
+    # from the manifests alone where no latest partition needs records
+    scores_only = connect(root, records=False)
     counts = {}
     try:
         (uncovered,) = with_totals.execute("SELECT count(*) FROM _latest_uncovered").fetchone()

@@ -242,7 +242,8 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
     rules_defined = False
     for path in _view_files():
         if not rules_defined and int(path.name[:2]) >= RULES_BEFORE:
-            _define_rules(con, files=records)  # scores-only: no partition read from records holds rule subsets
+            # scores-only: no partition read from records holds subsets of a rule file
+            _define_rules(con, files=records)
             _materialize(con, "rule_sections", "_latest_special")
             rules_defined = True
         sql = path.read_text(encoding="utf-8")
@@ -647,6 +648,8 @@ _TABLES = {
     "_subset_totals": _TOTALS_SCHEMA,
     "_run_subsets": _RUN_SUBSETS_SCHEMA,
 }
+
+
 def _sql_type(t: pa.DataType) -> str:
     """DuckDB's name for Arrow type ``t`` (the types of the base tables and of the record schema)."""
     if pa.types.is_list(t):

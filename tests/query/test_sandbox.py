@@ -181,8 +181,9 @@ def test_cli_timeout_and_ctrl_c(store):
     # Ctrl-C early (imports, the views being defined: DuckDB may be inside an Arrow scan of Python data) and
     # late (the join is running): each ends with 130 and the message, never a traceback or an abort
     for delay in (1.5, 8):
+        args = ["sql", cross, "--results", str(store), "--timeout", "0"]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "sql", cross, "--results", str(store), "--timeout", "0"],
+            [sys.executable, "-m", "orchestrator.cli", *args],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

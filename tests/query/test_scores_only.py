@@ -78,7 +78,8 @@ def test_a_latest_file_compaction_did_not_check_is_read_as_the_full_connection_r
     assert _views(scores) == _views(full)
     rows = scores.execute("SELECT model, subset FROM subset_accuracy ORDER BY ALL").fetchall()
     assert ("m1", "alpacaeval-easy") not in rows and ("m1", "hep-go") in rows  # never from the totals
-    assert scores.execute("SELECT count(*) FROM latest_records").fetchone() == (164 + 350,)  # a full connection
+    (n,) = scores.execute("SELECT count(*) FROM latest_records").fetchone()  # a full connection
+    assert n == 164 + 350
 
 
 def test_a_scores_only_leaderboard_process_imports_no_pandas(tmp_path):
