@@ -222,7 +222,6 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
     _load_rows(con, "run_models", model_runs_rows(catalog.manifests))
     _load_rows(con, "_record_refs", [r.as_dict() for r in catalog.refs])
     con.execute(_EMPTY_RECORDS)
-    _load_rows(con, "_subset_totals", _totals_rows(covered))
     everything = catalog.files() if records else []
     if records:
         _examples(con, store)
@@ -231,6 +230,8 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
         con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _no_examples")
     _records_view(con, store, "raw_records", everything, everything)
     latest = _latest(con, store, catalog, scan=records)
+    # the stored totals of the latest partitions (those of older runs would only be filtered out again)
+    _load_rows(con, "_subset_totals", _totals_rows({k: v for k, v in covered.items() if k in latest}))
     by_rule = _rule_subsets()
     special = {k for k in latest if k not in covered or _special(covered[k], by_rule)}
     if not records:
