@@ -13,7 +13,8 @@ writes cache-served units (:func:`orchestrator.results.reuse.write_cached_unit`)
 Measured per store (every timing is wall time on this machine; "cold" = a new Python process, so DuckDB and the
 store's catalog start empty while the OS page cache is warm; "warm" = the same call again in that process):
 
-* ``connect``: :func:`orchestrator.query.db.connect` (every view defined), cold and warm;
+* ``connect``: :func:`orchestrator.query.db.connect` (every view defined), cold and warm, and the scores-only
+  connection ``rayward leaderboard`` uses (``records=False``);
 * ``leaderboard``: :func:`orchestrator.query.db.leaderboard_rows` after connect, cold and warm;
 * ``rayward leaderboard`` process: the CLI as a user runs it (``--format json``), from exec to exit;
 * ``ad-hoc``: ``SELECT model, avg(correct::INT) ... FROM latest_records GROUP BY model`` after connect;
@@ -239,6 +240,9 @@ con.close()
 t0 = t(); con = connect(root); out["connect_warm"] = t() - t0
 t0 = t(); leaderboard_rows(con); out["leaderboard_warm"] = t() - t0
 t0 = t(); run_query(con, adhoc); out["adhoc_warm"] = t() - t0
+con.close()
+t0 = t(); con = connect(root, records=False); out["connect_scores"] = t() - t0
+con.close()
 print(json.dumps(out))
 """
 
@@ -343,7 +347,9 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the stores")
     ap.add_argument("--no-compact", action="store_true", help="do not compact after each night")
     ap.add_argument("--quick", action="store_true", help="smoke run: 10 and 20 models, 2 nights")
-    ap.add_argument("--reuse", action="store_true", help="measure stores already under --work (no writing)")
+    ap.add_argument(
+        "--reuse", action="store_true", help="measure stores already under --work (no writing, never removed)"
+    )
     ap.add_argument(
         "--direct",
         action="store_true",
@@ -374,7 +380,7 @@ def main() -> None:
         res = measure(root)
         rows.append((size, wrote, res))
         print(f"# {size} models: {json.dumps({**wrote, **res})}", file=sys.stderr, flush=True)
-        if not args.keep:
+        if not args.keep and not args.reuse:  # a store given to measure is never removed
             shutil.rmtree(root)
     driver = None
     if args.driver_models:
@@ -389,15 +395,17 @@ def main() -> None:
         f"{nights} night(s), compaction {'off' if args.no_compact else 'on'}\n"
     )
     print(
-        "| models | records | files | connect cold / warm s | leaderboard cold / warm s | `rayward leaderboard` s "
+        "| models | records | files | connect cold / warm s | scores-only connect s | leaderboard cold / warm s "
+        "| `rayward leaderboard` s "
         "| ad-hoc cold / warm s | count(*) records s | DuckDB GROUP BY s (process s) | bytes/record | night 2 growth |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, w, r in rows:
         nb = w["night_bytes"]
         growth = f"{100 * nb[1] / nb[0]:.1f}%" if len(nb) > 1 and nb[0] else "-"
         print(
             f"| {size:,} | {r['n_records']:,} | {w['n_files']:,} | {r['connect_cold']:.2f} / {r['connect_warm']:.2f} "
+            f"| {r['connect_scores']:.2f} "
             f"| {r['leaderboard_cold']:.2f} / {r['leaderboard_warm']:.2f} | {r['cli_leaderboard']:.2f} "
             f"| {r['adhoc_cold']:.2f} / {r['adhoc_warm']:.2f} | {r['count_records']:.2f} "
             f"| {r['raw_group_by']:.2f} ({r['raw_process']:.2f}) "

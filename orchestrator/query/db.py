@@ -229,16 +229,16 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
         con.execute(_NO_EXAMPLES)
         con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _no_examples")
     _records_view(con, store, "raw_records", everything, everything)
-    latest = _latest(con, store, catalog, scan=records)
+    latest, whole = _latest(con, store, catalog, scan=records)
     # the stored totals of the latest partitions (those of older runs would only be filtered out again)
-    _load_rows(con, "_subset_totals", _totals_rows({k: v for k, v in covered.items() if k in latest}))
+    _load_columns(con, "_subset_totals", _totals_columns({k: v for k, v in covered.items() if k in latest}))
     by_rule = _rule_subsets()
     special = {k for k in latest if k not in covered or _special(covered[k], by_rule)}
     if not records:
         _require_totals_only(catalog, latest, covered, special)
-    _latest_view(con, store, catalog, "_latest_all", latest if records else set())
-    _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered})
-    _latest_view(con, store, catalog, "_latest_special", special)
+    _latest_view(con, store, catalog, "_latest_all", latest if records else set(), whole)
+    _latest_view(con, store, catalog, "_latest_uncovered", {k for k in latest if k not in covered}, whole)
+    _latest_view(con, store, catalog, "_latest_special", special, whole)
     _point_latest(con, "_latest_all")
     rules_defined = False
     for path in _view_files():
@@ -358,7 +358,10 @@ _MATERIALIZE = {
 }
 """The statements that evaluate each materialized view into a table and point the view at it (constant text,
 made once from the names above)."""
-_ANY_ROW = {source: "SELECT 1 FROM " + source + "_candidates LIMIT 1" for source in _POINT}
+_ANY_ROW = {
+    source: f"SELECT 1 FROM (SELECT 1 FROM {source}_whole UNION ALL SELECT 1 FROM {source}_candidates) LIMIT 1"
+    for source in _POINT
+}
 
 
 def _special(entry: dict[str, Any], by_rule: dict[Any, set[str]]) -> bool:
@@ -438,23 +441,23 @@ _TOTALS_SCHEMA = pa.schema(
 )
 
 
-def _totals_rows(covered: dict[tuple[str, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for (benchmark, model, run_id), entry in covered.items():
-        for subset, t in entry["subset_scores"].items():
-            rows.append(
-                {
-                    "model": model,
-                    "kind": t.get("kind"),
-                    "benchmark": benchmark,
-                    "subset": subset,
-                    "run_id": run_id,
-                    "n": t.get("n"),
-                    "n_correct": t.get("n_correct"),
-                    "accuracy": t.get("accuracy"),
-                }
-            )
-    return rows
+def _totals_columns(covered: dict[tuple[str, str, str], dict[str, Any]]) -> dict[str, list[Any]]:
+    """The rows of ``_subset_totals`` for the ``covered`` partitions, as one list per column."""
+    cols: dict[str, list[Any]] = {name: [] for name in _TOTALS_SCHEMA.names}
+    model, kind, benchmark, subset, run, n, n_correct, accuracy = (
+        cols[name] for name in _TOTALS_SCHEMA.names
+    )
+    for (b, m, r), entry in covered.items():
+        for s, t in entry["subset_scores"].items():
+            model.append(m)
+            kind.append(t.get("kind"))
+            benchmark.append(b)
+            subset.append(s)
+            run.append(r)
+            n.append(t.get("n"))
+            n_correct.append(t.get("n_correct"))
+            accuracy.append(t.get("accuracy"))
+    return cols
 
 
 def subset_totals(con: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -563,18 +566,23 @@ def _records_view(con: Any, store: Store, name: str, direct: list[Any], targets:
     con.execute(sql.replace("$stored", stored).replace("$reused", reused).replace("$name", name))
 
 
-def _latest(con: Any, store: Store, catalog: Any, *, scan: bool = True) -> set[tuple[str, str, str]]:
+def _latest(
+    con: Any, store: Store, catalog: Any, *, scan: bool = True
+) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
     """``_run_subsets`` (which subsets each run wrote per benchmark and model: from the manifests, else from the
     run's records; ``scan=False``: :class:`_RecordsNeeded` instead); returns the (benchmark, model, run)
-    partitions that are the latest for some subset."""
+    partitions that are the latest for some subset, and those of them that are the latest for every subset they
+    hold."""
     ok = {
         tuple(row)
         for row in con.execute(
             "SELECT DISTINCT benchmark, model, run_id FROM run_models WHERE status = 'ok'"
         ).fetchall()
     }
-    known: list[dict[str, Any]] = []
+    known: dict[str, list[Any]] = {name: [] for name in _RUN_SUBSETS_SCHEMA.names}
+    benchmarks, models, subset_names, runs = (known[name] for name in _RUN_SUBSETS_SCHEMA.names)
     unknown: set[tuple[str, str, str]] = set()
+    complete: set[tuple[str, str, str]] = set()  # partitions whose records are all of the subsets listed
     for m in catalog.manifests:
         for entry in m.get("models", []):
             key = (entry.get("benchmark"), entry.get("model"), m.get("run_id"))
@@ -582,12 +590,16 @@ def _latest(con: Any, store: Store, catalog: Any, *, scan: bool = True) -> set[t
                 continue
             subsets = entry.get("subsets")
             if isinstance(subsets, dict):
-                known += [
-                    {"benchmark": key[0], "model": key[1], "subset": s, "run_id": key[2]} for s in subsets
-                ]
+                if _listed_in_full(entry):
+                    complete.add(key)
+                k = len(subsets)
+                benchmarks += [key[0]] * k
+                models += [key[1]] * k
+                subset_names += subsets
+                runs += [key[2]] * k
             else:
                 unknown.add(key)
-    _load_rows(con, "_run_subsets", known)
+    _load_columns(con, "_run_subsets", known)
     if unknown and not scan:
         raise _RecordsNeeded(f"{len(unknown)} runs' manifests do not list their subsets")
     if unknown:
@@ -601,33 +613,58 @@ def _latest(con: Any, store: Store, catalog: Any, *, scan: bool = True) -> set[t
             "INSERT INTO _run_subsets SELECT DISTINCT s.benchmark, s.model, s.subset, s.run_id "
             "FROM _scan_records s JOIN _unknown_runs u USING (benchmark, model, run_id)"
         )
-    latest = {
-        tuple(r)
-        for r in con.execute(
-            "SELECT DISTINCT benchmark, model, max(run_id) FROM _run_subsets GROUP BY benchmark, model, subset"
-        ).fetchall()
-    }
-    return latest
+    complete |= unknown  # their subsets were read from their own records
+    rows = con.execute(_LATEST_PARTITIONS).fetchall()
+    latest = {(b, m, r) for b, m, r, _ in rows}
+    return latest, {(b, m, r) for b, m, r, whole in rows if whole and (b, m, r) in complete}
 
 
-def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any]) -> None:
+def _listed_in_full(entry: dict[str, Any]) -> bool:
+    """Whether a manifest entry's ``subsets`` ({subset: records}) account for every record of it (``n_records``):
+    then no record of the partition is of a subset the manifest leaves out."""
+    counts = list(entry["subsets"].values())
+    n = entry.get("n_records")
+    return isinstance(n, int) and all(isinstance(c, int) for c in counts) and sum(counts) == n
+
+
+_LATEST_PARTITIONS = (
+    "WITH newest AS (SELECT benchmark, model, subset, max(run_id) AS newest FROM _run_subsets GROUP BY ALL) "
+    "SELECT r.benchmark, r.model, r.run_id, bool_and(r.run_id = n.newest) AS whole "
+    "FROM _run_subsets r JOIN newest n USING (benchmark, model, subset) "
+    "GROUP BY r.benchmark, r.model, r.run_id HAVING bool_or(r.run_id = n.newest)"
+)
+"""The (benchmark, model, run) partitions that are the latest for some subset, and whether they are for every
+subset they hold (``whole``: none of their records is left out of the latest records)."""
+
+
+def _latest_view(con: Any, store: Store, catalog: Any, name: str, keys: set[Any], whole: set[Any]) -> None:
     """View ``name``: the records of the partitions ``keys`` (and the units they reuse) that are the latest for
-    their (benchmark, model, subset)."""
-    direct, targets = _sources(keys, catalog)
+    their (benchmark, model, subset). Those of a partition in ``whole`` all are (no join to find them); the others
+    are joined with the latest run per subset."""
+    direct, targets = _sources(keys & whole, catalog)
+    _records_view(con, store, name + "_whole", direct, targets)
+    direct, targets = _sources(keys - whole, catalog)
     _records_view(con, store, name + "_candidates", direct, targets)
-    con.execute(_LATEST[name])
+    # the simplest form that holds them (every view over the latest records binds it)
+    con.execute(_LATEST[name][(bool(keys & whole), bool(keys - whole))])
 
 
-_LATEST = {
-    name: "CREATE OR REPLACE VIEW "
-    + name
-    + " AS SELECT * FROM "
-    + name
-    + "_candidates SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
+_NEWEST = (
+    " SEMI JOIN (SELECT benchmark, model, subset, max(run_id) AS run_id FROM _run_subsets "
     "GROUP BY benchmark, model, subset) USING (benchmark, model, subset, run_id)"
+)
+_LATEST = {
+    name: {
+        (True, True): f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_whole "
+        f"UNION ALL SELECT * FROM {name}_candidates{_NEWEST}",
+        (True, False): f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_whole",
+        (False, True): f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_candidates{_NEWEST}",
+        (False, False): f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _empty_records",
+    }
     for name in ("_latest_all", "_latest_uncovered", "_latest_special")
 }
-"""Each latest-records view: its candidates' records of the latest run per (benchmark, model, subset)."""
+"""Each latest-records view, by (any whole partition, any other): the records of its whole partitions, and those
+of its other partitions that belong to the latest run of their (benchmark, model, subset)."""
 
 
 def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], list[Any]]:
@@ -695,10 +732,15 @@ _NO_EXAMPLES = (
 
 
 def _load_rows(con: Any, name: str, rows: list[dict[str, Any]]) -> None:
-    """Create base table ``name`` (:data:`_TABLES`: its schema) holding ``rows``. The values reach DuckDB as list
+    """Create base table ``name`` (:data:`_TABLES`: its schema) holding ``rows``."""
+    _load_columns(con, name, {c: [r.get(c) for r in rows] for c in _TABLES[name].names})
+
+
+def _load_columns(con: Any, name: str, columns: dict[str, list[Any]]) -> None:
+    """Create base table ``name`` (:data:`_TABLES`) from one list per column. The values reach DuckDB as list
     parameters, not through Arrow: DuckDB imports pandas for any Arrow object (a quarter of a second), which a
     scores-only connection never needs."""
-    con.execute(_FROM_LISTS[name], {c: [r.get(c) for r in rows] for c in _TABLES[name].names})
+    con.execute(_FROM_LISTS[name], columns)
 
 
 def check_read_only(sql: str) -> None:

@@ -95,3 +95,35 @@ def test_a_scores_only_leaderboard_process_imports_no_pandas(tmp_path):
         [sys.executable, "-c", code, str(root)], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert json.loads(out.stdout) == {"pandas": False, "dataset": False, "models": ["m1", "m2"]}
+
+
+def test_latest_records_of_whole_and_partly_replaced_runs(tmp_path):
+    """A partition that is the latest run of every subset it holds is read as it is; one a later run replaced in
+    part is joined with the newest run per subset (``_latest_all_whole`` / ``_latest_all_candidates``)."""
+    root = tmp_path / "r"
+    write_run(
+        root, "20260101T000000Z-a", {"m1": {"alpacaeval-easy": bools(40, 100), "hep-go": bools(100, 164)}}
+    )
+    write_run(root, "20260102T000000Z-b", {"m1": {"alpacaeval-easy": bools(90, 100)}})
+    for compacted in (False, True):
+        if compacted:
+            _store_ok(root)
+        con = connect(root)
+        got = con.execute(
+            "SELECT subset, run_id, count(*), sum(correct::INT) FROM latest_records GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        assert got == [
+            ("alpacaeval-easy", "20260102T000000Z-b", 100, 90),
+            ("hep-go", "20260101T000000Z-a", 164, 100),
+        ]
+        whole = con.execute("SELECT DISTINCT run_id FROM _latest_all_whole").fetchall()
+        partial = con.execute("SELECT DISTINCT run_id FROM _latest_all_candidates").fetchall()
+        assert whole == [("20260102T000000Z-b",)] and partial == [("20260101T000000Z-a",)]
+
+
+def _store_ok(root: Path) -> None:
+    for path in (root / "runs").glob("*.json"):
+        doc = json.loads(path.read_text())
+        doc["status"] = "ok"
+        path.write_text(json.dumps(doc))
+    assert all(r.status == "compacted" for r in compact_store(root))
