@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +32,21 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 FILTERED = SHARED_DATA / "reward-bench" / "filtered.parquet"
 RESULTS_TABLES = SHARED_DATA / "reward-bench-results"
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def start_cli(*args: str, **popen: Any) -> subprocess.Popen:
+    """``python -m orchestrator.cli *args`` as a process of its own (offline, wide output, this checkout first on
+    the path), its output captured as text; ``popen`` overrides :class:`subprocess.Popen`'s arguments."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": str(REPO)}
+    options: dict[str, Any] = {
+        "cwd": REPO,
+        "env": env,
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "text": True,
+        **popen,
+    }
+    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], **options)
 
 
 @pytest.fixture(scope="session")

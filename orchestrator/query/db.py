@@ -89,8 +89,8 @@ def _define_rules(con: Any, *, files: bool = True) -> None:
             sections.append(rule.sections_view)
     _check_columns(con, points, con.sql(_NO_RULE_POINTS).columns)
     _check_columns(con, sections, con.sql(_NO_RULE_SECTIONS).columns)
-    _union(con, "rule_points", points, _NO_RULE_POINTS, _RULE_POINTS_UNION)
-    _union(con, "rule_sections", sections, _NO_RULE_SECTIONS, _RULE_SECTIONS_UNION)
+    _union(con, "rule_points", points, _RULE_POINTS_UNION)
+    _union(con, "rule_sections", sections, _RULE_SECTIONS_UNION)
 
 
 _RULE_POINTS_UNION = "SELECT * FROM query_table($views, true)"
@@ -101,9 +101,16 @@ _RULE_SECTIONS_UNION = (
 """The rule files' sections, typed as :data:`_NO_RULE_SECTIONS` (so with or without rule files the same)."""
 
 
-def _union(con: Any, name: str, views: list[str], empty: str, union: str) -> None:
+_EMPTY_UNION = {
+    "rule_points": "CREATE OR REPLACE VIEW rule_points AS " + _NO_RULE_POINTS,
+    "rule_sections": "CREATE OR REPLACE VIEW rule_sections AS " + _NO_RULE_SECTIONS,
+}
+"""Each rule union with no rule view in it: the empty relation of its columns (constant text)."""
+
+
+def _union(con: Any, name: str, views: list[str], union: str) -> None:
     if not views:
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {empty}")
+        con.execute(_EMPTY_UNION[name])
         return
     con.sql(union, params={"views": views}).create_view(name, replace=True)
 

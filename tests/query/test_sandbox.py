@@ -16,7 +16,7 @@ from orchestrator.errors import QueryError
 from orchestrator.query._sandbox import QueryTimeout, execute, is_locked
 from orchestrator.query.db import check_read_only, connect
 from tests._synth import bools, write_run
-from tests.conftest import REPO
+from tests.conftest import REPO, start_cli
 
 RUN = {"alpacaeval-easy": bools(3, 4), "hep-go": bools(1, 2)}
 
@@ -177,19 +177,10 @@ def test_cli_timeout_and_ctrl_c(store):
     out = _rayward("sql", cross, "--results", str(store), "--timeout", "2")
     assert out.returncode == 124, out.stderr
     assert "time limit" in out.stderr and time.monotonic() - t0 < 60
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     # Ctrl-C early (imports, the views being defined: DuckDB may be inside an Arrow scan of Python data) and
     # late (the join is running): each ends with 130 and the message, never a traceback or an abort
     for delay in (1.5, 8):
-        args = ["sql", cross, "--results", str(store), "--timeout", "0"]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_cli("sql", cross, "--results", str(store), "--timeout", "0")
         time.sleep(delay)
         assert proc.poll() is None
         proc.send_signal(signal.SIGINT)

@@ -6,19 +6,7 @@ import subprocess
 import sys
 
 from orchestrator.results.records import read_manifests, record_files
-from tests.conftest import REPO, write_job
-
-
-def _start(*args):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "orchestrator.cli", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from tests.conftest import REPO, start_cli, write_job
 
 
 def test_two_runs_at_once_on_one_store(tmp_path, filtered_path, tiny_models):
@@ -30,8 +18,8 @@ def test_two_runs_at_once_on_one_store(tmp_path, filtered_path, tiny_models):
     models = {"a": tiny_models["tiny-rm"], "b": tiny_models["tiny-rm-b"]}
     same = write_job(tmp_path / "same.yaml", "same", filtered_path, models, limit=2, shard_size=8)
     procs = [
-        _start("run", str(same), "--results", str(store)),
-        _start("run", str(same), "--results", f"file://{store}"),
+        start_cli("run", str(same), "--results", str(store)),
+        start_cli("run", str(same), "--results", f"file://{store}"),
     ]
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (_, err) in zip(procs, outs):
