@@ -229,10 +229,11 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
     _load_rows(con, "run_models", model_runs_rows(catalog.manifests))
     _load_rows(con, "_record_refs", [r.as_dict() for r in catalog.refs])
     con.execute(_EMPTY_RECORDS)
-    everything = catalog.files() if records else []
     if records:
+        everything = catalog.files()
         _examples(con, store)
-    else:
+    else:  # left out at the end: defined empty so the views over them bind
+        everything = []
         con.execute(_NO_EXAMPLES)
         con.execute("CREATE OR REPLACE VIEW examples AS SELECT * FROM _no_examples")
     _records_view(con, store, "raw_records", everything, everything)
@@ -267,8 +268,8 @@ def _define(con: Any, store: Store, catalog: Any = None, *, totals: bool = True,
     if records:
         _point_latest(con, "_latest_all")
     else:  # the record views read these: left out, reading them is an error (the score views read tables)
-        for view in _DROP_VIEW:
-            con.execute(_DROP_VIEW[view])
+        for statement in _DROP_VIEW.values():
+            con.execute(statement)
     return lock_down(con)
 
 
@@ -286,11 +287,7 @@ def _require_totals_only(
     one compaction checked (name and size in ``part_files``), so none would be left out as damaged."""
     if special:
         raise _RecordsNeeded(f"{len(special)} latest partitions are read from their records")
-    targets: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-    for ref in catalog.refs:
-        if (ref.benchmark, ref.model, ref.run_id) in latest:
-            targets[(ref.benchmark, ref.model, ref.from_run)] = (ref.benchmark, ref.model, ref.run_id)
-    for key in sorted(latest | set(targets)):
+    for key in sorted(latest | _ref_targets(latest, catalog)):
         partition = catalog.partitions.get(key)
         if partition is None:
             continue
@@ -676,10 +673,14 @@ of its other partitions that belong to the latest run of their (benchmark, model
 
 def _sources(keys: set[tuple[str, str, str]], catalog: Any) -> tuple[list[Any], list[Any]]:
     """The record files of the partitions ``keys``, and those of the partitions their unit references point to."""
-    targets = {
+    return catalog.files(sorted(keys)), catalog.files(sorted(_ref_targets(keys, catalog)))
+
+
+def _ref_targets(keys: set[tuple[str, str, str]], catalog: Any) -> set[tuple[str, str, str]]:
+    """The partitions the unit references of the partitions ``keys`` point to."""
+    return {
         (r.benchmark, r.model, r.from_run) for r in catalog.refs if (r.benchmark, r.model, r.run_id) in keys
     }
-    return catalog.files(sorted(keys)), catalog.files(sorted(targets))
 
 
 _RUN_SUBSETS_SCHEMA = pa.schema(
